@@ -1,0 +1,179 @@
+/*
+ * glossa.h — the public C API of glossa, an inference engine for multilingual transformer models.
+ *
+ * Usage (tokenizer):
+ *
+ *     glossa_tokenizer *tok = NULL;
+ *     if (glossa_tokenizer_load_dir("models/nllb", &tok) != GLOSSA_STATUS_OK) {
+ *         fprintf(stderr, "%s\n", glossa_last_error());
+ *         return 1;
+ *     }
+ *     glossa_tokens toks = {0};
+ *     glossa_encode_params p = glossa_encode_default_params();
+ *     p.src_lang = "zh";                       // short ISO or family code (zho_Hans)
+ *     glossa_tokenizer_encode(tok, "你好", 6, &p, &toks);
+ *     for (size_t i = 0; i < toks.n; i++) printf("%d ", toks.ids[i]);
+ *     glossa_tokens_free(&toks);
+ *     glossa_tokenizer_free(tok);
+ *
+ * Thread safety: a loaded glossa_tokenizer is immutable and may be used from any number of
+ * threads at once, as long as each thread passes its own glossa_tokens / glossa_text buffers.
+ * glossa_last_error() is per thread: it describes the last failure on the calling thread.
+ * glossa_set_log_callback() must be called before other threads use the library.
+ *
+ * Errors: every fallible call returns a glossa_status; on failure glossa_last_error() holds a
+ * message naming what was wrong. The library never exits or aborts on bad input.
+ */
+#ifndef GLOSSA_H
+#define GLOSSA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GLOSSA_VERSION_MAJOR 0
+#define GLOSSA_VERSION_MINOR 1
+#define GLOSSA_VERSION_PATCH 0
+
+typedef enum glossa_status {
+    GLOSSA_STATUS_OK = 0,
+    GLOSSA_STATUS_INVALID_ARGUMENT = 1, /* a NULL or out-of-range argument */
+    GLOSSA_STATUS_IO_ERROR = 2,         /* a file could not be opened or read */
+    GLOSSA_STATUS_BAD_MODEL = 3,        /* a model or tokenizer file is corrupt or inconsistent */
+    GLOSSA_STATUS_UNSUPPORTED = 4,      /* a valid file uses a feature glossa does not implement */
+    GLOSSA_STATUS_OUT_OF_MEMORY = 5,
+    GLOSSA_STATUS_BAD_INPUT = 6,        /* bad request input: unknown language, bad id, ... */
+    GLOSSA_STATUS_NOT_FOUND = 7,
+    GLOSSA_STATUS_INTERNAL = 8,
+} glossa_status;
+
+/* Name of a status ("GLOSSA_STATUS_BAD_MODEL"). Never NULL. */
+const char *glossa_status_name(glossa_status status);
+
+/* Message of the last failure on this thread ("" if none). Valid until the next failing call. */
+const char *glossa_last_error(void);
+
+typedef enum glossa_log_level {
+    GLOSSA_LOG_LEVEL_DEBUG = 0,
+    GLOSSA_LOG_LEVEL_INFO = 1,
+    GLOSSA_LOG_LEVEL_WARN = 2,
+    GLOSSA_LOG_LEVEL_ERROR = 3,
+} glossa_log_level;
+
+typedef void (*glossa_log_callback)(glossa_log_level level, const char *message, void *user_data);
+
+/* Route library log messages to cb (NULL restores the default: WARN and above to stderr). */
+void glossa_set_log_callback(glossa_log_callback cb, void *user_data);
+
+/* ---------------------------------------------------------------------------------------------
+ * Buffers owned by the caller and reused across calls (no allocation once they are large enough).
+ * Zero-initialise before first use; release with the matching *_free.
+ */
+typedef struct glossa_tokens {
+    int32_t *ids;   /* (n) token ids */
+    size_t n;
+    size_t cap;
+    void *scratch;  /* internal workspace, reused between calls */
+} glossa_tokens;
+
+void glossa_tokens_free(glossa_tokens *tokens);
+
+typedef struct glossa_text {
+    char *data;     /* NUL-terminated UTF-8, len bytes before the NUL */
+    size_t len;
+    size_t cap;
+} glossa_text;
+
+void glossa_text_free(glossa_text *text);
+
+/* ---------------------------------------------------------------------------------------------
+ * Tokenizers: SentencePiece .model files, Hugging Face tokenizer.json, and the vocabulary
+ * families of translation models (mBART-50, NLLB-200, M2M100, Marian).
+ */
+typedef struct glossa_tokenizer glossa_tokenizer;
+
+typedef enum glossa_tokenizer_family {
+    GLOSSA_FAMILY_PLAIN = 0, /* a bare tokenizer: spm ids or tokenizer.json ids, no language codes */
+    GLOSSA_FAMILY_MBART50 = 1,
+    GLOSSA_FAMILY_NLLB = 2,
+    GLOSSA_FAMILY_M2M100 = 3,
+    GLOSSA_FAMILY_MARIAN = 4,
+} glossa_tokenizer_family;
+
+/* A bare SentencePiece model: ids are the .model's own piece ids (what spm_encode prints). */
+glossa_status glossa_tokenizer_load_spm(const char *spm_path, glossa_tokenizer **out);
+
+/* A Hugging Face tokenizer.json file on its own (no tokenizer_config.json). */
+glossa_status glossa_tokenizer_load_json(const char *tokenizer_json_path, glossa_tokenizer **out);
+
+/* A model directory as Hugging Face has it: tokenizer.json (+ tokenizer_config.json) when present,
+ * as transformers does, otherwise the sentencepiece files of its family. */
+glossa_status glossa_tokenizer_load_dir(const char *model_dir, glossa_tokenizer **out);
+
+void glossa_tokenizer_free(glossa_tokenizer *tok);
+
+glossa_tokenizer_family glossa_tokenizer_get_family(const glossa_tokenizer *tok);
+int32_t glossa_tokenizer_vocab_size(const glossa_tokenizer *tok);
+
+typedef struct glossa_encode_params {
+    const char *src_lang;     /* source language (family code or ISO 639-1); NULL: the default */
+    const char *tgt_lang;     /* target language, for encode_target; NULL: the default */
+    bool add_special_tokens;  /* language codes, </s>, template; default true */
+} glossa_encode_params;
+
+glossa_encode_params glossa_encode_default_params(void);
+
+/* Text to ids as the family's tokenizer does for a source sentence (HF: tokenizer(text)).
+ * Invalid UTF-8 is handled as the reference does (replaced by U+FFFD), never an error. */
+glossa_status glossa_tokenizer_encode(const glossa_tokenizer *tok, const char *text, size_t len,
+                                      const glossa_encode_params *params, glossa_tokens *out);
+
+/* Text to ids as the target side (HF: tokenizer(text_target=text)). */
+glossa_status glossa_tokenizer_encode_target(const glossa_tokenizer *tok, const char *text,
+                                             size_t len, const glossa_encode_params *params,
+                                             glossa_tokens *out);
+
+/* Pieces of an encoding, one NUL-terminated string each, joined by a single space (spm_encode
+ * --output_format=piece). */
+glossa_status glossa_tokenizer_encode_pieces(const glossa_tokenizer *tok, const char *text,
+                                             size_t len, glossa_text *out);
+
+/* Ids back to text (byte pieces reassembled, U+2581 to spaces). skip_special drops control
+ * tokens and language codes, as HF's skip_special_tokens. An id out of range is BAD_INPUT. */
+glossa_status glossa_tokenizer_decode(const glossa_tokenizer *tok, const int32_t *ids, size_t n,
+                                      bool skip_special, glossa_text *out);
+
+/* The piece string of an id, or NULL when out of range. */
+const char *glossa_tokenizer_id_to_piece(const glossa_tokenizer *tok, int32_t id);
+/* The id of a piece string, or -1. */
+int32_t glossa_tokenizer_piece_to_id(const glossa_tokenizer *tok, const char *piece);
+
+/* Language codes of the tokenizer's family: the token id of a language given as the family's
+ * code (zho_Hans, zh_CN, __zh__) or a short ISO 639-1 code (zh). BAD_INPUT naming the code when
+ * the family does not know it. */
+glossa_status glossa_tokenizer_lang_id(const glossa_tokenizer *tok, const char *lang,
+                                       int32_t *id_out);
+
+/* Number of languages of the family, and the i-th code and English name. */
+size_t glossa_tokenizer_lang_count(const glossa_tokenizer *tok);
+glossa_status glossa_tokenizer_lang_at(const glossa_tokenizer *tok, size_t i, const char **code,
+                                       const char **name);
+
+/* Special ids (-1 when the tokenizer has none). */
+typedef struct glossa_special_ids {
+    int32_t bos, eos, pad, unk;
+    int32_t decoder_start; /* the id the decoder starts from (eos for mBART-50/NLLB/M2M100, pad
+                              for Marian) */
+} glossa_special_ids;
+
+glossa_special_ids glossa_tokenizer_special_ids(const glossa_tokenizer *tok);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GLOSSA_H */

@@ -1,0 +1,18 @@
+/* Subcommands of the glossa command and their shared helpers. */
+#ifndef GLOSSA_TOOLS_CLI_H
+#define GLOSSA_TOOLS_CLI_H
+
+#include <stdio.h>
+
+int cmd_tokenize(int argc, char **argv);
+
+/* Print "glossa: <what>: <last error>" to stderr and return 1. */
+int cli_fail(const char *what);
+
+/* Read all of f into a malloc'd buffer; NULL on failure. */
+char *cli_read_all(FILE *f, size_t *len);
+
+/* Monotonic seconds. */
+double cli_now(void);
+
+#endif
