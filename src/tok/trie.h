@@ -15,9 +15,11 @@
 #ifndef GLOSSA_TOK_TRIE_H
 #define GLOSSA_TOK_TRIE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "glossa.h"
 #include "tok/vocab.h"
 
@@ -83,6 +85,13 @@ typedef struct tok_seg {
     uint32_t len;
     int32_t id;
 } tok_seg;
+
+/* Segments to ids, appended to out (the last step of sentencepiece's Encode and of HF's
+ * Unigram / BPE). A segment whose id is unk_id becomes, when byte_id is not NULL, the ids
+ * byte_id[b] of its bytes b (if one of them is -1 the segment stays unk_id); otherwise, with
+ * fuse_unk, a run of consecutive unk segments gives a single unk_id. s is the encoded string. */
+glossa_status tok_segs_to_ids(const tok_seg *segs, size_t n, const char *s, int32_t unk_id,
+                              bool fuse_unk, const int32_t *byte_id, idvec *out);
 
 /* Byte-fallback table: byte_id[b] is the id of the piece "<0xHH>" (upper-case hex), or -1.
  * Pieces of any type count unless only_byte_type, then only TOK_PIECE_BYTE pieces. Returns true

@@ -46,9 +46,10 @@ typedef struct unigram_options {
      * BYTE. False (HF Unigram): every piece is a candidate with its own score, min_score over
      * all pieces, any piece named <0xHH> serves byte fallback. */
     bool spm_piece_types;
-    /* Optional (vocab->n) scores in double precision (HF keeps f64 scores). When set, path scores
-     * are accumulated in double as HF does; when NULL, vocab->score is used with sentencepiece's
-     * float / double arithmetic (bit-exact tie-breaking with spm_encode). Copied by init. */
+    /* HF mode only (spm_piece_types false): optional (vocab->n) scores in double precision (HF
+     * keeps f64 scores); when NULL the float vocab->score values are used. HF mode accumulates
+     * path scores in double as HF does; sentencepiece mode uses vocab->score with
+     * sentencepiece's float / double arithmetic (bit-exact tie-breaking). Copied by init. */
     const double *scores_f64;
 } unigram_options;
 
@@ -63,6 +64,7 @@ typedef struct unigram_model {
     float min_score;
     float max_score;
     float unk_score;        /* min_score - 10 */
+    double min_score_f64;   /* HF mode: the minimum score in double (of scores_f64 when given) */
     int32_t byte_id[256];   /* "<0xHH>" piece ids when byte_fallback, else -1 */
 } unigram_model;
 
