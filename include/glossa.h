@@ -117,11 +117,14 @@ glossa_status glossa_tokenizer_load_dir(const char *model_dir, glossa_tokenizer 
 void glossa_tokenizer_free(glossa_tokenizer *tok);
 
 glossa_tokenizer_family glossa_tokenizer_get_family(const glossa_tokenizer *tok);
+/* Number of token ids (the largest id the tokenizer can produce + 1; M2M100: vocab.json and the
+ * 100 language tokens). */
 int32_t glossa_tokenizer_vocab_size(const glossa_tokenizer *tok);
 
 typedef struct glossa_encode_params {
     const char *src_lang;     /* source language (family code or ISO 639-1); NULL: the default */
-    const char *tgt_lang;     /* target language, for encode_target; NULL: the default */
+    const char *tgt_lang;     /* target language, for encode_target; NULL: the default. For a
+                                 multi-target Marian model, encode() puts its >>xx<< token first */
     bool add_special_tokens;  /* language codes, </s>, template; default true */
 } glossa_encode_params;
 
@@ -153,12 +156,20 @@ const char *glossa_tokenizer_id_to_piece(const glossa_tokenizer *tok, int32_t id
 int32_t glossa_tokenizer_piece_to_id(const glossa_tokenizer *tok, const char *piece);
 
 /* Language codes of the tokenizer's family: the token id of a language given as the family's
- * code (zho_Hans, zh_CN, __zh__) or a short ISO 639-1 code (zh). BAD_INPUT naming the code when
- * the family does not know it. */
+ * code (zho_Hans, zh_CN, __zh__) or a short ISO 639-1 code (zh), in any case and with '-' or '_'
+ * (zh-CN; zh-TW / zh-Hant pick Traditional Chinese where the family has it). Marian: its >>xx<<
+ * tokens (">>fra<<", "fra", "fr"). BAD_INPUT naming the code when the family does not know it. */
 glossa_status glossa_tokenizer_lang_id(const glossa_tokenizer *tok, const char *lang,
                                        int32_t *id_out);
 
-/* Number of languages of the family, and the i-th code and English name. */
+/* The token generation must start the target with (forced_bos_token_id): the target language's
+ * token for mBART-50, NLLB and M2M100 (tgt_lang NULL: tokenizer_config.json's tgt_lang, else the
+ * source default); -1 for Marian and plain tokenizers. BAD_INPUT naming an unknown code. */
+glossa_status glossa_tokenizer_forced_bos_id(const glossa_tokenizer *tok, const char *tgt_lang,
+                                             int32_t *id_out);
+
+/* Number of languages of the family, and the i-th code and English name (in token-id order;
+ * Marian: the >>xx<< tokens of its vocabulary, code without the >> <<, name "" when unknown). */
 size_t glossa_tokenizer_lang_count(const glossa_tokenizer *tok);
 glossa_status glossa_tokenizer_lang_at(const glossa_tokenizer *tok, size_t i, const char **code,
                                        const char **name);

@@ -62,7 +62,7 @@ bpe_options bpe_default_options(void);
 
 typedef struct bpe_merge_slot {
     uint64_t key;   /* (left id << 32 | right id) + 1; 0 = empty */
-    int32_t rank;
+    uint32_t prio;  /* larger merges first: HF UINT32_MAX - rank; SPM the score, order-mapped */
     int32_t id;     /* merged piece */
 } bpe_merge_slot;
 
@@ -72,8 +72,12 @@ typedef struct bpe_model {
     tok_trie user_defined;    /* SPM: USER_DEFINED pieces (atomic symbols); empty trie if none */
     bool has_user_defined;
     bool has_unused;          /* SPM: some piece is UNUSED (resegmentation needed) */
-    bpe_merge_slot *merges;   /* HF: (merge_cap) open-addressing table of the merges */
+    bool split_words;         /* SPM: no mergeable piece has U+2581 past its first byte and none
+                               * is UNUSED: words (from each U+2581) merge independently */
+    bpe_merge_slot *merges;   /* (merge_cap) open addressing: HF the merges; SPM every split of a
+                               * piece into two pieces (so pairs of known pieces merge by id) */
     uint32_t merge_cap;
+    int32_t ascii_id[128];    /* SPM: id of a one-byte piece of a mergeable type, else -1 */
     int32_t byte_id[256];     /* "<0xHH>" ids when byte_fallback, else -1 */
 } bpe_model;
 

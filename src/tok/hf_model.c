@@ -126,8 +126,8 @@ static glossa_status load_merges(const json_t *arr, const tok_vocab *v, int32_t 
     glossa_status st = GLOSSA_STATUS_OK;
     if (!pairs || !keys || !last) st = oom("merges");
     for (size_t i = 0; i < n && st == GLOSSA_STATUS_OK; i++) {
-        const char *a, *b;
-        size_t al, bl;
+        const char *a = NULL, *b = NULL;
+        size_t al = 0, bl = 0;
         st = merge_pair(json_array_get(arr, i), i, &a, &al, &b, &bl);
         if (st != GLOSSA_STATUS_OK) break;
         int32_t ia = tok_vocab_find(v, a, al), ib = tok_vocab_find(v, b, bl);

@@ -22,7 +22,8 @@ typedef struct re_inst {
     uint32_t c;    /* CHAR */
 } re_inst;
 
-enum { CI_RANGE, CI_CAT, CI_SPACE, CI_WORD, CI_DIGIT, CI_XDIGIT, CI_ALPHA, CI_ALNUM, CI_BLANK };
+/* Oniguruma's Unicode definitions: \w = [:word:] = Alphabetic|M|Nd|Pc, \d = Nd, \s = Zs|Zl|Zp|\t-\r|\x85. */
+enum { CI_RANGE, CI_CAT, CI_SPACE, CI_WORD, CI_PWORD, CI_DIGIT, CI_XDIGIT, CI_ALPHA, CI_ALNUM, CI_BLANK };
 
 typedef struct re_item {
     uint8_t kind, neg;
@@ -269,14 +270,14 @@ static glossa_status parse_posix(re_parser *ps)
 #define IS(s) (len == sizeof(s) - 1 && memcmp(nm, s, len) == 0)
     if (IS("space")) return add_item(ps, CI_SPACE, neg, 0, 0);
     if (IS("digit")) return add_item(ps, CI_DIGIT, neg, 0, 0);
-    if (IS("word")) return add_item(ps, CI_WORD, neg, 0, 0);
+    if (IS("word")) return add_item(ps, CI_PWORD, neg, 0, 0);
     if (IS("xdigit")) return add_item(ps, CI_XDIGIT, neg, 0, 0);
     if (IS("alpha")) return add_item(ps, CI_ALPHA, neg, 0, 0);
     if (IS("alnum")) return add_item(ps, CI_ALNUM, neg, 0, 0);
     if (IS("blank")) return add_item(ps, CI_BLANK, neg, 0, 0);
     if (IS("upper")) return add_item(ps, CI_CAT, neg, 1u << 1, 0);
     if (IS("lower")) return add_item(ps, CI_CAT, neg, 1u << 2, 0);
-    if (IS("cntrl")) return add_item(ps, CI_CAT, neg, 1u << 26, 0);
+    if (IS("cntrl")) return add_item(ps, CI_CAT, neg, 0x3C000001u, 0);
 #undef IS
     return unsupported(ps, "this POSIX class");
 }
@@ -374,7 +375,7 @@ static glossa_status parse_group(re_parser *ps, re_node **out)
         }
     }
     if (++ps->depth > 200) return unsupported(ps, "groups nested this deep");
-    re_node *inner;
+    re_node *inner = NULL;
     GLOSSA_TRY(parse_alt(ps, &inner));
     ps->depth--;
     if (ps->p >= ps->end || *ps->p != ')') return syntax(ps, "missing )");
@@ -480,7 +481,7 @@ static bool parse_interval(re_parser *ps, int *min, int *max)
 
 static glossa_status parse_repeat(re_parser *ps, re_node **out)
 {
-    re_node *atom;
+    re_node *atom = NULL;
     GLOSSA_TRY(parse_atom(ps, &atom));
     while (ps->p < ps->end) {
         int min, max;
@@ -514,7 +515,7 @@ static glossa_status parse_cat(re_parser *ps, re_node **out)
     re_node *acc = mk(ps, N_EMPTY);
     if (!acc) return oom();
     while (ps->p < ps->end && *ps->p != '|' && *ps->p != ')') {
-        re_node *r;
+        re_node *r = NULL;
         GLOSSA_TRY(parse_repeat(ps, &r));
         if (acc->type == N_EMPTY) {
             acc = r;
@@ -532,11 +533,11 @@ static glossa_status parse_cat(re_parser *ps, re_node **out)
 
 static glossa_status parse_alt(re_parser *ps, re_node **out)
 {
-    re_node *acc;
+    re_node *acc = NULL;
     GLOSSA_TRY(parse_cat(ps, &acc));
     while (ps->p < ps->end && *ps->p == '|') {
         ps->p++;
-        re_node *r;
+        re_node *r = NULL;
         GLOSSA_TRY(parse_cat(ps, &r));
         re_node *a = mk(ps, N_ALT);
         if (!a) return oom();
@@ -640,7 +641,7 @@ glossa_status hf_regex_compile(const char *pattern, size_t len, hf_regex **out)
         }
         i += l;
     }
-    re_node *root;
+    re_node *root = NULL;
     st = parse_alt(&ps, &root);
     if (st == GLOSSA_STATUS_OK && ps.p != ps.end) st = syntax(&ps, "unmatched )");
     if (st == GLOSSA_STATUS_OK) st = compile(&ps, root, 0);
@@ -667,6 +668,11 @@ void hf_regex_free(hf_regex *re)
 /* ------------------------------------------------------------------------------------------- */
 /* Matching                                                                                     */
 
+static bool onig_word(uint32_t cp)
+{
+    return cp != 0x200C && cp != 0x200D && hfu_is_word(cp); /* Rust's \w less Join_Control */
+}
+
 static bool item_match(const re_item *it, uint32_t cp)
 {
     bool r;
@@ -674,7 +680,8 @@ static bool item_match(const re_item *it, uint32_t cp)
     case CI_RANGE: return cp >= it->lo && cp <= it->hi;
     case CI_CAT: r = ((1u << hfu_category(cp)) & it->lo) != 0; break;
     case CI_SPACE: r = hfu_is_space(cp); break;
-    case CI_WORD: r = hfu_is_word(cp); break;
+    case CI_WORD: r = onig_word(cp); break;
+    case CI_PWORD: r = onig_word(cp); break;
     case CI_DIGIT: r = hfu_is_digit(cp); break;
     case CI_XDIGIT: r = cp < 0x80 && hexval((char)cp) >= 0; break;
     case CI_ALPHA: r = hfu_is_letter(cp) || hfu_is_mark(cp); break;
@@ -736,11 +743,11 @@ static bool is_word_at(const char *s, size_t n, size_t pos, bool before)
         size_t p = pos - 1;
         while (p > 0 && ((unsigned char)s[p] & 0xC0) == 0x80) p--;
         size_t l;
-        return hfu_is_word(hfu_decode(s + p, n - p, &l));
+        return onig_word(hfu_decode(s + p, n - p, &l));
     }
     if (pos >= n) return false;
     size_t l;
-    return hfu_is_word(hfu_decode(s + pos, n - pos, &l));
+    return onig_word(hfu_decode(s + pos, n - pos, &l));
 }
 
 static bool run_from(re_run *r, uint32_t pc0, size_t start, size_t *end, bool memo);

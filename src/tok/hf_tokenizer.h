@@ -28,11 +28,20 @@ const char *hf_tokenizer_id_to_token(const hf_tokenizer *t, int32_t id);
 bool hf_tokenizer_is_special(const hf_tokenizer *t, int32_t id);
 
 /* tokenizer.encode(text, add_special_tokens=...) for a single sequence: added tokens, normalizer,
- * pre-tokenizer, model and (when add_special_tokens) the post-processor's single template. */
+ * pre-tokenizer, model and (when add_special_tokens) the post-processor's single template.
+ * out is replaced. Invalid UTF-8 is read as Python's bytes.decode("utf-8", "replace") reads it.
+ * ws->lattice is this function's scratch (the model encoders use ws->ext). */
 glossa_status hf_tokenizer_encode(const hf_tokenizer *t, const char *text, size_t len,
                                   bool add_special_tokens, tok_ws *ws, idvec *out);
-/* tokenizer.decode(ids, skip_special_tokens=...) through the decoder chain. */
+/* tokenizer.decode(ids, skip_special_tokens=...) through the decoder chain; out is replaced.
+ * An id outside [0, vocab_size) is BAD_INPUT; an id in range without a token is skipped, as the
+ * library does. */
 glossa_status hf_tokenizer_decode(const hf_tokenizer *t, const int32_t *ids, size_t n,
                                   bool skip_special, strbuf *out);
+
+/* The ids the post-processor puts around the sequence when add_special_tokens is set (pointers
+ * into the tokenizer, valid while it lives). */
+void hf_tokenizer_template(const hf_tokenizer *t, const int32_t **prefix, size_t *n_prefix,
+                           const int32_t **suffix, size_t *n_suffix);
 
 #endif

@@ -22,6 +22,14 @@ glossa_status spm_normalizer_init(spm_normalizer *n, const void *charsmap, size_
     n->remove_extra_whitespaces = remove_extra_whitespaces;
     n->escape_whitespaces = escape_whitespaces;
     n->treat_whitespace_as_suffix = treat_whitespace_as_suffix;
+    for (unsigned c = 0; c < 128; c++) {
+        bool plain = !(n->has_charsmap && tok_charsmap_may_start(&n->charsmap, (unsigned char)c));
+        if (plain && user_defined && user_defined->units) {
+            uint32_t node = TOK_TRIE_ROOT;
+            plain = tok_trie_step(user_defined, &node, (unsigned char)c) == TOK_TRIE_NO_PATH;
+        }
+        n->plain[c] = plain;
+    }
     return GLOSSA_STATUS_OK;
 }
 
@@ -128,8 +136,37 @@ glossa_status spm_normalize(const spm_normalizer *n, const char *in, size_t len,
 
     if (!n->treat_whitespace_as_suffix && n->add_dummy_prefix) GLOSSA_TRY(add_ws(n, out, map, consumed));
 
-    bool is_prev_space = n->remove_extra_whitespaces;
+    const bool rex = n->remove_extra_whitespaces, escape = n->escape_whitespaces;
+    bool is_prev_space = rex;
     while (left) {
+        unsigned char c = (unsigned char)*p;
+        if (c < 0x80 && n->plain[c]) {
+            /* Fast path: an ASCII byte no rule touches is copied (a space: escaped, or dropped
+             * after a space when remove_extra_whitespaces), as the general path below does. */
+            if (out->cap - out->len < 4) GLOSSA_TRY(strbuf_reserve(out, left * 3 + 8));
+            if (map && map->cap - map->len < 4) GLOSSA_TRY(idvec_reserve(map, left * 3 + 8));
+            if (c != ' ') {
+                out->data[out->len++] = (char)c;
+                if (map) map->data[map->len++] = (int32_t)consumed;
+                is_prev_space = false;
+            } else if (!is_prev_space) {
+                if (escape) {
+                    memcpy(out->data + out->len, k_space_symbol, 3);
+                    out->len += 3;
+                    if (map) {
+                        for (int k = 0; k < 3; k++) map->data[map->len++] = (int32_t)consumed;
+                    }
+                } else {
+                    out->data[out->len++] = ' ';
+                    if (map) map->data[map->len++] = (int32_t)consumed;
+                }
+                is_prev_space = rex;
+            }
+            consumed++;
+            p++;
+            left--;
+            continue;
+        }
         const char *sp = normalize_prefix(n, p, left, &olen, &used);
         if (is_prev_space) {
             while (olen && sp[0] == ' ') {
@@ -144,8 +181,9 @@ glossa_status spm_normalize(const spm_normalizer *n, const char *in, size_t len,
         consumed += used;
         p += used;
         left -= used;
-        if (!n->remove_extra_whitespaces) is_prev_space = false;
+        if (!rex) is_prev_space = false;
     }
+    out->data[out->len] = '\0';
 
     if (n->remove_extra_whitespaces) {
         const char *space = n->escape_whitespaces ? k_space_symbol : " ";

@@ -27,10 +27,12 @@ typedef struct spm_normalizer {
     bool remove_extra_whitespaces;
     bool escape_whitespaces;
     bool treat_whitespace_as_suffix;
+    uint8_t plain[128]; /* ASCII byte that no rule and no user-defined symbol starts with */
 } spm_normalizer;
 
 /* charsmap may be NULL / 0 (no rules). The flags are NormalizerSpec's (and TrainerSpec's
- * treat_whitespace_as_suffix). user_defined (may be NULL) must outlive the normalizer. */
+ * treat_whitespace_as_suffix). user_defined (may be NULL) must outlive the normalizer; it is
+ * read at init (for the plain[] fast path), so set it only through this call. */
 glossa_status spm_normalizer_init(spm_normalizer *n, const void *charsmap, size_t charsmap_len,
                                   bool add_dummy_prefix, bool remove_extra_whitespaces,
                                   bool escape_whitespaces, bool treat_whitespace_as_suffix,

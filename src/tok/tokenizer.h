@@ -64,7 +64,15 @@ glossa_status tok_tokenizer_finish(glossa_tokenizer *t);
 /* Load a model directory (tokenizer_config.json / config.json decide the family). */
 glossa_status tok_load_dir(const char *dir, glossa_tokenizer **out);
 
-/* Load a tokenizer.json; tokenizer_config may be NULL (family from the file's tokens) */
+/* Load a tokenizer.json into t's HF backend. */
 glossa_status tok_load_hf_json(glossa_tokenizer *t, const char *path);
+
+/* Token <-> id through the backend (no <unk> fallback): -1 / NULL when none. */
+int32_t tok_token_to_id(const glossa_tokenizer *t, const char *s, size_t len);
+const char *tok_id_to_token(const glossa_tokenizer *t, int32_t id);
+
+/* Token id of a language (see langs.h for the spellings; Marian: >>xx<< tokens). BAD_INPUT naming
+ * the code when the family does not know it. */
+glossa_status tok_lang_id(const glossa_tokenizer *t, const char *lang, int32_t *id);
 
 #endif

@@ -20,7 +20,9 @@ typedef struct trie_builder {
     tok_trie_unit *u;
     uint64_t *used;      /* bit per slot: occupied (as a node) */
     uint32_t cap;
-    uint32_t first_free; /* no free slot below this */
+    uint32_t first_free;    /* no free slot below this */
+    uint32_t first_free_hi; /* no free slot in [256, first_free_hi): any label fits there */
+    uint32_t multi_start;   /* where searches for nodes with several children start */
     uint32_t max_base;
 } trie_builder;
 
@@ -80,10 +82,19 @@ static uint32_t next_free(const trie_builder *b, uint32_t i)
     return i;
 }
 
-/* A base >= 1 such that base + labels[k] are all free. */
+/* A base >= 1 such that base + labels[k] are all free. Nodes with one child take the first free
+ * slot that fits (a hole below 256 only fits small labels: then the first free slot from 256);
+ * nodes with several start at multi_start, which moves past crowded regions (where many
+ * candidates failed) so that building stays near-linear; single-child nodes fill the holes.
+ * All start pointers only move forward. */
 static glossa_status find_base(trie_builder *b, const uint8_t *labels, int n, uint32_t *out)
 {
-    uint32_t f = next_free(b, b->first_free);
+    uint32_t start = b->first_free;
+    if (n > 1 && b->multi_start > start) start = b->multi_start;
+    if (start < labels[0] + 1u) start = b->first_free_hi;
+    uint32_t f = next_free(b, start);
+    if (n > 1) b->multi_start = f; /* nothing free in [start, f): later searches skip that run */
+    uint32_t failures = 0;
     for (;;) {
         if (f >= labels[0] + 1u) {
             uint32_t base = f - labels[0];
@@ -91,9 +102,11 @@ static glossa_status find_base(trie_builder *b, const uint8_t *labels, int n, ui
             int ok = 1;
             for (int k = 1; k < n && ok; k++) ok = !slot_used(b, base + labels[k]);
             if (ok) {
+                if (n > 1 && failures > 16) b->multi_start = f;
                 *out = base;
                 return GLOSSA_STATUS_OK;
             }
+            failures++;
         }
         GLOSSA_TRY(builder_grow(b, (uint64_t)f + 2));
         f = next_free(b, f + 1);
@@ -152,6 +165,7 @@ static glossa_status build_nodes(trie_builder *b, const trie_key *keys, uint32_t
             b->used[slot >> 6] |= 1ull << (slot & 63);
         }
         b->first_free = next_free(b, b->first_free);
+        b->first_free_hi = next_free(b, b->first_free_hi);
         for (int k = n - 1; k >= 0; k--) {
             trie_task c = {starts[k], starts[k + 1], t.depth + 1, base + labels[k]};
             PUSH(c);
@@ -197,6 +211,7 @@ glossa_status tok_trie_build(tok_trie *t, size_t n, const char *const *keys, con
     if (st == GLOSSA_STATUS_OK) {
         b.used[0] |= 1; /* the root */
         b.first_free = 1;
+        b.first_free_hi = 256;
         st = build_nodes(&b, k, m);
     }
     if (st == GLOSSA_STATUS_OK) st = builder_grow(&b, (uint64_t)b.max_base + 256 + 1);
@@ -205,6 +220,16 @@ glossa_status tok_trie_build(tok_trie *t, size_t n, const char *const *keys, con
     if (st != GLOSSA_STATUS_OK) {
         free(b.u);
         return st;
+    }
+    /* Trim: every slot in use is at most max_base + 255; keep 256 free slots of padding so that
+     * a step from any node reads inside the array. */
+    uint32_t n_units = b.max_base + 256 + 1;
+    if (n_units < b.cap) {
+        tok_trie_unit *u = realloc(b.u, (size_t)n_units * sizeof *u);
+        if (u) {
+            b.u = u;
+            b.cap = n_units;
+        }
     }
     t->units = b.u;
     t->n_units = b.cap;

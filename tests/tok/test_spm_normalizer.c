@@ -165,7 +165,10 @@ static void test_user_defined(void)
     int32_t vals[] = {0, 1, 2};
     tok_trie uds;
     CHECK_OK(tok_trie_build(&uds, 3, keys, lens, vals));
-    n.user_defined = &uds;
+    const spm_normalizer_spec *ns = &m.normalizer;
+    spm_normalizer_free(&n);
+    CHECK_OK(spm_normalizer_init(&n, ns->charsmap, ns->charsmap_len, ns->add_dummy_prefix,
+                                 ns->remove_extra_whitespaces, ns->escape_whitespaces, false, &uds));
     strbuf out = {0};
     /* "ＡＢＣ x y" : ＡＢ kept, Ｃ -> C, "x y" kept with its space escaped */
     CHECK_OK(spm_normalize(&n, "\xef\xbc\xa1\xef\xbc\xa2\xef\xbc\xa3 x y", 13, &out, NULL));

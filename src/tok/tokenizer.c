@@ -1,0 +1,173 @@
+/* The glossa_tokenizer structure: creation, the backend-independent lookups, language ids. */
+#include "tok/tokenizer.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/status.h"
+#include "io/file.h"
+#include "tok/family.h"
+#include "tok/langs.h"
+
+glossa_tokenizer *tok_tokenizer_new(void)
+{
+    glossa_tokenizer *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->family = GLOSSA_FAMILY_PLAIN;
+    t->special = (glossa_special_ids){-1, -1, -1, -1, -1};
+    return t;
+}
+
+int32_t tok_token_to_id(const glossa_tokenizer *t, const char *s, size_t len)
+{
+    switch (t->backend) {
+    case TOK_BACKEND_HF: return hf_tokenizer_token_to_id(t->hf, s, len);
+    case TOK_BACKEND_PYSPM: return pyspm_token_to_id(t->py, s, len);
+    default: return t->spm ? tok_vocab_find(spm_get_vocab(t->spm), s, len) : -1;
+    }
+}
+
+const char *tok_id_to_token(const glossa_tokenizer *t, int32_t id)
+{
+    switch (t->backend) {
+    case TOK_BACKEND_HF: return hf_tokenizer_id_to_token(t->hf, id);
+    case TOK_BACKEND_PYSPM: return pyspm_id_to_token(t->py, id);
+    default: {
+        if (!t->spm) return NULL;
+        const tok_vocab *v = spm_get_vocab(t->spm);
+        return id >= 0 && id < v->n ? v->piece[id] : NULL;
+    }
+    }
+}
+
+static int32_t find_str(const glossa_tokenizer *t, const char *s)
+{
+    return s ? tok_token_to_id(t, s, strlen(s)) : -1;
+}
+
+static glossa_status finish_langs(glossa_tokenizer *t)
+{
+    if (t->family == GLOSSA_FAMILY_MARIAN) {
+        const char **codes;
+        const int32_t *ids;
+        size_t n = pyspm_marian_langs(t->py, &codes, &ids);
+        t->lang_ids = malloc((n ? n : 1) * sizeof *t->lang_ids);
+        t->lang_codes = calloc(n ? n : 1, sizeof *t->lang_codes);
+        if (!t->lang_ids || !t->lang_codes) return glossa_error(GLOSSA_STATUS_OUT_OF_MEMORY, "languages");
+        for (size_t i = 0; i < n; i++) {
+            size_t len = strlen(codes[i]); /* ">>fra<<" -> "fra" */
+            t->lang_codes[i] = strndup(codes[i] + 2, len - 4);
+            if (!t->lang_codes[i]) return glossa_error(GLOSSA_STATUS_OUT_OF_MEMORY, "languages");
+            t->lang_ids[i] = ids[i];
+        }
+        t->n_langs = n;
+        return GLOSSA_STATUS_OK;
+    }
+    size_t n;
+    const tok_lang *tab = tok_langs_table(t->family, &n);
+    if (!tab) return GLOSSA_STATUS_OK;
+    t->lang_ids = malloc(n * sizeof *t->lang_ids);
+    if (!t->lang_ids) return glossa_error(GLOSSA_STATUS_OUT_OF_MEMORY, "languages");
+    for (size_t i = 0; i < n; i++) {
+        char tok[32];
+        tok_family_lang_token(t->family, tab[i].code, tok, sizeof tok);
+        t->lang_ids[i] = find_str(t, tok);
+        if (t->lang_ids[i] < 0)
+            return glossa_error(GLOSSA_STATUS_BAD_MODEL, "%s tokenizer has no token for language code %s",
+                                tok_family_name(t->family), tok);
+    }
+    t->n_langs = n;
+    return GLOSSA_STATUS_OK;
+}
+
+glossa_status tok_tokenizer_finish(glossa_tokenizer *t)
+{
+    glossa_special_ids *s = &t->special;
+    switch (t->backend) {
+    case TOK_BACKEND_SPM: {
+        spm_special sp = spm_get_special(t->spm);
+        *s = (glossa_special_ids){sp.bos_id, sp.eos_id, sp.pad_id, sp.unk_id, -1};
+        t->vocab_size = spm_get_vocab(t->spm)->n;
+        break;
+    }
+    case TOK_BACKEND_HF:
+        *s = (glossa_special_ids){find_str(t, "<s>"), find_str(t, "</s>"), find_str(t, "<pad>"),
+                                  find_str(t, "<unk>"), -1};
+        t->vocab_size = hf_tokenizer_vocab_size(t->hf);
+        break;
+    case TOK_BACKEND_PYSPM:
+        pyspm_special(t->py, &s->bos, &s->eos, &s->unk, &s->pad);
+        t->vocab_size = pyspm_vocab_size(t->py) + (t->family == GLOSSA_FAMILY_M2M100 ? TOK_LANGS_M2M100_N : 0);
+        break;
+    }
+    GLOSSA_TRY(finish_langs(t));
+    if (t->family != GLOSSA_FAMILY_PLAIN && s->eos < 0)
+        return glossa_error(GLOSSA_STATUS_BAD_MODEL, "%s tokenizer has no </s> token", tok_family_name(t->family));
+    s->decoder_start = t->family == GLOSSA_FAMILY_MARIAN ? s->pad : t->family == GLOSSA_FAMILY_PLAIN ? -1 : s->eos;
+    return GLOSSA_STATUS_OK;
+}
+
+glossa_status tok_load_hf_json(glossa_tokenizer *t, const char *path)
+{
+    char *data;
+    size_t size;
+    GLOSSA_TRY(file_read_all(path, HF_TOKENIZER_MAX_JSON_BYTES, &data, &size));
+    /* the model type decides whether transformers applies clean_up_tokenization */
+    json_t *root = json_loadb(data, size, 0, NULL);
+    json_t *type = json_object_get(json_object_get(root, "model"), "type");
+    t->hf_is_bpe = json_is_string(type) && !strcmp(json_string_value(type), "BPE");
+    json_decref(root);
+    glossa_status st = hf_tokenizer_load_buffer(data, size, &t->hf);
+    free(data);
+    if (st != GLOSSA_STATUS_OK) return glossa_error_prefix(st, "%s: ", path);
+    t->backend = TOK_BACKEND_HF;
+    return GLOSSA_STATUS_OK;
+}
+
+static bool marian_match(const glossa_tokenizer *t, const char *code, size_t len, int32_t *id)
+{
+    for (size_t i = 0; i < t->n_langs; i++)
+        if (strlen(t->lang_codes[i]) == len && !strncasecmp(t->lang_codes[i], code, len)) {
+            *id = t->lang_ids[i];
+            return true;
+        }
+    return false;
+}
+
+/* Marian: ">>fra<<", "fra", or a short code through the NLLB code's base ("fr" -> "fra"). */
+static bool marian_lang(const glossa_tokenizer *t, const char *lang, int32_t *id)
+{
+    size_t len = strlen(lang);
+    if (len > 4 && !strncmp(lang, ">>", 2) && !strcmp(lang + len - 2, "<<")) {
+        lang += 2;
+        len -= 4;
+    }
+    if (marian_match(t, lang, len, id)) return true;
+    size_t b = 0;
+    while (b < len && lang[b] != '_' && lang[b] != '-') b++;
+    if (b < len && marian_match(t, lang, b, id)) return true;
+    const tok_lang_short *e = tok_langs_short_find(lang, b);
+    return e && *e->nllb && marian_match(t, e->nllb, 3, id);
+}
+
+glossa_status tok_lang_id(const glossa_tokenizer *t, const char *lang, int32_t *id)
+{
+    *id = -1;
+    if (!lang || !*lang) return glossa_error(GLOSSA_STATUS_BAD_INPUT, "empty language code");
+    if (t->family == GLOSSA_FAMILY_MARIAN) {
+        if (marian_lang(t, lang, id)) return GLOSSA_STATUS_OK;
+    } else if (t->lang_ids) {
+        int i = tok_langs_find(t->family, lang);
+        if (i >= 0) {
+            *id = t->lang_ids[i];
+            return GLOSSA_STATUS_OK;
+        }
+    }
+    if (t->family == GLOSSA_FAMILY_PLAIN || !t->n_langs)
+        return glossa_error(GLOSSA_STATUS_BAD_INPUT, "language '%.64s': this %s tokenizer has no language codes",
+                            lang, tok_family_name(t->family));
+    return glossa_error(GLOSSA_STATUS_BAD_INPUT, "unknown language '%.64s' for the %s tokenizer", lang,
+                        tok_family_name(t->family));
+}
