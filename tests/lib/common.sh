@@ -19,6 +19,19 @@ corpus() { # path of the whole shared-data corpus, one sentence a line
     echo "$c"
 }
 
+parity_corpus() { # the corpus for reference-parity runs: all of it in the release build; under the
+    # sanitizers (which check memory safety, ~5x slower) every 8th line, since the release run
+    # has already compared every line with the reference
+    local c
+    c=$(corpus)
+    if [ "${GLOSSA_SANITIZED:-OFF}" = "ON" ]; then
+        local s="$REF_CACHE/corpus-every8.txt"
+        [ -s "$s" ] || { awk 'NR % 8 == 1' "$c" > "$s.tmp" && mv "$s.tmp" "$s"; }
+        c=$s
+    fi
+    echo "$c"
+}
+
 edge_text() { # hostile and corner-case lines: invalid UTF-8, NUL, empty, whitespace runs, 1 MB line
     local e="$REF_CACHE/edge.txt"
     if [ ! -s "$e" ]; then

@@ -5,7 +5,7 @@
 source "$(dirname "$0")/../lib/common.sh"
 need spm_encode
 need spm_decode
-corpus=$(corpus)
+corpus=$(parity_corpus)
 edge=$(edge_text)
 for model in "$GLOSSA_FIXTURES"/spm/*.model; do
     name=$(basename "$model" .model)
