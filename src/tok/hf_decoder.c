@@ -221,7 +221,7 @@ static glossa_status load_one(const json_t *j, hf_decoder *d, int depth)
         st.type = HFD_FUSE;
     } else if (strcmp(type, "Strip") == 0) {
         st.type = HFD_STRIP;
-        long long a, b;
+        long long a = 0, b = 0;
         s = hfj_char(j, "decoder.Strip", "content", NULL, st.ch);
         if (s == GLOSSA_STATUS_OK) s = hfj_int(j, "decoder.Strip", "start", 0, 0, 1 << 20, &a);
         if (s == GLOSSA_STATUS_OK) s = hfj_int(j, "decoder.Strip", "stop", 0, 0, 1 << 20, &b);
