@@ -183,6 +183,104 @@ typedef struct glossa_special_ids {
 
 glossa_special_ids glossa_tokenizer_special_ids(const glossa_tokenizer *tok);
 
+
+/* ---------------------------------------------------------------------------------------------
+ * Models: Hugging Face encoder-decoder model directories (BART, mBART, M2M100, NLLB-200, Marian).
+ *
+ * Usage (translation):
+ *
+ *     glossa_model *m = NULL;
+ *     glossa_model_params mp = glossa_model_default_params();
+ *     if (glossa_model_load("models/nllb", &mp, &m) != GLOSSA_STATUS_OK) { ... }
+ *     glossa_decode_params dp = glossa_model_decode_params(m);   // the model's generation_config
+ *     dp.num_beams = 4;
+ *     glossa_request *r = NULL;
+ *     glossa_request_create(m, "Hello", 5, "en", "de", &dp, &r);
+ *     glossa_model_run(m, &r, 1);                                 // any number of requests
+ *     glossa_text t = {0};
+ *     glossa_request_result_text(r, 0, &t);
+ *     puts(t.data);
+ *
+ * Thread safety: a glossa_model runs one glossa_model_run() at a time (callers serialise; the
+ * server's single inference loop does). Requests are owned by the caller; a request may be read
+ * from any thread once glossa_model_run() has returned.
+ */
+typedef struct glossa_model glossa_model;
+typedef struct glossa_request glossa_request;
+
+typedef enum glossa_device {
+    GLOSSA_DEVICE_CPU = 0,
+    GLOSSA_DEVICE_CUDA = 1,
+} glossa_device;
+
+/* Called during loading with progress in [0, 1]. */
+typedef void (*glossa_progress_callback)(float progress, void *user_data);
+
+typedef struct glossa_model_params {
+    glossa_device device;       /* default CPU */
+    int32_t n_threads;          /* CPU threads; <= 0: all cores (default) */
+    glossa_progress_callback progress;
+    void *progress_user_data;
+} glossa_model_params;
+
+glossa_model_params glossa_model_default_params(void);
+
+/* Load config.json, generation_config.json, model.safetensors (or a sharded index) and the
+ * tokenizer of a model directory. */
+glossa_status glossa_model_load(const char *dir, const glossa_model_params *params,
+                                glossa_model **out);
+void glossa_model_free(glossa_model *m);
+
+/* The model's tokenizer (owned by the model). */
+const glossa_tokenizer *glossa_model_tokenizer(const glossa_model *m);
+
+typedef struct glossa_decode_params {
+    int32_t max_new_tokens;       /* <= 0: from the model (generation_config max_length) */
+    int32_t min_length;           /* HF min_length: total target length incl. the start token */
+    int32_t num_beams;            /* 1: greedy (or sampling) */
+    int32_t num_return_sequences; /* <= num_beams */
+    float length_penalty;
+    int32_t early_stopping;       /* 0 false, 1 true, 2 never (HF's early_stopping) */
+    bool do_sample;
+    float temperature;
+    int32_t top_k;                /* 0: off */
+    float top_p;                  /* 1: off */
+    uint64_t seed;                /* sampling RNG seed */
+    float repetition_penalty;     /* 1: off */
+    int32_t no_repeat_ngram_size; /* 0: off */
+    bool ignore_eos;              /* generate exactly max_new_tokens (benchmarks) */
+} glossa_decode_params;
+
+/* The model's defaults (its generation_config.json, or transformers' defaults). */
+glossa_decode_params glossa_model_decode_params(const glossa_model *m);
+
+/* A translation request from text: src_lang / tgt_lang as family codes or ISO 639-1 (NULL: the
+ * tokenizer's defaults). BAD_INPUT names an unknown language. params NULL: the model's defaults. */
+glossa_status glossa_request_create(const glossa_model *m, const char *text, size_t len,
+                                    const char *src_lang, const char *tgt_lang,
+                                    const glossa_decode_params *params, glossa_request **out);
+
+/* A request from encoder input ids (special tokens included, as the tokenizer made them) and the
+ * forced first target token (-1: none; e.g. glossa_tokenizer_forced_bos_id()). */
+glossa_status glossa_request_create_ids(const glossa_model *m, const int32_t *ids, size_t n,
+                                        int32_t forced_bos_id, const glossa_decode_params *params,
+                                        glossa_request **out);
+
+void glossa_request_free(glossa_request *r);
+
+/* Run requests to completion, all in one batch (each with its own languages and parameters). */
+glossa_status glossa_model_run(glossa_model *m, glossa_request *const *reqs, size_t n);
+
+/* Results of a finished request: num_return_sequences hypotheses, best first. ids without the
+ * decoder start token (the forced language token, when any, first); score: the sum of token
+ * log-probs divided by length ** length_penalty for beam search (HF sequences_scores), the
+ * sum of log-probs for greedy and sampling. */
+size_t glossa_request_result_count(const glossa_request *r);
+glossa_status glossa_request_result(const glossa_request *r, size_t i, const int32_t **ids,
+                                    size_t *n, float *score);
+/* Detokenized result (special tokens skipped). */
+glossa_status glossa_request_result_text(const glossa_request *r, size_t i, glossa_text *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,165 @@
+/* The backend op table (DESIGN.md): every compute backend (cpu/, later cuda/) fills one
+ * backend_ops table; the model code (src/model/) calls only these ops, so the same layer code runs
+ * on every backend, and tests/backend runs each op of a backend against the CPU twin.
+ *
+ * Memory model
+ *   - Activations are device buffers in the backend's activation dtype (`act_dtype`: F32 on the
+ *     CPU; F16/BF16 on CUDA). Pointers are `void *`; sizes are element counts.
+ *   - Index arrays (token ids, positions, offsets, block tables, slot mappings) are device buffers
+ *     of int32 filled with upload().
+ *   - Weights are gl_weight handles made once at load by weight_from_host(), which converts from
+ *     the checkpoint dtype (F32/F16/BF16) to the backend's weight format.
+ *   - Row-major everywhere. A Linear weight is (out_features, in_features), as in PyTorch.
+ *
+ * Errors: alloc / upload / weight_from_host can fail and return a status. Compute ops cannot fail:
+ * the caller (model code) has validated shapes, and every index is in range by construction.
+ * Ops on a device backend are asynchronous and ordered on the backend's stream; sync() waits.
+ *
+ * Threads: a backend object is used by one thread at a time (the inference loop). The CPU backend
+ * parallelises each op internally over n_threads.
+ */
+#ifndef GLOSSA_BACKEND_BACKEND_H
+#define GLOSSA_BACKEND_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "glossa.h"
+
+typedef enum gl_dtype {
+    GL_DTYPE_F32 = 0,
+    GL_DTYPE_F16 = 1,
+    GL_DTYPE_BF16 = 2,
+} gl_dtype;
+
+size_t gl_dtype_size(gl_dtype t);
+const char *gl_dtype_name(gl_dtype t);
+
+typedef enum gl_act {
+    GL_ACT_NONE = 0,
+    GL_ACT_GELU = 1,      /* exact: 0.5 x (1 + erf(x / sqrt 2)) ("gelu") */
+    GL_ACT_GELU_TANH = 2, /* tanh approximation ("gelu_new", "gelu_pytorch_tanh", "gelu_fast") */
+    GL_ACT_RELU = 3,
+    GL_ACT_SILU = 4,      /* x sigmoid(x) ("swish", "silu") */
+} gl_act;
+
+/* A weight matrix or vector on the device. Vectors (biases, layer-norm gamma/beta) have rows = 1. */
+typedef struct gl_weight {
+    void *data;     /* device memory in `dtype` */
+    int32_t rows;   /* out_features */
+    int32_t cols;   /* in_features */
+    gl_dtype dtype; /* the backend's storage format (CPU: F32) */
+} gl_weight;
+
+/* Paged K/V storage of one attention layer (vLLM-style). Token t of sequence s lives in block
+ * block_tables[s * max_blocks_per_seq + t / block_size], row t % block_size. A contiguous cache
+ * is the special case of one block per sequence of block_size = max length. */
+typedef struct gl_kv_view {
+    void *k;                      /* (n_blocks, block_size, n_heads, head_dim), act dtype */
+    void *v;                      /* (n_blocks, block_size, n_heads, head_dim), act dtype */
+    const int32_t *block_tables;  /* device: (n_seqs, max_blocks_per_seq) */
+    int32_t max_blocks_per_seq;
+    int32_t block_size;
+    int32_t n_heads;
+    int32_t head_dim;
+} gl_kv_view;
+
+typedef struct backend backend;
+
+typedef struct backend_ops {
+    const char *name;
+    void (*destroy)(backend *b);
+
+    /* ---- memory ---- */
+    glossa_status (*alloc)(backend *b, size_t bytes, void **out); /* OUT_OF_MEMORY on failure */
+    void (*free)(backend *b, void *p);
+    glossa_status (*upload)(backend *b, void *dst, const void *src, size_t bytes);
+    glossa_status (*download)(backend *b, void *dst, const void *src, size_t bytes);
+    void (*sync)(backend *b);
+    /* n activations (act dtype) at src to n floats at host dst */
+    glossa_status (*download_f32)(backend *b, float *dst, const void *src, size_t n);
+    /* n floats at host src to n activations (act dtype) at device dst */
+    glossa_status (*upload_f32)(backend *b, void *dst, const float *src, size_t n);
+
+    /* ---- weights ---- */
+    /* Convert a host tensor of rows x cols elements in src_dtype into a new device weight. */
+    glossa_status (*weight_from_host)(backend *b, const void *src, gl_dtype src_dtype, int32_t rows,
+                                      int32_t cols, gl_weight *out);
+    void (*weight_free)(backend *b, gl_weight *w);
+
+    /* ---- compute ---- */
+    /* y(m, d) = tok[ids[i]] * scale (+ pos[positions[i]] when pos != NULL), d = tok->cols. */
+    void (*embed)(backend *b, int32_t m, const int32_t *ids, const int32_t *positions,
+                  const gl_weight *tok, const gl_weight *pos, float scale, void *y);
+
+    /* y(m, n) = act(x(m, k) W(n, k)^T + bias(n)) (+ residual(m, n) when not NULL), n = w->rows,
+     * k = w->cols. x rows are x_stride elements apart (x_stride >= k); y and residual are dense.
+     * y may alias residual, never x. */
+    void (*linear)(backend *b, int32_t m, const void *x, int32_t x_stride, const gl_weight *w,
+                   const gl_weight *bias, gl_act act, const void *residual, void *y);
+
+    /* Row-wise layer norm over d = gamma->cols: y = (x - mean) / sqrt(var + eps) * gamma + beta.
+     * When r is not NULL, x is first updated in place: x += r (fused residual add), and y is the
+     * norm of the sum. y may alias x. */
+    void (*layernorm)(backend *b, int32_t m, void *x, const void *r, const gl_weight *gamma,
+                      const gl_weight *beta, float eps, void *y);
+
+    /* y(m, d) = x(m, d) + r(m, d). y may alias x or r. */
+    void (*add)(backend *b, int64_t n, const void *x, const void *r, void *y);
+
+    /* Attention over packed variable-length sequences, no padding. Sequence s has queries rows
+     * [q_off[s], q_off[s+1]) of q and keys/values rows [k_off[s], k_off[s+1]) of k and v.
+     * Row r of q holds n_heads * head_dim values at q + r * q_stride (head h at h * head_dim);
+     * likewise k, v with kv_stride. out(total_q, n_heads * head_dim) dense.
+     * out = softmax(q k^T * scale [causal mask]) v per head. With causal, query i of a sequence of
+     * nq queries and nk keys sees keys j <= nk - nq + i. q_off, k_off: device, n_seqs + 1 each. */
+    void (*attention)(backend *b, int32_t n_seqs, int32_t n_heads, int32_t head_dim,
+                      const void *q, int32_t q_stride, const void *k, const void *v,
+                      int32_t kv_stride, const int32_t *q_off, const int32_t *k_off, bool causal,
+                      float scale, void *out);
+
+    /* Attention of packed queries against paged K/V: sequence s has queries rows
+     * [q_off[s], q_off[s+1]) and kv_lens[s] cached keys/values in kv (its block table row s).
+     * Causal as above (nk = kv_lens[s]). q_off, kv_lens: device. */
+    void (*attention_paged)(backend *b, int32_t n_seqs, const void *q, int32_t q_stride,
+                            const int32_t *q_off, const gl_kv_view *kv, const int32_t *kv_lens,
+                            bool causal, float scale, void *out);
+
+    /* Write n tokens' keys and values into the paged store: token t (row t of k and v, rows
+     * kv_stride elements apart, n_heads * head_dim values each) goes to flat slot
+     * slot_mapping[t] = block * block_size + offset. slot_mapping: device. */
+    void (*kv_write)(backend *b, int32_t n, const void *k, const void *v, int32_t kv_stride,
+                     const int32_t *slot_mapping, const gl_kv_view *kv);
+
+    /* Copy whole blocks: block dst[i] := block src[i] for K and V (beam-search reordering,
+     * copy-on-write). src, dst: device, n entries; no dst appears twice or also as a src. */
+    void (*kv_copy_blocks)(backend *b, const gl_kv_view *kv, int32_t n, const int32_t *src,
+                           const int32_t *dst);
+
+    /* y(m, d) = x(rows[i], d): gather rows (e.g. the last position of each sequence). rows:
+     * device. y must not alias x. */
+    void (*gather_rows)(backend *b, int32_t m, int32_t d, const void *x, const int32_t *rows,
+                        void *y);
+
+    /* Row-wise argmax over n columns of x(m, n) (ties: the lowest index), ids to host out. */
+    glossa_status (*argmax)(backend *b, int32_t m, int32_t n, const void *x, int32_t *out);
+} backend_ops;
+
+struct backend {
+    const backend_ops *ops;
+    gl_dtype act_dtype; /* activations and K/V */
+    int n_threads;
+    void *impl;         /* backend private state */
+};
+
+/* The CPU backend (fp32 activations, fp32 weights; GEMM through OpenBLAS). n_threads <= 0: all
+ * cores. */
+glossa_status backend_cpu_create(int n_threads, backend **out);
+
+static inline void backend_destroy(backend *b)
+{
+    if (b) b->ops->destroy(b);
+}
+
+#endif
