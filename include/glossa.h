@@ -281,6 +281,28 @@ glossa_status glossa_request_result(const glossa_request *r, size_t i, const int
 /* Detokenized result (special tokens skipped). */
 glossa_status glossa_request_result_text(const glossa_request *r, size_t i, glossa_text *out);
 
+
+/* ---------------------------------------------------------------------------------------------
+ * Random-weight models of real architectures, in Hugging Face format (config.json,
+ * generation_config.json, model.safetensors, tokenizer files) that transformers loads too. For
+ * tests and benchmarks.
+ */
+typedef struct glossa_synth_params {
+    const char *arch;  /* "mbart-large-50", "m2m100-418m", "nllb-200-distilled-600m",
+                          "opus-mt-en-de", "bart-base", "tiny" */
+    uint64_t seed;     /* default 0 */
+    int32_t layers;    /* encoder and decoder layers; <= 0: the architecture's */
+    int32_t d_model;   /* <= 0: the architecture's (heads and FFN scale with it) */
+    int32_t vocab;     /* <= 0: the architecture's */
+    float init_std;    /* <= 0: the default (0.02, as transformers' init_std) */
+    bool fp16;         /* write F16 weights (default F32) */
+} glossa_synth_params;
+
+glossa_synth_params glossa_synth_default_params(void);
+
+/* Write the model directory (created if missing). BAD_INPUT naming an unknown architecture. */
+glossa_status glossa_synth(const char *out_dir, const glossa_synth_params *params);
+
 #ifdef __cplusplus
 }
 #endif
