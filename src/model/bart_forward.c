@@ -1,0 +1,372 @@
+/* Encoder and decoder passes of the encoder-decoder transformer (see bart.h), as transformers'
+ * modeling_{bart,mbart,m2m_100,marian}.py compute them:
+ *
+ *   x = embed_tokens(ids) * embed_scale + positions;  [layernorm_embedding]
+ *   pre-LN layer:  x += attn(LN(x));  [x += cross(LN(x))];  x += fc2(act(fc1(LN(x))))
+ *   post-LN layer: x = LN(x + attn(x));  [x = LN(x + cross(x))];  x = LN(x + fc2(act(fc1(x))))
+ *   [final layer_norm];  logits = x lm_head^T + final_logits_bias
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/status.h"
+#include "model/bart.h"
+
+struct bart_ws {
+    bart_model *m;
+    size_t esz;           /* activation element size */
+    int32_t cap_tok;      /* token rows the activation buffers hold */
+    int32_t cap_seq;      /* sequences the index buffers hold */
+    int32_t cap_tab;      /* block-table entries */
+    int64_t cap_logits;   /* logits elements */
+    void *x, *y, *qkv, *attn, *h, *q; /* (cap_tok, d|d|3d|d|ffn|d) */
+    void *logits;         /* (cap_logits) */
+    int32_t *ids, *pos, *slots, *rows; /* (cap_tok) device int32 */
+    int32_t *off, *lens, *xlens;       /* (cap_seq + 1) */
+    int32_t *tab, *xtab;               /* (cap_tab) */
+    int32_t *host_pos;                 /* (cap_tok) host staging */
+    int32_t *host_rows;                /* (cap_seq) */
+};
+
+static void dev_free(backend *be, void **p)
+{
+    if (*p) be->ops->free(be, *p);
+    *p = NULL;
+}
+
+static glossa_status dev_alloc(backend *be, size_t bytes, void **p)
+{
+    dev_free(be, p);
+    return be->ops->alloc(be, bytes ? bytes : 16, p);
+}
+
+static int32_t max_i32(int32_t a, int32_t b) { return a > b ? a : b; }
+
+static glossa_status ws_reserve_tok(bart_ws *ws, int32_t n_tok)
+{
+    if (n_tok <= ws->cap_tok) return GLOSSA_STATUS_OK;
+    bart_model *m = ws->m;
+    backend *be = m->be;
+    const model_config *c = &m->cfg;
+    int32_t cap = max_i32(n_tok, ws->cap_tok * 2);
+    size_t d = (size_t)c->d_model, ffn = (size_t)max_i32(c->encoder_ffn, c->decoder_ffn);
+    size_t n = (size_t)cap;
+    GLOSSA_TRY(dev_alloc(be, n * d * ws->esz, &ws->x));
+    GLOSSA_TRY(dev_alloc(be, n * d * ws->esz, &ws->y));
+    GLOSSA_TRY(dev_alloc(be, n * 3 * d * ws->esz, &ws->qkv));
+    GLOSSA_TRY(dev_alloc(be, n * d * ws->esz, &ws->attn));
+    GLOSSA_TRY(dev_alloc(be, n * ffn * ws->esz, &ws->h));
+    GLOSSA_TRY(dev_alloc(be, n * d * ws->esz, &ws->q));
+    GLOSSA_TRY(dev_alloc(be, n * 4, (void **)&ws->ids));
+    GLOSSA_TRY(dev_alloc(be, n * 4, (void **)&ws->pos));
+    GLOSSA_TRY(dev_alloc(be, n * 4, (void **)&ws->slots));
+    GLOSSA_TRY(dev_alloc(be, n * 4, (void **)&ws->rows));
+    int32_t *hp = realloc(ws->host_pos, n * sizeof *hp);
+    if (!hp) return glossa_error(GLOSSA_STATUS_OUT_OF_MEMORY, "workspace");
+    ws->host_pos = hp;
+    ws->cap_tok = cap;
+    return GLOSSA_STATUS_OK;
+}
+
+static glossa_status ws_reserve_seq(bart_ws *ws, int32_t n_seq, int32_t n_tab)
+{
+    backend *be = ws->m->be;
+    if (n_seq > ws->cap_seq) {
+        int32_t cap = max_i32(n_seq, ws->cap_seq * 2);
+        size_t n = (size_t)cap + 1;
+        GLOSSA_TRY(dev_alloc(be, n * 4, (void **)&ws->off));
+        GLOSSA_TRY(dev_alloc(be, n * 4, (void **)&ws->lens));
+        GLOSSA_TRY(dev_alloc(be, n * 4, (void **)&ws->xlens));
+        int32_t *hr = realloc(ws->host_rows, n * sizeof *hr);
+        if (!hr) return glossa_error(GLOSSA_STATUS_OUT_OF_MEMORY, "workspace");
+        ws->host_rows = hr;
+        ws->cap_seq = cap;
+    }
+    if (n_tab > ws->cap_tab) {
+        int32_t cap = max_i32(n_tab, ws->cap_tab * 2);
+        GLOSSA_TRY(dev_alloc(be, (size_t)cap * 4, (void **)&ws->tab));
+        GLOSSA_TRY(dev_alloc(be, (size_t)cap * 4, (void **)&ws->xtab));
+        ws->cap_tab = cap;
+    }
+    return GLOSSA_STATUS_OK;
+}
+
+static glossa_status ws_reserve_logits(bart_ws *ws, int64_t n)
+{
+    if (n <= ws->cap_logits) return GLOSSA_STATUS_OK;
+    int64_t cap = n > ws->cap_logits * 2 ? n : ws->cap_logits * 2;
+    GLOSSA_TRY(dev_alloc(ws->m->be, (size_t)cap * ws->esz, &ws->logits));
+    ws->cap_logits = cap;
+    return GLOSSA_STATUS_OK;
+}
+
+glossa_status bart_ws_new(bart_model *m, bart_ws **out)
+{
+    bart_ws *ws = calloc(1, sizeof *ws);
+    if (!ws) return glossa_error(GLOSSA_STATUS_OUT_OF_MEMORY, "workspace");
+    ws->m = m;
+    ws->esz = gl_dtype_size(m->be->act_dtype);
+    *out = ws;
+    return GLOSSA_STATUS_OK;
+}
+
+void bart_ws_free(bart_ws *ws)
+{
+    if (!ws) return;
+    backend *be = ws->m->be;
+    void **bufs[] = {&ws->x, &ws->y, &ws->qkv, &ws->attn, &ws->h, &ws->q, &ws->logits,
+                     (void **)&ws->ids, (void **)&ws->pos, (void **)&ws->slots, (void **)&ws->rows,
+                     (void **)&ws->off, (void **)&ws->lens, (void **)&ws->xlens,
+                     (void **)&ws->tab, (void **)&ws->xtab};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) dev_free(be, bufs[i]);
+    free(ws->host_pos);
+    free(ws->host_rows);
+    free(ws);
+}
+
+static void *at(const bart_ws *ws, void *base, size_t elems)
+{
+    return (char *)base + elems * ws->esz;
+}
+
+static glossa_status up(backend *be, int32_t *dst, const int32_t *src, size_t n)
+{
+    return n ? be->ops->upload(be, dst, src, n * sizeof *src) : GLOSSA_STATUS_OK;
+}
+
+/* Self-attention block input `in` (already normed for pre-LN) -> ws->attn. */
+static void encoder_self_attn(bart_ws *ws, const bart_layer *ly, int32_t n_tok, int32_t n_seqs,
+                              const void *in)
+{
+    backend *be = ws->m->be;
+    const model_config *c = &ws->m->cfg;
+    int32_t d = c->d_model, hd = d / c->encoder_heads;
+    be->ops->linear(be, n_tok, in, d, &ly->self_qkv_w, &ly->self_qkv_b, GL_ACT_NONE, NULL, ws->qkv);
+    be->ops->attention(be, n_seqs, c->encoder_heads, hd, ws->qkv, 3 * d, at(ws, ws->qkv, (size_t)d),
+                       at(ws, ws->qkv, 2 * (size_t)d), 3 * d, ws->off, ws->off, false,
+                       1.0f / sqrtf((float)hd), ws->attn);
+}
+
+static void encoder_layer(bart_ws *ws, const bart_layer *ly, int32_t n_tok, int32_t n_seqs)
+{
+    bart_model *m = ws->m;
+    backend *be = m->be;
+    const model_config *c = &m->cfg;
+    int32_t d = c->d_model;
+    float eps = c->layer_norm_eps;
+    gl_act act = c->activation;
+    if (c->pre_ln) {
+        be->ops->layernorm(be, n_tok, ws->x, NULL, &ly->self_ln_g, &ly->self_ln_b, eps, ws->y);
+        encoder_self_attn(ws, ly, n_tok, n_seqs, ws->y);
+        be->ops->linear(be, n_tok, ws->attn, d, &ly->self_o_w, &ly->self_o_b, GL_ACT_NONE, ws->x, ws->x);
+        be->ops->layernorm(be, n_tok, ws->x, NULL, &ly->ffn_ln_g, &ly->ffn_ln_b, eps, ws->y);
+        be->ops->linear(be, n_tok, ws->y, d, &ly->fc1_w, &ly->fc1_b, act, NULL, ws->h);
+        be->ops->linear(be, n_tok, ws->h, c->encoder_ffn, &ly->fc2_w, &ly->fc2_b, GL_ACT_NONE, ws->x,
+                        ws->x);
+    } else {
+        encoder_self_attn(ws, ly, n_tok, n_seqs, ws->x);
+        be->ops->linear(be, n_tok, ws->attn, d, &ly->self_o_w, &ly->self_o_b, GL_ACT_NONE, NULL, ws->y);
+        be->ops->layernorm(be, n_tok, ws->x, ws->y, &ly->self_ln_g, &ly->self_ln_b, eps, ws->x);
+        be->ops->linear(be, n_tok, ws->x, d, &ly->fc1_w, &ly->fc1_b, act, NULL, ws->h);
+        be->ops->linear(be, n_tok, ws->h, c->encoder_ffn, &ly->fc2_w, &ly->fc2_b, GL_ACT_NONE, NULL,
+                        ws->y);
+        be->ops->layernorm(be, n_tok, ws->x, ws->y, &ly->ffn_ln_g, &ly->ffn_ln_b, eps, ws->x);
+    }
+}
+
+/* Positions to table rows, checked against the table. */
+static glossa_status position_rows(const bart_model *m, const gl_weight *table, int32_t *rows,
+                                   const int32_t *positions, int32_t n)
+{
+    int32_t off = m->cfg.pos_offset;
+    for (int32_t i = 0; i < n; i++) {
+        int32_t r = positions[i] + off;
+        if (positions[i] < 0 || r >= table->rows)
+            return glossa_error(GLOSSA_STATUS_BAD_INPUT,
+                                "position %d is beyond the model's %d positions "
+                                "(max_position_embeddings)", positions[i], table->rows - off);
+        rows[i] = r;
+    }
+    return GLOSSA_STATUS_OK;
+}
+
+static glossa_status check_ids(const int32_t *ids, int32_t n, int32_t vocab, const char *what)
+{
+    for (int32_t i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= vocab)
+            return glossa_error(GLOSSA_STATUS_BAD_INPUT, "%s token id %d out of range [0, %d)", what,
+                                ids[i], vocab);
+    return GLOSSA_STATUS_OK;
+}
+
+static void embed(bart_ws *ws, int32_t n_tok, const gl_weight *tok, const gl_weight *pos,
+                  const gl_weight *ln_g, const gl_weight *ln_b)
+{
+    bart_model *m = ws->m;
+    backend *be = m->be;
+    be->ops->embed(be, n_tok, ws->ids, ws->pos, tok, pos, m->embed_scale, ws->x);
+    if (m->cfg.layernorm_embedding)
+        be->ops->layernorm(be, n_tok, ws->x, NULL, ln_g, ln_b, m->cfg.layer_norm_eps, ws->x);
+}
+
+glossa_status bart_encode(bart_model *m, bart_ws *ws, const bart_kv *kv, const bart_enc_batch *b)
+{
+    backend *be = m->be;
+    const model_config *c = &m->cfg;
+    int32_t n_seqs = b->n_seqs, n_tok = b->off[n_seqs];
+    if (n_seqs <= 0 || n_tok <= 0) return GLOSSA_STATUS_OK;
+    GLOSSA_TRY(check_ids(b->ids, n_tok, c->vocab_size, "source"));
+    GLOSSA_TRY(ws_reserve_tok(ws, n_tok));
+    GLOSSA_TRY(ws_reserve_seq(ws, n_seqs, 1));
+    for (int32_t s = 0; s < n_seqs; s++)
+        for (int32_t i = b->off[s]; i < b->off[s + 1]; i++) ws->host_pos[i] = i - b->off[s];
+    GLOSSA_TRY(position_rows(m, &m->enc_pos, ws->host_pos, ws->host_pos, n_tok));
+    GLOSSA_TRY(up(be, ws->ids, b->ids, (size_t)n_tok));
+    GLOSSA_TRY(up(be, ws->pos, ws->host_pos, (size_t)n_tok));
+    GLOSSA_TRY(up(be, ws->off, b->off, (size_t)n_seqs + 1));
+    GLOSSA_TRY(up(be, ws->slots, b->cross_slots, (size_t)n_tok));
+
+    embed(ws, n_tok, &m->enc_embed, &m->enc_pos, &m->enc_emb_ln_g, &m->enc_emb_ln_b);
+    for (int32_t l = 0; l < c->encoder_layers; l++) encoder_layer(ws, &m->enc[l], n_tok, n_seqs);
+    if (c->final_layer_norm)
+        be->ops->layernorm(be, n_tok, ws->x, NULL, &m->enc_final_ln_g, &m->enc_final_ln_b,
+                           c->layer_norm_eps, ws->x);
+
+    int32_t d = c->d_model, hd = d / c->decoder_heads;
+    for (int32_t l = 0; l < c->decoder_layers; l++) {
+        const bart_layer *ly = &m->dec[l];
+        be->ops->linear(be, n_tok, ws->x, d, &ly->cross_kv_w, &ly->cross_kv_b, GL_ACT_NONE, NULL,
+                        ws->qkv);
+        gl_kv_view v = {kv->cross_k[l], kv->cross_v[l], NULL, 0, kv->block_size, c->decoder_heads, hd};
+        be->ops->kv_write(be, n_tok, ws->qkv, at(ws, ws->qkv, (size_t)d), 2 * d, ws->slots, &v);
+    }
+    return GLOSSA_STATUS_OK;
+}
+
+typedef struct dec_views {
+    gl_kv_view self, cross;
+} dec_views;
+
+static void decoder_attn_blocks(bart_ws *ws, const bart_layer *ly, int32_t n_tok, int32_t n_seqs,
+                                const dec_views *v)
+{
+    bart_model *m = ws->m;
+    backend *be = m->be;
+    const model_config *c = &m->cfg;
+    int32_t d = c->d_model, hd = d / c->decoder_heads;
+    float eps = c->layer_norm_eps, scale = 1.0f / sqrtf((float)hd);
+    /* self-attention */
+    const void *in = ws->x;
+    if (c->pre_ln) {
+        be->ops->layernorm(be, n_tok, ws->x, NULL, &ly->self_ln_g, &ly->self_ln_b, eps, ws->y);
+        in = ws->y;
+    }
+    be->ops->linear(be, n_tok, in, d, &ly->self_qkv_w, &ly->self_qkv_b, GL_ACT_NONE, NULL, ws->qkv);
+    be->ops->kv_write(be, n_tok, at(ws, ws->qkv, (size_t)d), at(ws, ws->qkv, 2 * (size_t)d), 3 * d,
+                      ws->slots, &v->self);
+    be->ops->attention_paged(be, n_seqs, ws->qkv, 3 * d, ws->off, &v->self, ws->lens, true, scale,
+                             ws->attn);
+    if (c->pre_ln) {
+        be->ops->linear(be, n_tok, ws->attn, d, &ly->self_o_w, &ly->self_o_b, GL_ACT_NONE, ws->x, ws->x);
+        be->ops->layernorm(be, n_tok, ws->x, NULL, &ly->cross_ln_g, &ly->cross_ln_b, eps, ws->y);
+        in = ws->y;
+    } else {
+        be->ops->linear(be, n_tok, ws->attn, d, &ly->self_o_w, &ly->self_o_b, GL_ACT_NONE, NULL, ws->y);
+        be->ops->layernorm(be, n_tok, ws->x, ws->y, &ly->self_ln_g, &ly->self_ln_b, eps, ws->x);
+        in = ws->x;
+    }
+    /* cross-attention over the cached encoder K/V */
+    be->ops->linear(be, n_tok, in, d, &ly->cross_q_w, &ly->cross_q_b, GL_ACT_NONE, NULL, ws->q);
+    be->ops->attention_paged(be, n_seqs, ws->q, d, ws->off, &v->cross, ws->xlens, false, scale,
+                             ws->attn);
+    if (c->pre_ln) {
+        be->ops->linear(be, n_tok, ws->attn, d, &ly->cross_o_w, &ly->cross_o_b, GL_ACT_NONE, ws->x,
+                        ws->x);
+    } else {
+        be->ops->linear(be, n_tok, ws->attn, d, &ly->cross_o_w, &ly->cross_o_b, GL_ACT_NONE, NULL,
+                        ws->y);
+        be->ops->layernorm(be, n_tok, ws->x, ws->y, &ly->cross_ln_g, &ly->cross_ln_b, eps, ws->x);
+    }
+}
+
+static void decoder_ffn(bart_ws *ws, const bart_layer *ly, int32_t n_tok)
+{
+    bart_model *m = ws->m;
+    backend *be = m->be;
+    const model_config *c = &m->cfg;
+    int32_t d = c->d_model;
+    float eps = c->layer_norm_eps;
+    if (c->pre_ln) {
+        be->ops->layernorm(be, n_tok, ws->x, NULL, &ly->ffn_ln_g, &ly->ffn_ln_b, eps, ws->y);
+        be->ops->linear(be, n_tok, ws->y, d, &ly->fc1_w, &ly->fc1_b, c->activation, NULL, ws->h);
+        be->ops->linear(be, n_tok, ws->h, c->decoder_ffn, &ly->fc2_w, &ly->fc2_b, GL_ACT_NONE, ws->x,
+                        ws->x);
+    } else {
+        be->ops->linear(be, n_tok, ws->x, d, &ly->fc1_w, &ly->fc1_b, c->activation, NULL, ws->h);
+        be->ops->linear(be, n_tok, ws->h, c->decoder_ffn, &ly->fc2_w, &ly->fc2_b, GL_ACT_NONE, NULL,
+                        ws->y);
+        be->ops->layernorm(be, n_tok, ws->x, ws->y, &ly->ffn_ln_g, &ly->ffn_ln_b, eps, ws->x);
+    }
+}
+
+static glossa_status decode_upload(bart_ws *ws, const bart_dec_batch *b, int32_t n_tok)
+{
+    bart_model *m = ws->m;
+    backend *be = m->be;
+    int32_t n_seqs = b->n_seqs;
+    GLOSSA_TRY(ws_reserve_tok(ws, n_tok));
+    int32_t n_tab = max_i32(n_seqs * b->self_max_blocks, n_seqs * b->cross_max_blocks);
+    GLOSSA_TRY(ws_reserve_seq(ws, n_seqs, n_tab));
+    GLOSSA_TRY(position_rows(m, &m->dec_pos, ws->host_pos, b->positions, n_tok));
+    GLOSSA_TRY(up(be, ws->ids, b->ids, (size_t)n_tok));
+    GLOSSA_TRY(up(be, ws->pos, ws->host_pos, (size_t)n_tok));
+    GLOSSA_TRY(up(be, ws->off, b->off, (size_t)n_seqs + 1));
+    GLOSSA_TRY(up(be, ws->slots, b->self_slots, (size_t)n_tok));
+    GLOSSA_TRY(up(be, ws->lens, b->self_lens, (size_t)n_seqs));
+    GLOSSA_TRY(up(be, ws->xlens, b->cross_lens, (size_t)n_seqs));
+    GLOSSA_TRY(up(be, ws->tab, b->self_tables, (size_t)n_seqs * (size_t)b->self_max_blocks));
+    GLOSSA_TRY(up(be, ws->xtab, b->cross_tables, (size_t)n_seqs * (size_t)b->cross_max_blocks));
+    return GLOSSA_STATUS_OK;
+}
+
+glossa_status bart_decode(bart_model *m, bart_ws *ws, const bart_kv *kv, const bart_dec_batch *b,
+                          float *logits)
+{
+    backend *be = m->be;
+    const model_config *c = &m->cfg;
+    int32_t n_seqs = b->n_seqs, n_tok = n_seqs > 0 ? b->off[n_seqs] : 0;
+    if (n_seqs <= 0 || n_tok <= 0) return GLOSSA_STATUS_OK;
+    GLOSSA_TRY(check_ids(b->ids, n_tok, m->dec_embed.rows, "decoder"));
+    GLOSSA_TRY(decode_upload(ws, b, n_tok));
+    int32_t d = c->d_model, hd = d / c->decoder_heads, vocab = m->lm_head.rows;
+
+    embed(ws, n_tok, &m->dec_embed, &m->dec_pos, &m->dec_emb_ln_g, &m->dec_emb_ln_b);
+    for (int32_t l = 0; l < c->decoder_layers; l++) {
+        dec_views v = {
+            {kv->self_k[l], kv->self_v[l], ws->tab, b->self_max_blocks, kv->block_size,
+             c->decoder_heads, hd},
+            {kv->cross_k[l], kv->cross_v[l], ws->xtab, b->cross_max_blocks, kv->block_size,
+             c->decoder_heads, hd},
+        };
+        decoder_attn_blocks(ws, &m->dec[l], n_tok, n_seqs, &v);
+        decoder_ffn(ws, &m->dec[l], n_tok);
+    }
+    if (c->final_layer_norm)
+        be->ops->layernorm(be, n_tok, ws->x, NULL, &m->dec_final_ln_g, &m->dec_final_ln_b,
+                           c->layer_norm_eps, ws->x);
+    int32_t rows = n_tok;
+    const void *src = ws->x;
+    if (!b->all_logits) {
+        for (int32_t s = 0; s < n_seqs; s++) ws->host_rows[s] = b->off[s + 1] - 1;
+        GLOSSA_TRY(up(be, ws->rows, ws->host_rows, (size_t)n_seqs));
+        be->ops->gather_rows(be, n_seqs, d, ws->x, ws->rows, ws->y);
+        rows = n_seqs;
+        src = ws->y;
+    }
+    GLOSSA_TRY(ws_reserve_logits(ws, (int64_t)rows * vocab));
+    be->ops->linear(be, rows, src, d, &m->lm_head,
+                    m->final_logits_bias.data ? &m->final_logits_bias : NULL, GL_ACT_NONE, NULL,
+                    ws->logits);
+    return be->ops->download_f32(be, logits, ws->logits, (size_t)rows * (size_t)vocab);
+}
