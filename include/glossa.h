@@ -281,6 +281,19 @@ glossa_status glossa_request_result(const glossa_request *r, size_t i, const int
 /* Detokenized result (special tokens skipped). */
 glossa_status glossa_request_result_text(const glossa_request *r, size_t i, glossa_text *out);
 
+/* Timing of the last glossa_model_run(). */
+typedef struct glossa_run_stats {
+    double total_ms;          /* the whole run */
+    double encode_ms;         /* encoder passes (cross-attention K/V included) */
+    double first_token_ms;    /* run start to the first decode step's tokens (time to first token) */
+    double decode_ms;         /* all decode steps */
+    int32_t decode_steps;
+    int64_t generated_tokens; /* tokens appended to running sequences (all beams) */
+    size_t kv_bytes_per_token; /* self-attention K/V bytes per generated token, all layers */
+} glossa_run_stats;
+
+glossa_status glossa_model_last_run_stats(const glossa_model *m, glossa_run_stats *out);
+
 
 /* ---------------------------------------------------------------------------------------------
  * Random-weight models of real architectures, in Hugging Face format (config.json,

@@ -5,6 +5,8 @@
 #include <stdio.h>
 
 int cmd_tokenize(int argc, char **argv);
+int cmd_translate(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 /* Print "glossa: <what>: <last error>" to stderr and return 1. */
 int cli_fail(const char *what);

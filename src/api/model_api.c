@@ -332,6 +332,20 @@ glossa_status glossa_request_result_text(const glossa_request *r, size_t i, glos
     return glossa_tokenizer_decode(r->tok, ids, n, true, out);
 }
 
+glossa_status glossa_model_last_run_stats(const glossa_model *m, glossa_run_stats *out)
+{
+    if (!m || !out) return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT, "NULL argument");
+    const gen_stats *g = &m->eng.stats;
+    out->total_ms = g->total_ms;
+    out->encode_ms = g->encode_ms;
+    out->first_token_ms = g->first_token_ms;
+    out->decode_ms = g->decode_ms;
+    out->decode_steps = g->decode_steps;
+    out->generated_tokens = g->generated_tokens;
+    out->kv_bytes_per_token = kv_pool_bytes_per_token(&m->eng.self);
+    return GLOSSA_STATUS_OK;
+}
+
 glossa_status glossa_model_teacher_forced(glossa_model *m, const int32_t *src, size_t n_src,
                                           const int32_t *dec, size_t n_dec, float *logits)
 {

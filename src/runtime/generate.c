@@ -2,9 +2,17 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/status.h"
 #include "runtime/generate.h"
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
 
 /* Per-request state during a run. */
 typedef struct gen_state {
@@ -351,7 +359,7 @@ static glossa_status advance_beams(gen_engine *e, gen_state *s, float *rows, int
     return GLOSSA_STATUS_OK;
 }
 
-static glossa_status run_loop(gen_engine *e, gen_state *st, int32_t n)
+static glossa_status run_loop(gen_engine *e, gen_state *st, int32_t n, double t_start)
 {
     step_bufs sb = {0};
     int32_t vocab = bart_decoder_vocab(e->model);
@@ -361,8 +369,10 @@ static glossa_status run_loop(gen_engine *e, gen_state *st, int32_t n)
         for (int32_t i = 0; i < n; i++) active += !st[i].done;
         if (!active) break;
         int32_t rows;
+        double t0 = now_ms();
         s = step_forward(e, st, n, &sb, &rows);
         if (s != GLOSSA_STATUS_OK) break;
+        e->stats.generated_tokens += rows;
         int32_t r = 0;
         for (int32_t i = 0; i < n && s == GLOSSA_STATUS_OK; i++) {
             if (st[i].done) continue;
@@ -371,6 +381,9 @@ static glossa_status run_loop(gen_engine *e, gen_state *st, int32_t n)
             s = st[i].bs ? advance_beams(e, &st[i], row, vocab) : advance_single(e, &st[i], row, vocab);
         }
         if (s != GLOSSA_STATUS_OK) break;
+        double t1 = now_ms();
+        e->stats.decode_ms += t1 - t0;
+        if (e->stats.decode_steps++ == 0) e->stats.first_token_ms = t1 - t_start;
     }
     bufs_free(&sb);
     return s;
@@ -388,9 +401,13 @@ glossa_status gen_run(gen_engine *e, gen_request *const *reqs, int32_t n)
         gen_request_clear_results(reqs[inited]);
         s = state_init(&st[inited], reqs[inited], vocab);
     }
+    memset(&e->stats, 0, sizeof e->stats);
+    double t_start = now_ms();
     if (s == GLOSSA_STATUS_OK) s = reserve_pools(e, st, n);
     if (s == GLOSSA_STATUS_OK) s = encode_all(e, st, n);
-    if (s == GLOSSA_STATUS_OK) s = run_loop(e, st, n);
+    e->stats.encode_ms = now_ms() - t_start;
+    if (s == GLOSSA_STATUS_OK) s = run_loop(e, st, n, t_start);
+    e->stats.total_ms = now_ms() - t_start;
     for (int32_t i = 0; i < inited; i++) {
         if (s != GLOSSA_STATUS_OK) gen_request_clear_results(reqs[i]);
         state_free(e, &st[i]);

@@ -13,6 +13,12 @@
 
 #define GEN_BLOCK_SIZE 16
 
+typedef struct gen_stats {
+    double total_ms, encode_ms, first_token_ms, decode_ms;
+    int32_t decode_steps;
+    int64_t generated_tokens;
+} gen_stats;
+
 typedef struct gen_engine {
     bart_model *model;
     bart_ws *ws;
@@ -20,6 +26,7 @@ typedef struct gen_engine {
     kv_copies cow;
     float *logits;         /* host (rows, vocab) */
     size_t logits_cap;
+    gen_stats stats;       /* of the last gen_run */
 } gen_engine;
 
 typedef struct gen_result {
