@@ -323,8 +323,8 @@ glossa_status glossa_request_result(const glossa_request *r, size_t i, const int
 
 glossa_status glossa_request_result_text(const glossa_request *r, size_t i, glossa_text *out)
 {
-    const int32_t *ids;
-    size_t n;
+    const int32_t *ids = NULL;
+    size_t n = 0;
     GLOSSA_TRY(glossa_request_result(r, i, &ids, &n, NULL));
     if (!out) return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT, "NULL argument");
     if (!r->tok)
