@@ -397,6 +397,37 @@ static void test_bad_dirs(void)
     CHECK_STATUS(try_dir(missing), GLOSSA_STATUS_NOT_FOUND);
 }
 
+/* st_write_file (safetensors_write.c) -> reader: names with escapes, all shapes, metadata. */
+static void test_roundtrip(void)
+{
+    float a[6] = {1, -2, 3, -4, 5, -6};
+    uint16_t h[3] = {0x3c00, 0x4000, 0x4200};
+    float sc = 0.25f;
+    st_write_tensor t[4] = {
+        {.name = "enc.layers.0.w", .dtype = ST_DTYPE_F32, .ndim = 2, .shape = {2, 3}, .data = a},
+        {.name = "quo\"te\\ü", .dtype = ST_DTYPE_F16, .ndim = 1, .shape = {3}, .data = h},
+        {.name = "scalar", .dtype = ST_DTYPE_F32, .ndim = 0, .data = &sc},
+        {.name = "empty", .dtype = ST_DTYPE_BF16, .ndim = 2, .shape = {0, 5}, .data = NULL},
+    };
+    const char *keys[] = {"format"}, *vals[] = {"pt"};
+    char path[600];
+    snprintf(path, sizeof path, "%s/rt.safetensors", g_tmp);
+    CHECK_OK(st_write_file(path, t, 4, keys, vals, 1));
+    st_set *s = NULL;
+    CHECK_OK(st_set_open_file(path, &s));
+    CHECK(s && st_set_count(s) == 4);
+    for (size_t i = 0; s && i < 4; i++) {
+        const st_tensor *r = st_set_find(s, t[i].name);
+        CHECK_MSG(r != NULL, "%s missing", t[i].name);
+        if (!r) continue;
+        CHECK(r->dtype == t[i].dtype && r->ndim == t[i].ndim);
+        for (int d = 0; d < r->ndim; d++) CHECK(r->shape[d] == t[i].shape[d]);
+        CHECK(r->nbytes == 0 || memcmp(r->data, t[i].data, r->nbytes) == 0);
+    }
+    CHECK_STREQ(st_set_metadata(s, "format"), "pt");
+    st_set_free(s);
+}
+
 int main(void)
 {
     test_valid();
@@ -409,6 +440,7 @@ int main(void)
     }
     test_files();
     test_bad_dirs();
+    test_roundtrip();
     rm_tree(g_tmp);
     TEST_MAIN_END();
 }
