@@ -1,0 +1,755 @@
+/* CPU backend: every op against a naive double-precision reference on random inputs of many
+ * shapes, weights given as F32/F16/BF16; the thread pool; identical results for 1 and 4 threads. */
+#include <math.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/backend.h"
+#include "core/half.h"
+#include "core/threadpool.h"
+#include "test.h"
+
+/* ---- helpers ---- */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint32_t rng_u32(void)
+{
+    uint64_t x = rng_state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    rng_state = x;
+    return (uint32_t)(x >> 32);
+}
+
+static float rng_f(void) /* uniform in [-1, 1) */
+{
+    return (float)rng_u32() / 2147483648.0f - 1.0f;
+}
+
+static int rng_int(int n)
+{
+    return (int)(rng_u32() % (uint32_t)n);
+}
+
+static float *rand_buf(size_t n, float lo, float hi)
+{
+    float *p = malloc((n ? n : 1) * sizeof *p);
+    for (size_t i = 0; i < n; i++) p[i] = lo + (hi - lo) * (rng_f() + 1.0f) * 0.5f;
+    return p;
+}
+
+/* Round values to what dtype holds (the reference then sees exactly the weight the backend got)
+ * and build the host tensor in that dtype; returns a malloc'd buffer. */
+static void *to_dtype(float *v, size_t n, gl_dtype t)
+{
+    if (t == GL_DTYPE_F32) {
+        float *p = malloc(n * 4);
+        memcpy(p, v, n * 4);
+        return p;
+    }
+    uint16_t *h = malloc(n * 2);
+    for (size_t i = 0; i < n; i++) {
+        if (t == GL_DTYPE_F16) {
+            h[i] = half_f32_to_f16(v[i]);
+            v[i] = half_f16_to_f32(h[i]);
+        } else {
+            h[i] = half_f32_to_bf16(v[i]);
+            v[i] = half_bf16_to_f32(h[i]);
+        }
+    }
+    return h;
+}
+
+static gl_weight make_weight(backend *b, float *v, int rows, int cols, gl_dtype t)
+{
+    void *h = to_dtype(v, (size_t)rows * cols, t);
+    gl_weight w;
+    CHECK_OK(b->ops->weight_from_host(b, h, t, rows, cols, &w));
+    free(h);
+    return w;
+}
+
+/* max over i of |got - want| / (|want| + rms(want)); reported when above tol */
+static int check_close(const char *what, const float *got, const double *want, size_t n, double tol)
+{
+    double ss = 0;
+    for (size_t i = 0; i < n; i++) ss += want[i] * want[i];
+    double rms = n ? sqrt(ss / (double)n) : 0;
+    if (rms < 1e-30) rms = 1e-30;
+    double worst = 0;
+    size_t wi = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)got[i] - want[i]) / (fabs(want[i]) + rms);
+        if (!(e <= worst)) {
+            worst = e;
+            wi = i;
+        }
+    }
+    int ok = worst <= tol;
+    CHECK_MSG(ok, "%s: error %.3g at %zu (got %.9g want %.9g)", what, worst, wi,
+              n ? (double)got[wi] : 0.0, n ? want[wi] : 0.0);
+    return ok;
+}
+
+static const gl_dtype dtypes[3] = {GL_DTYPE_F32, GL_DTYPE_F16, GL_DTYPE_BF16};
+
+/* ---- dtype, thread pool, memory ---- */
+
+static void test_dtype(void)
+{
+    CHECK(gl_dtype_size(GL_DTYPE_F32) == 4);
+    CHECK(gl_dtype_size(GL_DTYPE_F16) == 2);
+    CHECK(gl_dtype_size(GL_DTYPE_BF16) == 2);
+    CHECK(gl_dtype_size((gl_dtype)7) == 0);
+    CHECK_STREQ(gl_dtype_name(GL_DTYPE_F32), "F32");
+    CHECK_STREQ(gl_dtype_name(GL_DTYPE_F16), "F16");
+    CHECK_STREQ(gl_dtype_name(GL_DTYPE_BF16), "BF16");
+    CHECK_STREQ(gl_dtype_name((gl_dtype)7), "?");
+}
+
+typedef struct tp_ctx {
+    int *hits;
+    atomic_llong sum;
+    int n_threads;
+    int bad_tid;
+} tp_ctx;
+
+static void tp_fn(void *ctx, int64_t begin, int64_t end, int tid)
+{
+    tp_ctx *c = ctx;
+    if (tid < 0 || tid >= c->n_threads) c->bad_tid = 1;
+    long long s = 0;
+    for (int64_t i = begin; i < end; i++) {
+        c->hits[i]++;
+        s += i;
+    }
+    atomic_fetch_add(&c->sum, s);
+}
+
+static void test_threadpool(void)
+{
+    int sizes[] = {1, 2, 4, 0};
+    for (int si = 0; si < 4; si++) {
+        threadpool *p = NULL;
+        CHECK_OK(threadpool_create(sizes[si], &p));
+        if (!p) continue;
+        int nt = threadpool_size(p);
+        CHECK(nt >= 1 && (sizes[si] == 0 || nt == sizes[si]));
+        int64_t ns[] = {0, 1, 2, 3, 7, 100, 1000, 100003};
+        int *hits = calloc(100003, sizeof *hits);
+        for (int ni = 0; ni < 8; ni++)
+            for (int64_t grain = 1; grain <= 4096; grain *= 64) {
+                int64_t n = ns[ni];
+                memset(hits, 0, (size_t)n * sizeof *hits);
+                tp_ctx c = {hits, 0, nt, 0};
+                threadpool_parallel_for(p, n, grain, tp_fn, &c);
+                int once = 1;
+                for (int64_t i = 0; i < n; i++) once &= hits[i] == 1;
+                CHECK_MSG(once && c.sum == n * (n - 1) / 2 && !c.bad_tid,
+                          "pool of %d, n %lld, grain %lld", nt, (long long)n, (long long)grain);
+            }
+        /* many small jobs back to back: the hand-over between jobs */
+        int ok = 1;
+        for (int r = 0; r < 20000; r++) {
+            memset(hits, 0, 64 * sizeof *hits);
+            tp_ctx c = {hits, 0, nt, 0};
+            threadpool_parallel_for(p, 64, 1, tp_fn, &c);
+            ok &= c.sum == 64 * 63 / 2;
+        }
+        CHECK(ok);
+        free(hits);
+        threadpool_destroy(p);
+    }
+    threadpool_destroy(NULL);
+}
+
+static void test_memory(backend *b)
+{
+    void *p = NULL;
+    CHECK_OK(b->ops->alloc(b, 1000, &p));
+    CHECK(p && ((uintptr_t)p & 63) == 0);
+    float host[250], back[250];
+    for (int i = 0; i < 250; i++) host[i] = (float)i * 0.5f;
+    CHECK_OK(b->ops->upload(b, p, host, sizeof host));
+    b->ops->sync(b);
+    CHECK_OK(b->ops->download(b, back, p, sizeof back));
+    CHECK(memcmp(host, back, sizeof host) == 0);
+    memset(back, 0, sizeof back);
+    CHECK_OK(b->ops->upload_f32(b, p, host, 250));
+    CHECK_OK(b->ops->download_f32(b, back, p, 250));
+    CHECK(memcmp(host, back, sizeof host) == 0);
+    b->ops->free(b, p);
+    CHECK_STATUS(b->ops->alloc(b, SIZE_MAX - 8, &p), GLOSSA_STATUS_OUT_OF_MEMORY);
+    CHECK(p == NULL);
+
+    /* weights: exact conversions, bad arguments */
+    float v[6] = {1.0f, -2.5f, 3.1415926f, 65504.0f, 1e-7f, -0.0f};
+    for (int t = 0; t < 3; t++) {
+        float r[6];
+        memcpy(r, v, sizeof v);
+        gl_weight w = make_weight(b, r, 2, 3, dtypes[t]);
+        CHECK(w.rows == 2 && w.cols == 3 && w.dtype == GL_DTYPE_F32 && w.data);
+        if (w.data) CHECK(memcmp(w.data, r, sizeof r) == 0);
+        b->ops->weight_free(b, &w);
+        CHECK(w.data == NULL);
+    }
+    gl_weight w;
+    CHECK_STATUS(b->ops->weight_from_host(b, v, GL_DTYPE_F32, 0, 3, &w),
+                 GLOSSA_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(b->ops->weight_from_host(b, NULL, GL_DTYPE_F32, 1, 3, &w),
+                 GLOSSA_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(b->ops->weight_from_host(b, v, (gl_dtype)9, 1, 3, &w),
+                 GLOSSA_STATUS_INVALID_ARGUMENT);
+    b->ops->weight_free(b, NULL);
+}
+
+/* ---- linear ---- */
+
+static double ref_act(double s, gl_act act)
+{
+    switch (act) {
+    case GL_ACT_NONE: return s;
+    case GL_ACT_GELU: return 0.5 * s * (1.0 + erf(s / sqrt(2.0)));
+    case GL_ACT_GELU_TANH:
+        return 0.5 * s * (1.0 + tanh(sqrt(2.0 / M_PI) * (s + 0.044715 * s * s * s)));
+    case GL_ACT_RELU: return s < 0 ? 0 : s;
+    case GL_ACT_SILU: return s / (1.0 + exp(-s));
+    }
+    return s;
+}
+
+static void ref_linear(int m, int k, int n, const float *x, int xs, const float *w,
+                       const float *bias, gl_act act, const float *res, double *out)
+{
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            double s = 0;
+            for (int c = 0; c < k; c++) s += (double)x[(size_t)i * xs + c] * w[(size_t)j * k + c];
+            if (bias) s += bias[j];
+            s = ref_act(s, act);
+            if (res) s += res[(size_t)i * n + j];
+            out[(size_t)i * n + j] = s;
+        }
+}
+
+enum { RES_NONE, RES_SEPARATE, RES_ALIAS };
+
+/* One linear call; returns 1 when it matched. */
+static int run_linear(backend *b, int m, int k, int n, int x_extra, gl_dtype wt, bool with_bias,
+                      gl_act act, int res_mode)
+{
+    int xs = k + x_extra;
+    float *x = rand_buf((size_t)m * xs, -1, 1);
+    float *wv = rand_buf((size_t)n * k, -0.5f, 0.5f);
+    float *bv = rand_buf((size_t)n, -1, 1);
+    float *res = rand_buf((size_t)m * n, -2, 2);
+    gl_weight w = make_weight(b, wv, n, k, wt);
+    gl_weight bias = make_weight(b, bv, 1, n, wt);
+    float *y = malloc((size_t)m * n * sizeof *y);
+    double *want = malloc((size_t)m * n * sizeof *want);
+    ref_linear(m, k, n, x, xs, wv, with_bias ? bv : NULL, act, res_mode != RES_NONE ? res : NULL,
+               want);
+    const float *r = NULL;
+    if (res_mode == RES_SEPARATE) r = res;
+    if (res_mode == RES_ALIAS) {
+        memcpy(y, res, (size_t)m * n * sizeof *y);
+        r = y;
+    } else {
+        for (size_t i = 0; i < (size_t)m * n; i++) y[i] = NAN; /* must be fully overwritten */
+    }
+    b->ops->linear(b, m, x, xs, &w, with_bias ? &bias : NULL, act, r, y);
+    char what[160];
+    snprintf(what, sizeof what, "linear m=%d k=%d n=%d xs=%d %s bias=%d act=%d res=%d", m, k, n,
+             xs, gl_dtype_name(wt), with_bias, (int)act, res_mode);
+    int ok = check_close(what, y, want, (size_t)m * n, 1e-5);
+    b->ops->weight_free(b, &w);
+    b->ops->weight_free(b, &bias);
+    free(x);
+    free(wv);
+    free(bv);
+    free(res);
+    free(y);
+    free(want);
+    return ok;
+}
+
+static void test_linear(backend *b)
+{
+    static const int shapes[][3] = {{1, 8, 8},    {1, 37, 19},  {3, 64, 33},  {16, 100, 70},
+                                    {5, 1, 3},    {17, 129, 257}, {64, 256, 96}, {2, 1024, 40}};
+    int n_shapes = (int)(sizeof shapes / sizeof shapes[0]);
+    int combo = 0;
+    for (int si = 0; si < n_shapes; si++)
+        for (int act = 0; act <= GL_ACT_SILU; act++)
+            for (int res = RES_NONE; res <= RES_ALIAS; res++)
+                for (int with_bias = 0; with_bias < 2; with_bias++, combo++) {
+                    gl_dtype wt = dtypes[combo % 3];
+                    int x_extra = (combo / 3) % 2 ? 5 : 0;
+                    run_linear(b, shapes[si][0], shapes[si][1], shapes[si][2], x_extra, wt,
+                               with_bias, (gl_act)act, res);
+                }
+    /* y aliasing the residual with several GEMM tiles (columns, then rows) */
+    run_linear(b, 300, 16, 4000, 3, GL_DTYPE_BF16, true, GL_ACT_GELU, RES_ALIAS);
+    run_linear(b, 5000, 8, 300, 0, GL_DTYPE_F32, true, GL_ACT_NONE, RES_ALIAS);
+    /* a bigger one through the threaded epilogue */
+    run_linear(b, 48, 512, 2048, 0, GL_DTYPE_F16, true, GL_ACT_GELU, RES_SEPARATE);
+    run_linear(b, 0, 8, 8, 0, GL_DTYPE_F32, true, GL_ACT_GELU, RES_SEPARATE); /* m = 0: no-op */
+}
+
+/* ---- layernorm, add ---- */
+
+static void ref_layernorm(int m, int d, const double *x, const float *g, const float *bt,
+                          double eps, double *out)
+{
+    for (int i = 0; i < m; i++) {
+        const double *xr = x + (size_t)i * d;
+        double mean = 0, var = 0;
+        for (int c = 0; c < d; c++) mean += xr[c];
+        mean /= d;
+        for (int c = 0; c < d; c++) var += (xr[c] - mean) * (xr[c] - mean);
+        var /= d;
+        double rstd = 1.0 / sqrt(var + eps);
+        for (int c = 0; c < d; c++)
+            out[(size_t)i * d + c] = (xr[c] - mean) * rstd * g[c] + (bt ? bt[c] : 0.0);
+    }
+}
+
+static void run_layernorm(backend *b, int m, int d, float offset, gl_dtype wt, bool with_r,
+                          bool alias, bool with_beta)
+{
+    size_t n = (size_t)m * d;
+    float *x = rand_buf(n, offset - 1, offset + 1);
+    float *r = rand_buf(n, -1, 1);
+    float *gv = rand_buf((size_t)d, 0.5f, 1.5f);
+    float *bv = rand_buf((size_t)d, -0.5f, 0.5f);
+    gl_weight g = make_weight(b, gv, 1, d, wt);
+    gl_weight bt = make_weight(b, bv, 1, d, wt);
+    double *sum = malloc(n * sizeof *sum);
+    double *want = malloc(n * sizeof *want);
+    float *sumf = malloc(n * sizeof *sumf);
+    for (size_t i = 0; i < n; i++) {
+        sumf[i] = with_r ? x[i] + r[i] : x[i]; /* the in-place add rounds to float */
+        sum[i] = sumf[i];
+    }
+    ref_layernorm(m, d, sum, gv, with_beta ? bv : NULL, 1e-5, want);
+    float *y = alias ? x : malloc(n * sizeof *y);
+    b->ops->layernorm(b, m, x, with_r ? r : NULL, &g, with_beta ? &bt : NULL, 1e-5f, y);
+    char what[128];
+    snprintf(what, sizeof what, "layernorm m=%d d=%d offset=%g %s r=%d alias=%d beta=%d", m, d,
+             offset, gl_dtype_name(wt), with_r, alias, with_beta);
+    check_close(what, y, want, n, 1e-5);
+    if (!alias) CHECK_MSG(memcmp(x, sumf, n * sizeof *x) == 0, "%s: x += r in place", what);
+    b->ops->weight_free(b, &g);
+    b->ops->weight_free(b, &bt);
+    if (!alias) free(y);
+    free(x);
+    free(r);
+    free(gv);
+    free(bv);
+    free(sum);
+    free(want);
+    free(sumf);
+}
+
+static void test_layernorm(backend *b)
+{
+    static const int shapes[][2] = {{1, 1}, {1, 7}, {3, 64}, {17, 1000}, {5, 1024}, {40, 33}};
+    int combo = 0;
+    for (int si = 0; si < 6; si++)
+        for (int mode = 0; mode < 8; mode++, combo++)
+            run_layernorm(b, shapes[si][0], shapes[si][1], combo % 2 ? 0.0f : 3.0f,
+                          dtypes[combo % 3], mode & 1, mode & 2, !(mode & 4));
+    /* a large common offset: the two-pass variance keeps its precision */
+    run_layernorm(b, 4, 1024, 1000.0f, GL_DTYPE_F32, false, false, true);
+    run_layernorm(b, 300, 512, 0.0f, GL_DTYPE_F32, true, true, true); /* threaded */
+}
+
+static void test_add(backend *b)
+{
+    size_t ns[] = {1, 7, 1000, 100003};
+    for (int i = 0; i < 4; i++)
+        for (int alias = 0; alias < 3; alias++) {
+            size_t n = ns[i];
+            float *x = rand_buf(n, -1, 1), *r = rand_buf(n, -1, 1), *y = malloc(n * 4);
+            float *want = malloc(n * 4);
+            for (size_t j = 0; j < n; j++) want[j] = x[j] + r[j];
+            float *out = alias == 0 ? y : alias == 1 ? x : r;
+            b->ops->add(b, (int64_t)n, x, r, out);
+            CHECK_MSG(memcmp(out, want, n * 4) == 0, "add n=%zu alias=%d", n, alias);
+            free(x);
+            free(r);
+            free(y);
+            free(want);
+        }
+}
+
+/* ---- attention ---- */
+
+/* Dense reference: sequence s has queries q_off[s].. and keys k_off[s].. (rows q_stride /
+ * kv_stride apart); out rows n_heads * hd apart. A query that sees no key gets zeros. */
+static void ref_attention(int n_seqs, int H, int hd, const float *q, int q_stride,
+                          const int32_t *q_off, const float *k, const float *v, int kv_stride,
+                          const int32_t *k_off, bool causal, double scale, double *out)
+{
+    int maxk = 0;
+    for (int s = 0; s < n_seqs; s++)
+        if (k_off[s + 1] - k_off[s] > maxk) maxk = k_off[s + 1] - k_off[s];
+    double *p = malloc((size_t)(maxk ? maxk : 1) * sizeof *p);
+    for (int s = 0; s < n_seqs; s++) {
+        int nq = q_off[s + 1] - q_off[s], nk = k_off[s + 1] - k_off[s];
+        for (int i = 0; i < nq; i++)
+            for (int h = 0; h < H; h++) {
+                const float *qr = q + (size_t)(q_off[s] + i) * q_stride + h * hd;
+                double *o = out + (size_t)(q_off[s] + i) * H * hd + h * hd;
+                int lim = causal ? nk - nq + i : nk - 1;
+                double mx = -INFINITY, sum = 0;
+                for (int j = 0; j <= lim; j++) {
+                    const float *kr = k + (size_t)(k_off[s] + j) * kv_stride + h * hd;
+                    double d = 0;
+                    for (int c = 0; c < hd; c++) d += (double)qr[c] * kr[c];
+                    p[j] = d * scale;
+                    if (p[j] > mx) mx = p[j];
+                }
+                for (int j = 0; j <= lim; j++) sum += (p[j] = exp(p[j] - mx));
+                for (int c = 0; c < hd; c++) o[c] = 0;
+                for (int j = 0; j <= lim; j++) {
+                    const float *vr = v + (size_t)(k_off[s] + j) * kv_stride + h * hd;
+                    for (int c = 0; c < hd; c++) o[c] += p[j] / sum * vr[c];
+                }
+            }
+    }
+    free(p);
+}
+
+typedef struct att_case {
+    int n_seqs, H, hd;
+    int max_q, max_extra_k; /* nq in [1, max_q]; nk = nq + [0, max_extra_k] (causal) or [1, ..] */
+    bool causal;
+    float qmag; /* query values in [-qmag, qmag] */
+} att_case;
+
+static void run_attention(backend *b, const att_case *c)
+{
+    int S = c->n_seqs, row = c->H * c->hd;
+    int32_t q_off[9] = {0}, k_off[9] = {0};
+    for (int s = 0; s < S; s++) {
+        int nq = 1 + rng_int(c->max_q);
+        int nk = c->causal ? nq + rng_int(c->max_extra_k + 1) : 1 + rng_int(c->max_q + c->max_extra_k);
+        q_off[s + 1] = q_off[s] + nq;
+        k_off[s + 1] = k_off[s] + nk;
+    }
+    int q_stride = row * 3, kv_stride = row + 7; /* q inside a packed qkv, padded kv rows */
+    float *q = rand_buf((size_t)q_off[S] * q_stride, -c->qmag, c->qmag);
+    float *k = rand_buf((size_t)k_off[S] * kv_stride, -1, 1);
+    float *v = rand_buf((size_t)k_off[S] * kv_stride, -1, 1);
+    size_t n_out = (size_t)q_off[S] * row;
+    float *out = malloc(n_out * sizeof *out);
+    double *want = malloc(n_out * sizeof *want);
+    double scale = 1.0 / sqrt((double)c->hd);
+    ref_attention(S, c->H, c->hd, q, q_stride, q_off, k, v, kv_stride, k_off, c->causal, scale,
+                  want);
+    b->ops->attention(b, S, c->H, c->hd, q, q_stride, k, v, kv_stride, q_off, k_off, c->causal,
+                      (float)scale, out);
+    char what[160];
+    snprintf(what, sizeof what, "attention seqs=%d H=%d hd=%d causal=%d total_q=%d total_k=%d",
+             S, c->H, c->hd, c->causal, q_off[S], k_off[S]);
+    check_close(what, out, want, n_out, 1e-5);
+    free(q);
+    free(k);
+    free(v);
+    free(out);
+    free(want);
+}
+
+static void test_attention(backend *b)
+{
+    static const att_case cases[] = {
+        {1, 1, 8, 1, 0, false, 1},    {1, 1, 8, 1, 0, true, 1},     {3, 2, 16, 5, 4, true, 1},
+        {4, 8, 64, 20, 10, true, 2},  {4, 8, 64, 20, 10, false, 2}, {2, 4, 24, 40, 3, true, 1},
+        {3, 3, 40, 7, 0, true, 4},    {1, 2, 64, 40, 300, true, 1}, {2, 2, 64, 30, 300, false, 4},
+        {8, 1, 8, 3, 50, true, 1},    {2, 5, 32, 1, 600, true, 3},  {1, 1, 9000, 3, 4, false, 0.05f},
+        {1, 1, 9000, 3, 4, true, 0.05f},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_attention(b, &cases[i]);
+}
+
+/* Paged K/V: block_size 4, shuffled block tables, filled with kv_write; then attention_paged
+ * against the dense reference, and kv_copy_blocks. */
+typedef struct paged_case {
+    int n_seqs, H, hd, max_len, block_size;
+} paged_case;
+
+static void run_paged(backend *b, const paged_case *c)
+{
+    int S = c->n_seqs, row = c->H * c->hd, bs = c->block_size;
+    int32_t lens[8], k_off[9] = {0};
+    int mbps = (c->max_len + bs - 1) / bs;
+    for (int s = 0; s < S; s++) {
+        lens[s] = 1 + rng_int(c->max_len);
+        k_off[s + 1] = k_off[s] + lens[s];
+    }
+    int n_blocks = S * mbps + 4; /* 4 spare blocks for the copy test */
+    int32_t *perm = malloc((size_t)n_blocks * sizeof *perm);
+    for (int i = 0; i < n_blocks; i++) perm[i] = i;
+    for (int i = n_blocks - 1; i > 0; i--) {
+        int j = rng_int(i + 1), t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    int32_t *tables = malloc((size_t)S * mbps * sizeof *tables);
+    for (int i = 0; i < S * mbps; i++) tables[i] = perm[i];
+    size_t pool = (size_t)n_blocks * bs * row;
+    float *kp = calloc(pool, sizeof *kp), *vp = calloc(pool, sizeof *vp);
+    gl_kv_view kv = {kp, vp, tables, mbps, bs, c->H, c->hd};
+
+    /* every token of every sequence, rows kv_stride apart (as from a packed kv projection) */
+    int T = k_off[S], kv_stride = 2 * row + 3;
+    float *k = rand_buf((size_t)T * kv_stride, -1, 1), *v = rand_buf((size_t)T * kv_stride, -1, 1);
+    int32_t *slots = malloc((size_t)T * sizeof *slots);
+    for (int s = 0; s < S; s++)
+        for (int t = 0; t < lens[s]; t++)
+            slots[k_off[s] + t] = tables[s * mbps + t / bs] * bs + t % bs;
+    b->ops->kv_write(b, T, k, v, kv_stride, slots, &kv);
+    int okw = 1;
+    for (int t = 0; t < T; t++)
+        okw &= memcmp(kp + (size_t)slots[t] * row, k + (size_t)t * kv_stride, row * 4) == 0 &&
+               memcmp(vp + (size_t)slots[t] * row, v + (size_t)t * kv_stride, row * 4) == 0;
+    CHECK_MSG(okw, "kv_write seqs=%d H=%d hd=%d", S, c->H, c->hd);
+
+    double scale = 1.0 / sqrt((double)c->hd);
+    for (int mode = 0; mode < 3; mode++) { /* decode step, prefill (causal), cross (not causal) */
+        int32_t q_off[9] = {0};
+        for (int s = 0; s < S; s++)
+            q_off[s + 1] = q_off[s] + (mode == 0 ? 1 : mode == 1 ? lens[s] : 1 + rng_int(9));
+        int q_stride = row + 1;
+        float *q = rand_buf((size_t)q_off[S] * q_stride, -2, 2);
+        size_t n_out = (size_t)q_off[S] * row;
+        float *out = malloc(n_out * sizeof *out), *out2 = malloc(n_out * sizeof *out2);
+        double *want = malloc(n_out * sizeof *want);
+        ref_attention(S, c->H, c->hd, q, q_stride, q_off, k, v, kv_stride, k_off, mode != 2,
+                      scale, want);
+        b->ops->attention_paged(b, S, q, q_stride, q_off, &kv, lens, mode != 2, (float)scale,
+                                out);
+        char what[128];
+        snprintf(what, sizeof what, "attention_paged seqs=%d H=%d hd=%d bs=%d mode=%d", S, c->H,
+                 c->hd, bs, mode);
+        check_close(what, out, want, n_out, 1e-5);
+        if (mode == 2) {
+            /* move sequence 0's first blocks to the spare ones, repoint its table: same result */
+            int n_copy = mbps < 4 ? mbps : 4;
+            int32_t src[4], dst[4];
+            for (int i = 0; i < n_copy; i++) {
+                src[i] = tables[i];
+                dst[i] = perm[S * mbps + i];
+            }
+            b->ops->kv_copy_blocks(b, &kv, n_copy, src, dst);
+            size_t blk = (size_t)bs * row;
+            int okc = 1;
+            for (int i = 0; i < n_copy; i++)
+                okc &= memcmp(kp + dst[i] * blk, kp + src[i] * blk, blk * 4) == 0 &&
+                       memcmp(vp + dst[i] * blk, vp + src[i] * blk, blk * 4) == 0;
+            CHECK_MSG(okc, "kv_copy_blocks");
+            for (int i = 0; i < n_copy; i++) {
+                memset(kp + src[i] * blk, 0, blk * 4); /* the old blocks are garbage now */
+                tables[i] = dst[i];
+            }
+            b->ops->attention_paged(b, S, q, q_stride, q_off, &kv, lens, false, (float)scale,
+                                    out2);
+            CHECK_MSG(memcmp(out, out2, n_out * 4) == 0, "attention after kv_copy_blocks");
+        }
+        free(q);
+        free(out);
+        free(out2);
+        free(want);
+    }
+    free(perm);
+    free(tables);
+    free(kp);
+    free(vp);
+    free(k);
+    free(v);
+    free(slots);
+}
+
+static void test_paged(backend *b)
+{
+    static const paged_case cases[] = {
+        {1, 1, 8, 1, 4},  {3, 2, 16, 9, 4},  {4, 8, 64, 50, 4},
+        {8, 4, 32, 20, 4}, {2, 3, 24, 300, 4}, {3, 16, 64, 33, 16},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_paged(b, &cases[i]);
+}
+
+/* ---- embed, gather_rows, argmax ---- */
+
+static void test_embed(backend *b)
+{
+    static const int shapes[][3] = {{1, 10, 8}, {7, 50, 33}, {40, 100, 1024}, {3, 5, 1}};
+    int combo = 0;
+    for (int si = 0; si < 4; si++)
+        for (int mode = 0; mode < 4; mode++, combo++) {
+            int m = shapes[si][0], V = shapes[si][1], d = shapes[si][2];
+            bool with_pos = mode & 1;
+            float scale = mode & 2 ? sqrtf((float)d) : 1.0f;
+            float *tv = rand_buf((size_t)V * d, -1, 1), *pv = rand_buf((size_t)(V + 2) * d, -1, 1);
+            gl_weight tok = make_weight(b, tv, V, d, dtypes[combo % 3]);
+            gl_weight pos = make_weight(b, pv, V + 2, d, dtypes[(combo + 1) % 3]);
+            int32_t *ids = malloc((size_t)m * 4), *positions = malloc((size_t)m * 4);
+            for (int i = 0; i < m; i++) {
+                ids[i] = rng_int(V);
+                positions[i] = rng_int(V + 2);
+            }
+            float *y = malloc((size_t)m * d * 4);
+            double *want = malloc((size_t)m * d * sizeof *want);
+            for (int i = 0; i < m; i++)
+                for (int c = 0; c < d; c++)
+                    want[(size_t)i * d + c] =
+                        (double)tv[(size_t)ids[i] * d + c] * scale +
+                        (with_pos ? pv[(size_t)positions[i] * d + c] : 0.0);
+            b->ops->embed(b, m, ids, with_pos ? positions : NULL, &tok, with_pos ? &pos : NULL,
+                          scale, y);
+            char what[96];
+            snprintf(what, sizeof what, "embed m=%d V=%d d=%d mode=%d", m, V, d, mode);
+            check_close(what, y, want, (size_t)m * d, 1e-6);
+            b->ops->weight_free(b, &tok);
+            b->ops->weight_free(b, &pos);
+            free(tv);
+            free(pv);
+            free(ids);
+            free(positions);
+            free(y);
+            free(want);
+        }
+}
+
+static void test_gather_argmax(backend *b)
+{
+    int m = 9, d = 37, rows_n = 20;
+    float *x = rand_buf((size_t)rows_n * d, -1, 1), *y = malloc((size_t)m * d * 4);
+    int32_t rows[9];
+    for (int i = 0; i < m; i++) rows[i] = rng_int(rows_n);
+    b->ops->gather_rows(b, m, d, x, rows, y);
+    int ok = 1;
+    for (int i = 0; i < m; i++) ok &= memcmp(y + (size_t)i * d, x + (size_t)rows[i] * d, d * 4) == 0;
+    CHECK(ok);
+    free(x);
+    free(y);
+
+    int ns[] = {1, 2, 7, 1000, 250027};
+    for (int ni = 0; ni < 5; ni++) {
+        int n = ns[ni], mm = 6;
+        float *l = rand_buf((size_t)mm * n, -10, 10);
+        int32_t want[6], got[6];
+        for (int i = 0; i < mm; i++) {
+            float *r = l + (size_t)i * n;
+            if (i == 1 && n > 2) r[n - 1] = r[n / 2] = r[1] = 20.0f; /* ties: lowest index */
+            if (i == 2) r[n - 1] = 30.0f;                             /* last */
+            if (i == 3) r[0] = 30.0f;                                 /* first */
+            if (i == 4 && n > 3) { r[n / 3] = NAN; r[n - 1] = NAN; }  /* NaN wins, first one */
+            if (i == 5) for (int c = 0; c < n; c++) r[c] = -1.0f;     /* all equal */
+            int best = 0;
+            for (int c = 1; c < n; c++) {
+                if (isnan(r[best])) break;
+                if (isnan(r[c]) || r[c] > r[best]) best = c;
+            }
+            want[i] = best;
+        }
+        CHECK_OK(b->ops->argmax(b, mm, n, l, got));
+        CHECK_MSG(memcmp(got, want, sizeof want) == 0, "argmax n=%d", n);
+        free(l);
+    }
+}
+
+/* ---- 1 thread vs 4 threads: bit-identical results ---- */
+
+typedef struct det_out {
+    float *lin, *ln, *att, *emb;
+    int32_t am[33];
+} det_out;
+
+static void det_run(backend *b, uint64_t seed, det_out *o)
+{
+    rng_state = seed;
+    int m = 33, k = 300, n = 500, H = 4, hd = 64, S = 3;
+    float *x = rand_buf((size_t)m * k, -1, 1), *wv = rand_buf((size_t)n * k, -0.5f, 0.5f);
+    float *bv = rand_buf((size_t)n, -1, 1);
+    gl_weight w = make_weight(b, wv, n, k, GL_DTYPE_BF16), bias = make_weight(b, bv, 1, n, GL_DTYPE_F32);
+    o->lin = rand_buf((size_t)m * n, -1, 1);
+    b->ops->linear(b, m, x, k, &w, &bias, GL_ACT_GELU, o->lin, o->lin);
+    CHECK_OK(b->ops->argmax(b, m, n, o->lin, o->am));
+    gl_weight g = make_weight(b, wv, 1, n, GL_DTYPE_F32);
+    o->ln = malloc((size_t)m * n * 4);
+    float *r = rand_buf((size_t)m * n, -1, 1);
+    b->ops->layernorm(b, m, o->lin, r, &g, &bias, 1e-5f, o->ln);
+    int32_t q_off[4] = {0, 1, 40, 300}, k_off[4] = {0, 200, 239, 499};
+    float *q = rand_buf((size_t)300 * H * hd, -2, 2), *kk = rand_buf((size_t)499 * H * hd, -1, 1);
+    o->att = malloc((size_t)300 * H * hd * 4);
+    b->ops->attention(b, S, H, hd, q, H * hd, kk, kk, H * hd, q_off, k_off, true, 0.125f, o->att);
+    int32_t ids[5] = {3, 1, 4, 1, 5}, pos[5] = {0, 1, 2, 3, 4};
+    o->emb = malloc((size_t)5 * k * 4);
+    b->ops->embed(b, 5, ids, pos, &w, &w, 2.0f, o->emb);
+    b->ops->weight_free(b, &w);
+    b->ops->weight_free(b, &bias);
+    b->ops->weight_free(b, &g);
+    free(x);
+    free(wv);
+    free(bv);
+    free(r);
+    free(q);
+    free(kk);
+}
+
+static void det_free(det_out *o)
+{
+    free(o->lin);
+    free(o->ln);
+    free(o->att);
+    free(o->emb);
+}
+
+static void test_threads_identical(void)
+{
+    backend *b1 = NULL, *b4 = NULL;
+    CHECK_OK(backend_cpu_create(1, &b1));
+    CHECK_OK(backend_cpu_create(4, &b4));
+    if (!b1 || !b4) return;
+    CHECK(b1->n_threads == 1 && b4->n_threads == 4);
+    det_out o1, o4;
+    det_run(b1, 77, &o1);
+    det_run(b4, 77, &o4);
+    CHECK(memcmp(o1.lin, o4.lin, (size_t)33 * 500 * 4) == 0);
+    CHECK(memcmp(o1.ln, o4.ln, (size_t)33 * 500 * 4) == 0);
+    CHECK(memcmp(o1.att, o4.att, (size_t)300 * 256 * 4) == 0);
+    CHECK(memcmp(o1.emb, o4.emb, (size_t)5 * 300 * 4) == 0);
+    CHECK(memcmp(o1.am, o4.am, sizeof o1.am) == 0);
+    det_free(&o1);
+    det_free(&o4);
+    backend_destroy(b1);
+    backend_destroy(b4);
+}
+
+int main(void)
+{
+    test_dtype();
+    test_threadpool();
+    backend *b = NULL;
+    CHECK_OK(backend_cpu_create(0, &b));
+    if (!b) TEST_MAIN_END();
+    CHECK(b->act_dtype == GL_DTYPE_F32 && b->n_threads >= 1 && b->ops->name);
+    test_memory(b);
+    test_linear(b);
+    test_layernorm(b);
+    test_add(b);
+    test_attention(b);
+    test_paged(b);
+    test_embed(b);
+    test_gather_argmax(b);
+    backend_destroy(b);
+    backend_destroy(NULL);
+    test_threads_identical();
+    TEST_MAIN_END();
+}
