@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 int cmd_tokenize(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
 int cmd_translate(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 

@@ -11,6 +11,7 @@ static const struct {
     const char *help;
 } g_cmds[] = {
     {"tokenize", cmd_tokenize, "text lines to token ids, pieces, or back (--decode)"},
+    {"synth", cmd_synth, "write a random-weight model directory of a real architecture"},
     {"translate", cmd_translate, "translate lines on stdin with a model directory"},
     {"bench", cmd_bench, "generation throughput with forced output lengths"},
 };
