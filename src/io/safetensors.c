@@ -337,7 +337,7 @@ glossa_status st_set_open_buffer(const void *data, size_t size, const char *labe
 {
     *out = NULL;
     if (!data && size) return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT, "st_set_open_buffer: NULL data");
-    st_set *s;
+    st_set *s = NULL;
     GLOSSA_TRY(set_new(&s));
     uint32_t shard;
     glossa_status st = add_shard(s, label ? label : "safetensors buffer", &shard);
@@ -355,7 +355,7 @@ glossa_status st_set_open_file(const char *path, st_set **out)
 {
     *out = NULL;
     if (!path) return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT, "st_set_open_file: NULL path");
-    st_set *s;
+    st_set *s = NULL;
     GLOSSA_TRY(set_new(&s));
     glossa_status st = open_shard(s, path);
     if (st == GLOSSA_STATUS_OK) st = set_index(s);
@@ -501,7 +501,7 @@ glossa_status st_set_open_dir(const char *dir, st_set **out)
     if (file_exists(path)) return st_set_open_file(path, out);
     GLOSSA_TRY(path_join(path, sizeof path, dir, "model.safetensors.index.json"));
     if (!file_exists(path)) return no_safetensors(dir);
-    st_set *s;
+    st_set *s = NULL;
     GLOSSA_TRY(set_new(&s));
     glossa_status st = open_index(s, dir, path);
     if (st != GLOSSA_STATUS_OK) {

@@ -76,7 +76,7 @@ static void tick(loader *L)
 static glossa_status upload_stack(loader *L, const st_tensor *const *ts, int32_t n, int32_t cols,
                                   gl_weight *out)
 {
-    gl_dtype dt;
+    gl_dtype dt = GL_DTYPE_F32;
     GLOSSA_TRY(to_gl_dtype(ts[0], &dt));
     int64_t rows = 0;
     for (int32_t i = 0; i < n; i++) {
