@@ -14,7 +14,7 @@ typedef struct tr_opts {
     int beam, max_new, n_best;
     float length_penalty, temperature, top_p, repetition_penalty;
     int top_k, no_repeat;
-    bool sample, set_lp, set_temp, set_top_p, set_top_k, set_rep, set_no_repeat, scores;
+    bool sample, set_lp, set_temp, set_top_p, set_top_k, set_rep, set_no_repeat, scores, ids;
     uint64_t seed;
 } tr_opts;
 
@@ -32,7 +32,8 @@ static void translate_usage(FILE *f)
             "  --n-best N            print N hypotheses per line, tab-separated\n"
             "  --length-penalty X, --no-repeat-ngram N, --repetition-penalty X\n"
             "  --sample [--temperature X] [--top-k N] [--top-p X] [--seed S]\n"
-            "  --scores              prefix each output with its score and a tab\n");
+            "  --scores              prefix each output with its score and a tab\n"
+            "  --print-ids           print the generated token ids instead of text\n");
 }
 
 static int parse_device(const char *s, glossa_device *d)
@@ -74,6 +75,7 @@ static int parse_args(int argc, char **argv, tr_opts *o)
         else if (!strcmp(a, "--seed") && v) o->seed = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(a, "--sample")) o->sample = true;
         else if (!strcmp(a, "--scores")) o->scores = true;
+        else if (!strcmp(a, "--print-ids")) o->ids = true;
         else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             translate_usage(stdout);
             exit(0);
@@ -139,12 +141,18 @@ static int translate_batch(glossa_model *m, const tr_opts *o, const glossa_decod
             if (j) fputc('\t', stdout);
             if (!k) continue;
             float score = 0;
-            glossa_request_result(reqs[i], j, NULL, NULL, &score);
+            const int32_t *ids = NULL;
+            size_t nids = 0;
+            glossa_request_result(reqs[i], j, &ids, &nids, &score);
+            if (o->scores) printf("%.4f\t", score);
+            if (o->ids) {
+                for (size_t q = 0; q < nids; q++) printf(q ? " %d" : "%d", ids[q]);
+                continue;
+            }
             if (glossa_request_result_text(reqs[i], j, &t) != GLOSSA_STATUS_OK) {
                 rc = cli_fail("detokenize");
                 break;
             }
-            if (o->scores) printf("%.4f\t", score);
             fwrite(t.data, 1, t.len, stdout);
         }
         fputc('\n', stdout);
