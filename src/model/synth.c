@@ -177,20 +177,23 @@ static uint64_t rng_next(rng *r)
     return out;
 }
 
-/* Standard normal (Box-Muller, both values used). */
+/* Standard normal (Marsaglia's polar method, both values used). */
 static double rng_normal(rng *r)
 {
     if (r->has_spare) {
         r->has_spare = false;
         return r->spare;
     }
-    double u1 = ((double)(rng_next(r) >> 11) + 1.0) * (1.0 / 9007199254740992.0); /* (0, 1] */
-    double u2 = (double)(rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
-    double rad = sqrt(-2.0 * log(u1));
-    double a = 6.283185307179586 * u2;
-    r->spare = rad * sin(a);
+    double x, y, q;
+    do {
+        x = (double)(rng_next(r) >> 11) * (2.0 / 9007199254740992.0) - 1.0;
+        y = (double)(rng_next(r) >> 11) * (2.0 / 9007199254740992.0) - 1.0;
+        q = x * x + y * y;
+    } while (q >= 1.0 || q == 0.0);
+    double f = sqrt(-2.0 * log(q) / q);
+    r->spare = y * f;
     r->has_spare = true;
-    return rad * cos(a);
+    return x * f;
 }
 
 /* ---- streaming the file ---- */
