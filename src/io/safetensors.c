@@ -327,7 +327,7 @@ static glossa_status add_shard(st_set *s, const char *label, uint32_t *shard)
 
 static glossa_status open_shard(st_set *s, const char *path)
 {
-    uint32_t shard;
+    uint32_t shard = 0;
     GLOSSA_TRY(add_shard(s, path, &shard));
     GLOSSA_TRY(file_map_open(path, &s->maps[shard]));
     return parse_file(s, s->maps[shard].data, s->maps[shard].size, s->labels[shard], shard);
@@ -339,7 +339,7 @@ glossa_status st_set_open_buffer(const void *data, size_t size, const char *labe
     if (!data && size) return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT, "st_set_open_buffer: NULL data");
     st_set *s = NULL;
     GLOSSA_TRY(set_new(&s));
-    uint32_t shard;
+    uint32_t shard = 0;
     glossa_status st = add_shard(s, label ? label : "safetensors buffer", &shard);
     if (st == GLOSSA_STATUS_OK) st = parse_file(s, data ? data : (const void *)"", size, s->labels[shard], shard);
     if (st == GLOSSA_STATUS_OK) st = set_index(s);

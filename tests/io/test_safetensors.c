@@ -357,8 +357,8 @@ static void test_bad_dirs(void)
         "{\"weight_map\":{\"enc.w\":\"missing.safetensors\"}}",
         /* a listed tensor absent from its shard, and one listed under the wrong shard */
         "{\"weight_map\":{\"enc.x\":\"model-00001-of-00002.safetensors\"}}",
-        "{\"weight_map\":{\"enc.w\":\"model-00002-of-00002.safetensors\","
-        "\"dec.w\":\"model-00002-of-00002.safetensors\"}}",
+        ("{\"weight_map\":{\"enc.w\":\"model-00002-of-00002.safetensors\","
+         "\"dec.w\":\"model-00002-of-00002.safetensors\"}}"),
     };
     char name[32];
     for (size_t i = 0; i < sizeof bad_index / sizeof bad_index[0]; i++) {
