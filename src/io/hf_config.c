@@ -93,6 +93,11 @@ static glossa_status j_bool(json_t *o, const char *src, const char *key, null_mo
 {
     json_t *v = json_object_get(o, key);
     if (!v || (json_is_null(v) && nm != NULL_IS_ERROR)) return GLOSSA_STATUS_OK;
+    /* Python's True == 1 and False == 0: transformers takes 0 and 1 for booleans */
+    if (json_is_integer(v) && (json_integer_value(v) == 0 || json_integer_value(v) == 1)) {
+        *out = json_integer_value(v) == 1;
+        return GLOSSA_STATUS_OK;
+    }
     if (!json_is_boolean(v)) return bad_type(src, key, "true or false");
     *out = json_is_true(v);
     return GLOSSA_STATUS_OK;
@@ -346,6 +351,8 @@ static glossa_status gen_early_stopping(json_t *o, const char *src, generation_c
     json_t *v = json_object_get(o, "early_stopping");
     if (!v || json_is_null(v)) return GLOSSA_STATUS_OK;
     if (json_is_boolean(v)) g->early_stopping = json_is_true(v);
+    else if (json_is_integer(v) && (json_integer_value(v) == 0 || json_integer_value(v) == 1)) /* 1 == True */
+        g->early_stopping = (int32_t)json_integer_value(v);
     else if (json_is_string(v) && !strcmp(json_string_value(v), "never")) g->early_stopping = 2;
     else return bad_type(src, "early_stopping", "true, false or \"never\"");
     return GLOSSA_STATUS_OK;

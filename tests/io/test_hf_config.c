@@ -168,6 +168,11 @@ static void test_v5(void)
     CHECK(c.activation == GL_ACT_GELU_TANH);
     CHECK_OK(parse("{\"model_type\":\"bart\",\"activation_function\":\"silu\",\"tie_word_embeddings\":false}", &c));
     CHECK(c.activation == GL_ACT_SILU && !c.tie_word_embeddings);
+    /* Python's 0 / 1 for False / True */
+    CHECK_OK(parse("{\"model_type\":\"bart\",\"scale_embedding\":1,\"tie_word_embeddings\":0}", &c));
+    CHECK(c.scale_embedding && !c.tie_word_embeddings);
+    CHECK_OK(parse_gen("{\"early_stopping\":1,\"do_sample\":0}", NULL, &g));
+    CHECK(g.early_stopping == 1 && !g.do_sample);
 }
 
 static void test_bad(void)
@@ -191,7 +196,7 @@ static void test_bad(void)
         {"{\"model_type\":\"mbart\",\"d_model\":1000}", "encoder_attention_heads"},
         {"{\"model_type\":\"mbart\",\"decoder_attention_heads\":24}", "decoder_attention_heads"},
         {"{\"model_type\":\"mbart\",\"scale_embedding\":\"yes\"}", "scale_embedding"},
-        {"{\"model_type\":\"mbart\",\"tie_word_embeddings\":1}", "tie_word_embeddings"},
+        {"{\"model_type\":\"mbart\",\"tie_word_embeddings\":2}", "tie_word_embeddings"},
         {"{\"model_type\":\"mbart\",\"eos_token_id\":\"2\"}", "eos_token_id"},
         {"{\"model_type\":\"mbart\",\"eos_token_id\":[2,\"x\"]}", "eos_token_id"},
         {"{\"model_type\":\"mbart\",\"pad_token_id\":-1}", "pad_token_id"},
@@ -227,7 +232,7 @@ static void test_bad(void)
         {"{\"max_new_tokens\":0}", "max_new_tokens"},
         {"{\"max_length\":-1}", "max_length"},
         {"{\"early_stopping\":\"maybe\"}", "early_stopping"},
-        {"{\"early_stopping\":1}", "early_stopping"},
+        {"{\"early_stopping\":3}", "early_stopping"},
         {"{\"do_sample\":\"true\"}", "do_sample"},
         {"{\"temperature\":\"hot\"}", "temperature"},
         {"{\"length_penalty\":[1]}", "length_penalty"},
