@@ -227,7 +227,6 @@ static json_t *config_json(const synth_config *c)
     set_int(o, "d_model", c->d_model);
     set_int(o, "encoder_layers", c->layers);
     set_int(o, "decoder_layers", c->layers);
-    set_int(o, "num_hidden_layers", c->layers);
     set_int(o, "encoder_attention_heads", c->heads);
     set_int(o, "decoder_attention_heads", c->heads);
     set_int(o, "encoder_ffn_dim", c->ffn);
@@ -242,7 +241,20 @@ static json_t *config_json(const synth_config *c)
     set_bool(o, "use_cache", true);
     set_int(o, "vocab_size", c->vocab);
     special_ids(o, c);
+    if (a->model != SYNTH_MODEL_M2M100) set_bool(o, "is_decoder", false); /* as transformers 5 saves them */
     if (a->model == SYNTH_MODEL_BART || a->model == SYNTH_MODEL_MBART) set_real(o, "classifier_dropout", 0.0);
+    if (a->model == SYNTH_MODEL_BART) { /* BartConfig's num_labels 3 */
+        json_t *id2label = json_object(), *label2id = json_object();
+        for (int i = 0; i < 3; i++) {
+            char k[8], v[16];
+            snprintf(k, sizeof k, "%d", i);
+            snprintf(v, sizeof v, "LABEL_%d", i);
+            json_object_set_new(id2label, k, json_string(v));
+            json_object_set_new(label2id, v, json_integer(i));
+        }
+        json_object_set_new(o, "id2label", id2label);
+        json_object_set_new(o, "label2id", label2id);
+    }
     if (a->model == SYNTH_MODEL_MARIAN) {
         set_int(o, "decoder_vocab_size", c->vocab);
         set_bool(o, "share_encoder_decoder_embeddings", true);

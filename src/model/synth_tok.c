@@ -92,7 +92,8 @@ static glossa_status write_fairseq(const char *dir, const synth_config *c, bool 
     set_str(cfg, "tokenizer_class", nllb ? "NllbTokenizer" : "MBart50Tokenizer");
     set_str(cfg, "src_lang", nllb ? "eng_Latn" : "en_XX");
     set_str(cfg, "tgt_lang", nllb ? "fra_Latn" : "ro_RO");
-    json_object_set_new(cfg, "clean_up_tokenization_spaces", json_boolean(nllb));
+    /* false for both: transformers 5 ignores (and warns about) true for NLLB's BPE pipeline */
+    json_object_set_new(cfg, "clean_up_tokenization_spaces", json_false());
     if (nllb) json_object_set_new(cfg, "legacy_behaviour", json_false());
     return synth_json_write(dir, "tokenizer_config.json", cfg, true);
 }

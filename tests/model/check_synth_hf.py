@@ -8,9 +8,10 @@ torch and sentencepiece are installed; not part of ctest):
   * AutoTokenizer.from_pretrained(dir) gives the same ids as `glossa tokenize` (source side with
     src_lang, target side with tgt_lang) and the same decoded text;
   * model.generate() runs;
-  * optionally (--full DIR: config.json + the safetensors header of full-size directories, as
-    `head -c` cut them), the full-size tensor names and shapes agree with the model transformers
-    builds from that config (on the meta device).
+  * optionally (--full DIR: full-size directories with config.json, the tokenizer files and the
+    safetensors header alone as header.safetensors), the full-size tensor names and shapes agree
+    with the model transformers builds from that config (on the meta device), and the full-size
+    tokenizers agree with glossa's.
 
 Usage: check_synth_hf.py --glossa BIN --work TMPDIR [--full DIR] [--json OUT.json]
 """
@@ -22,6 +23,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import time
 import traceback
 
 import torch
@@ -197,7 +199,11 @@ def check_generate(model, tok, srcs, tgt, res):
     return True
 
 
-def check_full(full_dir, results):
+FULL_LANGS = {"MBart50Tokenizer": (["en_XX", "ja_XX"], "de_DE"), "NllbTokenizer": (["eng_Latn", "zho_Hans"], "deu_Latn"),
+              "M2M100Tokenizer": (["en", "ja"], "de"), "MarianTokenizer": ([None], None)}
+
+
+def check_full(args, full_dir, results):
     for name in sorted(os.listdir(full_dir)):
         d = os.path.join(full_dir, name)
         res = results.setdefault("full:" + name, {})
@@ -215,8 +221,16 @@ def check_full(full_dir, results):
                 res["not_in_model"], "shape diff", res["shape_diff"], "| in the model, not saved:",
                 res["model_not_saved"])
             res["ok"] = not res["not_in_model"] and not res["shape_diff"]
+            if os.path.exists(os.path.join(d, "tokenizer_config.json")):
+                cls = json.load(open(os.path.join(d, "tokenizer_config.json")))["tokenizer_class"]
+                srcs, tgt = FULL_LANGS[cls]
+                t0 = time.time()
+                _, ok = check_tokenizer(args, d, srcs, tgt, res)
+                log(f"  full tokenizer checked in {time.time() - t0:.1f} s")
+                res["ok"] = res["ok"] and ok
         except Exception as e:
             res["error"] = repr(e)
+            res["ok"] = False
             log(f"full {name}: ERROR", traceback.format_exc()[-1500:])
 
 
@@ -252,7 +266,7 @@ def main():
         res["ok"] = ok
         log(f"  => {'OK' if ok else 'NOT OK'}")
     if args.full:
-        check_full(args.full, results)
+        check_full(args, args.full, results)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1, ensure_ascii=False, default=str)
