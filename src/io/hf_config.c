@@ -464,7 +464,10 @@ glossa_status hf_generation_config_parse(const char *gen_json, size_t gen_len, c
     generation_config g;
     gen_defaults(&g);
     glossa_status st = GLOSSA_STATUS_OK;
-    if (config_json) {
+    /* As transformers: a generation_config.json, when present, is the whole generation config
+     * (GenerationConfig.from_pretrained, over GenerationConfig's defaults); config.json's keys and
+     * the model class's defaults count only without it (GenerationConfig.from_model_config). */
+    if (config_json && !gen_json) {
         json_t *cfg;
         GLOSSA_TRY(parse_root(config_json, config_len, "config.json", &cfg));
         st = gen_from_config(cfg, &g);

@@ -144,10 +144,14 @@ static void test_v5(void)
     CHECK(g.n_bad_words == 2 && g.bad_words_ids[0] == 5 && g.bad_words_ids[1] == 9);
     CHECK(g.length_penalty > 1.19f && g.length_penalty < 1.21f);
 
-    /* generation_config.json over config.json over the defaults */
+    /* generation_config.json, when present, is the whole generation config (over the defaults;
+     * transformers' GenerationConfig.from_pretrained): config.json's keys do not count */
     CHECK_OK(parse_gen("{\"num_beams\":2,\"forced_bos_token_id\":null}",
                        "{\"model_type\":\"mbart\",\"num_beams\":5,\"max_length\":99,\"forced_bos_token_id\":7}", &g));
-    CHECK(g.num_beams == 2 && g.max_length == 99 && g.forced_bos_token_id == -1);
+    CHECK(g.num_beams == 2 && g.max_length == 20 && g.forced_bos_token_id == -1);
+    /* without it, config.json's keys over the model class's defaults (from_model_config) */
+    CHECK_OK(parse_gen(NULL, "{\"model_type\":\"mbart\",\"num_beams\":5,\"max_length\":99}", &g));
+    CHECK(g.num_beams == 5 && g.max_length == 99 && g.forced_eos_token_id == 2);
     CHECK_OK(parse_gen(NULL, NULL, &g));
     CHECK(g.max_length == 20 && g.num_beams == 1 && g.top_k == 50 && g.n_eos == 0 && g.decoder_start_token_id == -1);
     CHECK_OK(parse_gen("{\"max_length\":null,\"do_sample\":true,\"temperature\":0.7,\"top_p\":0.9,\"top_k\":0,"
