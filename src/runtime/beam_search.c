@@ -63,7 +63,7 @@
  * exactness: -1e9 + a log-prob rounds to a multiple of 64, so the -1e9 beams of the first step
  * and unfinished candidates in the merge tie as HF's do; all sums are done in float as torch
  * does. Division by the Python float length term follows torch on CUDA (the reference device):
- * x * (1.0f / (float)d); CPU torch computes x / (float)d, at most one ulp away. length_penalty
+ * x * (float)(1.0 / d); CPU torch computes x / (float)d, at most one ulp away. length_penalty
  * reaches Python as a decimal double; decode_params holds a float, so the decimal is recovered
  * (shortest round-tripping repr) before pow().
  *
@@ -124,10 +124,12 @@ static double float_as_decimal(float f)
     return (double)f;
 }
 
-/* torch on CUDA: float32 tensor / Python scalar d == x * (1.0f / (float)d) */
+/* torch on CUDA: float32 tensor / Python scalar d == x * (float)(1.0 / d), the reciprocal taken
+ * in double (measured on an H100 with torch 2.11: it differs from x / (float)d, from
+ * x * (1.0f / (float)d) and from (float)(x / d) on some inputs) */
 static float div_scalar(float x, double d)
 {
-    const float inv = 1.0f / (float)d;
+    const float inv = (float)(1.0 / d);
     return x * inv;
 }
 

@@ -19,12 +19,16 @@
  * (_beam_search) runs it on log_softmax(logits). The same code serves both.
  *
  * Float details follow torch on CUDA (the project's reference device): `t * s` with a Python
- * scalar s multiplies by (float)s; `t / s` multiplies by 1.0f / (float)s (div_true_kernel_cuda's
- * CPU-scalar path); on CPU torch would divide, a difference of at most one ulp.
+ * scalar s multiplies by (float)s; `t / s` multiplies by (float)(1.0 / s), the reciprocal taken in
+ * double (measured on an H100); on CPU torch divides by (float)s, at most one ulp away. The
+ * Python scalar is the decimal the user wrote; decode_params holds floats, so the decimal is
+ * recovered first (shortest repr that reads back as the same float).
  */
 #include "runtime/decode.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static bool is_eos(const decode_params *p, int32_t tok)
@@ -48,6 +52,16 @@ static void force_token(float *row, int32_t vocab, int32_t tok)
     row[tok] = 0.0f;
 }
 
+static double float_as_decimal(float f)
+{
+    char buf[32];
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(buf, sizeof buf, "%.*g", prec, (double)f);
+        if (strtof(buf, NULL) == f) return strtod(buf, NULL);
+    }
+    return (double)f;
+}
+
 static float penalise(float s, float pen, float inv_pen)
 {
     return s < 0.0f ? s * pen : s * inv_pen;
@@ -60,7 +74,7 @@ static float penalise(float s, float pen, float inv_pen)
 static void repetition_penalty(float *row, int32_t vocab, const int32_t *seq, int32_t seq_len,
                                float pen)
 {
-    const float inv_pen = 1.0f / pen;
+    const float inv_pen = (float)(1.0 / float_as_decimal(pen));
     if ((uint32_t)vocab <= REP_BITMAP_BITS) {
         uint64_t seen[REP_BITMAP_BITS / 64];
         for (int32_t i = 0; i < seq_len; i++) {

@@ -11,12 +11,13 @@
  * xoshiro256** stream, so it is deterministic per seed but not torch's random stream.
  *
  * Float details: temperature divides like torch on CUDA with a Python scalar (multiply by
- * 1.0f / (float)t). `1 - top_p` is computed by Python in double from the user's decimal top_p;
- * decode_params holds a float, so the decimal is recovered (shortest repr that round-trips)
- * before the subtraction, and the threshold is rounded to float like torch's comparison with a
- * float32 tensor. Top-p walks the tokens in descending order with a heap (ties: higher index
- * first, i.e. a stable ascending sort read from the end) and uses the equivalent test
- * total - (mass above the token) <= 1 - top_p, so only the kept head of the order is sorted.
+ * (float)(1.0 / t), the reciprocal taken in double from the decimal t). `1 - top_p` is computed by
+ * Python in double from the user's decimal top_p; decode_params holds a float, so the decimal is
+ * recovered (shortest repr that round-trips) before the subtraction, and the threshold is rounded
+ * to float like torch's comparison with a float32 tensor. Top-p walks the tokens in descending
+ * order with a heap (ties: higher index first, i.e. a stable ascending sort read from the end) and
+ * uses the equivalent test total - (mass above the token) <= 1 - top_p, so only the kept head of
+ * the order is sorted.
  */
 #include "runtime/decode.h"
 
@@ -224,7 +225,7 @@ int32_t decode_sample(float *row, int32_t vocab, const decode_params *p, decode_
     /* HF rejects temperature <= 0; the limit of temperature -> 0 is the argmax. */
     if (!(p->temperature > 0.0f)) return decode_argmax(row, vocab);
     if (p->temperature != 1.0f) {
-        const float inv_t = 1.0f / p->temperature;
+        const float inv_t = (float)(1.0 / float_as_decimal(p->temperature));
         for (int32_t i = 0; i < vocab; i++)
             row[i] *= inv_t;
     }

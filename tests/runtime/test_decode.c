@@ -432,8 +432,9 @@ static void test_beam_lp1(void)
 {
     run_result r;
     const int32_t h_ab[] = {0, TA, TB, EOS}, h_b[] = {0, TB, EOS}, h_aba[] = {0, TA, TB, TA, EOS};
-    /* lp 1, early_stopping False: after step 3 the slots hold -.5 ([a b EOS]: -1.5 * (1/3f) rounds
-     * to -.5) and -.625; heuristic at cur_len 4: best running -2 / 3 = -.667 <= worst -.625 -> done
+    /* lp 1, early_stopping False: after step 3 the slots hold -.5 ([a b EOS]: -1.5 * (float)(1/3.)
+     * rounds to -.5) and -.625; heuristic at cur_len 4: best running -2 / 3 = -.667 <= worst -.625
+     * -> done
      */
     decode_params p = beam_params(1.0f, 0, 6);
     run_beam(&p, false, &r);
@@ -471,7 +472,7 @@ static void test_beam_lp0_lp2(void)
     /* lp 2: [b EOS] -1.25/4 = -.3125, [a b EOS] -1.5 * (1/9f). After step 3 the running best
      * -2/9 = -.222 > -.3125: False goes on (True stops); step 4 adds [a b a EOS] -2.25/16 =
      * -.140625; then -3/16 = -.1875 <= worst -.1667 -> done */
-    const float s_ab = -1.5f * (1.0f / 9.0f);
+    const float s_ab = -1.5f * (float)(1.0 / 9.0);
     p = beam_params(2.0f, 0, 6);
     run_beam(&p, false, &r);
     CHECK(r.steps == 4 && hyp_is(&r, 0, h_aba, 5, -0.140625f) && hyp_is(&r, 1, h_ab, 4, s_ab));
@@ -480,12 +481,12 @@ static void test_beam_lp0_lp2(void)
     CHECK(r.steps == 3 && hyp_is(&r, 0, h_ab, 4, s_ab) && hyp_is(&r, 1, h_b, 3, -0.3125f));
     /* lp 2, "never": running scored at length 5: -3/25 = -.12 > -.1667 after step 4 -> step 5
      * (cur_len 5 -> 6 = max_length: every candidate hits). Top2 candidates [a b a a EOS] and
-     * [a b a b EOS], -4 / 25 each, finish; -4 * (1/25f) = -.16 beats -.1667 */
+     * [a b a b EOS], -4 / 25 each, finish; -4 * (float)(1/25.) = -.16 beats -.1667 */
     p.early_stopping = 2;
     run_beam(&p, false, &r);
     CHECK(r.steps == 5);
     CHECK(hyp_is(&r, 0, h_aba, 5, -0.140625f));
-    CHECK(hyp_is(&r, 1, h_abaa, 6, -4.0f * (1.0f / 25.0f)));
+    CHECK(hyp_is(&r, 1, h_abaa, 6, -4.0f * (float)(1.0 / 25.0)));
 }
 
 static void test_beam_max_length_and_misc(void)
@@ -513,7 +514,7 @@ static void test_beam_max_length_and_misc(void)
     run_beam(&p, false, &r);
     const int32_t h4[] = {0, TA, TB, EOS}, h5[] = {0, TA, TB, TA};
     CHECK(r.steps == 3 && hyp_is(&r, 0, h4, 4, -0.5f) &&
-          hyp_is(&r, 1, h5, 4, -2.0f * (1.0f / 3.0f)));
+          hyp_is(&r, 1, h5, 4, -2.0f * (float)(1.0 / 3.0)));
 
     /* num_return_sequences 1: only the best; k = 1 is out of range */
     p = beam_params(1.0f, 0, 6);
