@@ -249,6 +249,8 @@ typedef struct glossa_decode_params {
     float repetition_penalty;     /* 1: off */
     int32_t no_repeat_ngram_size; /* 0: off */
     bool ignore_eos;              /* generate exactly max_new_tokens (benchmarks) */
+    bool output_scores;           /* greedy / sampling: compute the result score (a pass over the
+                                     vocabulary per step); beam search always scores */
 } glossa_decode_params;
 
 /* The model's defaults (its generation_config.json, or transformers' defaults). */
@@ -274,7 +276,7 @@ glossa_status glossa_model_run(glossa_model *m, glossa_request *const *reqs, siz
 /* Results of a finished request: num_return_sequences hypotheses, best first. ids without the
  * decoder start token (the forced language token, when any, first); score: the sum of token
  * log-probs divided by length ** length_penalty for beam search (HF sequences_scores), the
- * sum of log-probs for greedy and sampling. */
+ * sum of log-probs for greedy and sampling (0 unless output_scores was set). */
 size_t glossa_request_result_count(const glossa_request *r);
 glossa_status glossa_request_result(const glossa_request *r, size_t i, const int32_t **ids,
                                     size_t *n, float *score);

@@ -115,6 +115,7 @@ static glossa_decode_params decode_params(const glossa_model *m, const tr_opts *
     if (o->set_top_k) p.top_k = o->top_k;
     if (o->set_top_p) p.top_p = o->top_p;
     p.seed = o->seed;
+    p.output_scores = o->scores;
     return p;
 }
 

@@ -218,6 +218,7 @@ static glossa_status resolve(const glossa_model *m, const glossa_decode_params *
     if (start < 0 || start >= bart_decoder_vocab(m->bart))
         return glossa_error(GLOSSA_STATUS_BAD_MODEL, "no valid decoder_start_token_id (%d)", start);
     g->decoder_start = start;
+    g->output_scores = pp->output_scores;
     int32_t vocab = bart_decoder_vocab(m->bart);
     if (p->forced_bos_token_id >= vocab)
         return glossa_error(GLOSSA_STATUS_BAD_INPUT, "forced BOS id %d beyond the vocabulary (%d)",

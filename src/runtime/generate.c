@@ -27,6 +27,9 @@ typedef struct gen_state {
     decode_rng rng;
     float *row_copy;       /* sampling: the processed row before the warpers */
     int32_t *parent, *token;
+    int32_t row0;          /* first logits row of this step */
+    bool finishing;        /* the step's selection ended the request */
+    glossa_status status;  /* of the step's selection */
     bool done;
 } gen_state;
 
@@ -41,6 +44,7 @@ glossa_status gen_engine_init(gen_engine *e, bart_model *m)
     memset(e, 0, sizeof *e);
     e->model = m;
     const model_config *c = &m->cfg;
+    if (m->be->n_threads > 1) GLOSSA_TRY(threadpool_create(m->be->n_threads, &e->pool));
     kv_pool_init(&e->self, m->be, c->decoder_layers, c->d_model, GEN_BLOCK_SIZE);
     kv_pool_init(&e->cross, m->be, c->decoder_layers, c->d_model, GEN_BLOCK_SIZE);
     return bart_ws_new(m, &e->ws);
@@ -50,6 +54,7 @@ void gen_engine_free(gen_engine *e)
 {
     if (!e) return;
     bart_ws_free(e->ws);
+    threadpool_destroy(e->pool);
     kv_pool_free(&e->self);
     kv_pool_free(&e->cross);
     kv_copies_free(&e->cow);
@@ -320,11 +325,12 @@ static glossa_status finish_beams(gen_engine *e, gen_state *s)
     return GLOSSA_STATUS_OK;
 }
 
-static glossa_status advance_single(gen_engine *e, gen_state *s, float *row, int32_t vocab)
+/* Phase 1 of a step (parallel over requests, touches only the request's own state): pick the
+ * next token(s) from the logits rows. */
+static glossa_status select_single(gen_state *s, float *row, int32_t vocab)
 {
     const decode_params *p = &s->r->p;
     decode_process_logits(row, vocab, s->tokens, s->len, p);
-    double lse = log_sum_exp(row, vocab);
     int32_t tok;
     if (p->do_sample) {
         memcpy(s->row_copy, row, (size_t)vocab * sizeof *row);
@@ -332,13 +338,13 @@ static glossa_status advance_single(gen_engine *e, gen_state *s, float *row, int
     } else {
         tok = decode_argmax(row, vocab);
     }
-    s->logprob += (double)row[tok] - lse;
+    if (s->r->output_scores) s->logprob += (double)row[tok] - log_sum_exp(row, vocab);
     s->tokens[s->len++] = tok;
-    if ((!p->ignore_eos && is_eos(p, tok)) || s->len >= p->max_length) return finish_single(e, s);
+    s->finishing = (!p->ignore_eos && is_eos(p, tok)) || s->len >= p->max_length;
     return GLOSSA_STATUS_OK;
 }
 
-static glossa_status advance_beams(gen_engine *e, gen_state *s, float *rows, int32_t vocab)
+static glossa_status select_beams(gen_state *s, float *rows, int32_t vocab)
 {
     const decode_params *p = &s->r->p;
     for (int32_t b = 0; b < s->n_beams; b++) {
@@ -349,36 +355,71 @@ static glossa_status advance_beams(gen_engine *e, gen_state *s, float *rows, int
         decode_process_logits(row, vocab, seq, len, p);
     }
     GLOSSA_TRY(beam_search_step(s->bs, rows, s->parent, s->token));
-    for (int32_t b = 0; b < s->n_beams; b++)
-        GLOSSA_TRY(kv_seq_fork(&e->self, &s->tmp[b], &s->seqs[s->parent[b]]));
-    for (int32_t b = 0; b < s->n_beams; b++) kv_seq_release(&e->self, &s->seqs[b]);
-    kv_seq *t = s->seqs;
-    s->seqs = s->tmp;
-    s->tmp = t;
-    if (beam_search_done(s->bs)) return finish_beams(e, s);
+    s->finishing = beam_search_done(s->bs);
     return GLOSSA_STATUS_OK;
+}
+
+/* Phase 2 (serial: the block pools are shared): reorder beam caches, finish requests. */
+static glossa_status commit(gen_engine *e, gen_state *s)
+{
+    if (s->bs) {
+        for (int32_t b = 0; b < s->n_beams; b++)
+            GLOSSA_TRY(kv_seq_fork(&e->self, &s->tmp[b], &s->seqs[s->parent[b]]));
+        for (int32_t b = 0; b < s->n_beams; b++) kv_seq_release(&e->self, &s->seqs[b]);
+        kv_seq *t = s->seqs;
+        s->seqs = s->tmp;
+        s->tmp = t;
+        return s->finishing ? finish_beams(e, s) : GLOSSA_STATUS_OK;
+    }
+    return s->finishing ? finish_single(e, s) : GLOSSA_STATUS_OK;
+}
+
+typedef struct select_ctx {
+    gen_state **active;
+    float *logits;
+    int32_t vocab;
+} select_ctx;
+
+static void select_range(void *ctx, int64_t begin, int64_t end, int thread_id)
+{
+    (void)thread_id;
+    select_ctx *c = ctx;
+    for (int64_t i = begin; i < end; i++) {
+        gen_state *s = c->active[i];
+        float *row = c->logits + (size_t)s->row0 * (size_t)c->vocab;
+        s->status = s->bs ? select_beams(s, row, c->vocab) : select_single(s, row, c->vocab);
+    }
 }
 
 static glossa_status run_loop(gen_engine *e, gen_state *st, int32_t n, double t_start)
 {
     step_bufs sb = {0};
     int32_t vocab = bart_decoder_vocab(e->model);
+    gen_state **active = malloc((size_t)n * sizeof *active);
+    if (!active) return glossa_error(GLOSSA_STATUS_OUT_OF_MEMORY, "request states");
     glossa_status s = GLOSSA_STATUS_OK;
     for (;;) {
-        int32_t active = 0;
-        for (int32_t i = 0; i < n; i++) active += !st[i].done;
-        if (!active) break;
+        int32_t running = 0;
+        for (int32_t i = 0; i < n; i++) running += !st[i].done;
+        if (!running) break;
         int32_t rows;
         double t0 = now_ms();
         s = step_forward(e, st, n, &sb, &rows);
         if (s != GLOSSA_STATUS_OK) break;
         e->stats.generated_tokens += rows;
-        int32_t r = 0;
-        for (int32_t i = 0; i < n && s == GLOSSA_STATUS_OK; i++) {
+        int32_t n_active = 0, r = 0;
+        for (int32_t i = 0; i < n; i++) {
             if (st[i].done) continue;
-            float *row = e->logits + (size_t)r * (size_t)vocab;
+            st[i].row0 = r;
             r += st[i].n_beams;
-            s = st[i].bs ? advance_beams(e, &st[i], row, vocab) : advance_single(e, &st[i], row, vocab);
+            active[n_active++] = &st[i];
+        }
+        select_ctx sc = {active, e->logits, vocab};
+        if (e->pool) threadpool_parallel_for(e->pool, n_active, 1, select_range, &sc);
+        else select_range(&sc, 0, n_active, 0);
+        for (int32_t i = 0; i < n_active && s == GLOSSA_STATUS_OK; i++) {
+            s = active[i]->status;
+            if (s == GLOSSA_STATUS_OK) s = commit(e, active[i]);
         }
         if (s != GLOSSA_STATUS_OK) break;
         double t1 = now_ms();
@@ -386,6 +427,7 @@ static glossa_status run_loop(gen_engine *e, gen_state *st, int32_t n, double t_
         if (e->stats.decode_steps++ == 0) e->stats.first_token_ms = t1 - t_start;
     }
     bufs_free(&sb);
+    free(active);
     return s;
 }
 

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "core/threadpool.h"
 #include "model/bart.h"
 #include "runtime/decode.h"
 #include "runtime/kv_cache.h"
@@ -27,6 +28,7 @@ typedef struct gen_engine {
     float *logits;         /* host (rows, vocab) */
     size_t logits_cap;
     gen_stats stats;       /* of the last gen_run */
+    threadpool *pool;      /* host-side token selection across requests; NULL: one thread */
 } gen_engine;
 
 typedef struct gen_result {
@@ -40,6 +42,8 @@ typedef struct gen_request {
     int32_t n_src;
     decode_params p;
     int32_t decoder_start;
+    bool output_scores;    /* greedy / sampling: sum the chosen tokens' log-probs (costs a
+                              log-sum-exp over the vocabulary per step); beams always score */
     gen_result *results;   /* filled by gen_run: p.num_return_sequences entries */
     int32_t n_results;
 } gen_request;

@@ -106,6 +106,7 @@ static glossa_request *make_req(glossa_model *m, const req_spec *s, int k)
     p.seed = 1234 + (uint64_t)k;
     p.top_k = 20;
     p.temperature = 0.9f;
+    p.output_scores = true;
     glossa_request *r = NULL;
     CHECK_OK(glossa_request_create_ids(m, src, (size_t)s->len, s->forced, &p, &r));
     return r;
