@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "backend/cpu/cpu_internal.h"
+#include "backend/cpu/cpu_math.h"
 #include "core/status.h"
 
 #define ATT_QB 16       /* queries per work item */
@@ -86,33 +87,102 @@ typedef struct att_item {
     float scale;
 } att_item;
 
+/* 4 floats as one value (GNU vector extension, gcc and clang): an SSE register at the x86-64
+ * baseline, plain scalars where there is no SIMD. Lane u computes exactly what a scalar loop
+ * would for element u, so blocked and remainder paths give the same bits. */
+typedef float v4f __attribute__((vector_size(16)));
+
+static inline v4f v4_load(const float *p)
+{
+    v4f v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void v4_store(float *p, v4f v)
+{
+    memcpy(p, &v, sizeof v);
+}
+
+/* Keys per tile: a multiple of 16 with hd * T <= ATT_KT_CAP; 0 when hd is too large for the
+ * transposed tile (then scores are direct dot products over ATT_TMAX keys). */
 static int64_t tile_keys(int32_t hd)
 {
     int64_t t = ATT_KT_CAP / hd;
     if (t > ATT_TMAX) t = ATT_TMAX;
-    return t < 1 ? ATT_TMAX : t; /* hd > ATT_KT_CAP: no transposed tile, direct dots */
+    return t / 16 * 16;
 }
 
-/* s[jj] = scale * q . k_jj for jj < te, each sum over d in order. */
-static void tile_scores(const cpu_attn_scratch *sc, const float *q, int32_t hd, int64_t T,
-                        int64_t te, bool transposed, float scale, float *s)
+/* Transpose keys [0, tn) of the tile into kt (hd, T), zero-padding columns up to a multiple of
+ * 16 so the score kernel can always run whole 16-key blocks. */
+static void tile_transpose(cpu_attn_scratch *sc, int64_t tn, int32_t hd, int64_t T)
 {
-    if (transposed) {
-        for (int64_t jj = 0; jj < te; jj++) s[jj] = 0.0f;
-        for (int32_t d = 0; d < hd; d++) {
-            const float qd = q[d];
-            const float *kt = sc->kt + (int64_t)d * T;
-            for (int64_t jj = 0; jj < te; jj++) s[jj] += qd * kt[jj];
-        }
-    } else {
+    for (int64_t jj = 0; jj < tn; jj++) {
+        const float *k = sc->kptr[jj];
+        for (int32_t d = 0; d < hd; d++) sc->kt[(int64_t)d * T + jj] = k[d];
+    }
+    int64_t pad = (tn + 15) / 16 * 16;
+    for (int32_t d = 0; d < hd; d++)
+        for (int64_t jj = tn; jj < pad; jj++) sc->kt[(int64_t)d * T + jj] = 0.0f;
+}
+
+/* s[jj] = scale * (q . k_jj) for jj < te (whole 16-blocks are written), summed over d in order. */
+static void tile_scores(const cpu_attn_scratch *sc, const float *q, int32_t hd, int64_t T,
+                        int64_t te, float scale, float *s)
+{
+    if (T == 0) { /* direct dots (huge head_dim) */
         for (int64_t jj = 0; jj < te; jj++) {
             const float *k = sc->kptr[jj];
             float acc = 0.0f;
             for (int32_t d = 0; d < hd; d++) acc += q[d] * k[d];
-            s[jj] = acc;
+            s[jj] = acc * scale;
         }
+        return;
     }
-    for (int64_t jj = 0; jj < te; jj++) s[jj] *= scale;
+    for (int64_t j0 = 0; j0 < te; j0 += 16) {
+        v4f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+        const float *kt = sc->kt + j0;
+        for (int32_t d = 0; d < hd; d++) {
+            const float qd = q[d];
+            a0 += qd * v4_load(kt);
+            a1 += qd * v4_load(kt + 4);
+            a2 += qd * v4_load(kt + 8);
+            a3 += qd * v4_load(kt + 12);
+            kt += T;
+        }
+        v4_store(s + j0, a0 * scale);
+        v4_store(s + j0 + 4, a1 * scale);
+        v4_store(s + j0 + 8, a2 * scale);
+        v4_store(s + j0 + 12, a3 * scale);
+    }
+}
+
+/* o[d] = o[d] * corr + sum_jj p[jj] v_jj[d], the sum in key order. */
+static void tile_pv(const float *const *vptr, const float *p, int64_t te, int32_t hd, float corr,
+                    float *o)
+{
+    int32_t d0 = 0;
+    for (; d0 + 16 <= hd; d0 += 16) {
+        v4f a0 = v4_load(o + d0) * corr, a1 = v4_load(o + d0 + 4) * corr;
+        v4f a2 = v4_load(o + d0 + 8) * corr, a3 = v4_load(o + d0 + 12) * corr;
+        for (int64_t jj = 0; jj < te; jj++) {
+            const float pj = p[jj];
+            const float *v = vptr[jj] + d0;
+            a0 += pj * v4_load(v);
+            a1 += pj * v4_load(v + 4);
+            a2 += pj * v4_load(v + 8);
+            a3 += pj * v4_load(v + 12);
+        }
+        v4_store(o + d0, a0);
+        v4_store(o + d0 + 4, a1);
+        v4_store(o + d0 + 8, a2);
+        v4_store(o + d0 + 12, a3);
+    }
+    for (int32_t d = d0; d < hd; d++) {
+        float a = o[d] * corr;
+        for (int64_t jj = 0; jj < te; jj++) a += p[jj] * vptr[jj][d];
+        o[d] = a;
+    }
 }
 
 /* Fold te scores into query state (running max *m, sum *l, unnormalised output o). */
@@ -122,21 +192,13 @@ static void tile_accumulate(const cpu_attn_scratch *sc, float *s, int64_t te, in
     float mx = s[0];
     for (int64_t jj = 1; jj < te; jj++) mx = s[jj] > mx ? s[jj] : mx;
     float mnew = mx > *m ? mx : *m;
-    float corr = expf(*m - mnew); /* 0 on the first tile (m = -inf) */
+    float corr = *m == -INFINITY ? 0.0f : cpu_expf(*m - mnew); /* first tile: nothing to fix */
+    for (int64_t jj = 0; jj < te; jj++) s[jj] = cpu_expf(s[jj] - mnew);
     float sum = 0.0f;
-    for (int64_t jj = 0; jj < te; jj++) {
-        s[jj] = expf(s[jj] - mnew);
-        sum += s[jj];
-    }
+    for (int64_t jj = 0; jj < te; jj++) sum += s[jj];
     *l = *l * corr + sum;
     *m = mnew;
-    if (corr != 1.0f)
-        for (int32_t d = 0; d < hd; d++) o[d] *= corr;
-    for (int64_t jj = 0; jj < te; jj++) {
-        const float p = s[jj];
-        const float *v = sc->vptr[jj];
-        for (int32_t d = 0; d < hd; d++) o[d] += p * v[d];
-    }
+    tile_pv(sc->vptr, s, te, hd, corr, o);
 }
 
 static void att_run_item(cpu_attn_scratch *sc, const att_item *it, const kv_rows *kv)
@@ -144,7 +206,7 @@ static void att_run_item(cpu_attn_scratch *sc, const att_item *it, const kv_rows
     const int32_t hd = it->hd;
     const int64_t nb = it->i1 - it->i0;
     const int64_t T = tile_keys(hd);
-    const bool transposed = (int64_t)hd * T <= ATT_KT_CAP;
+    const int64_t tile = T ? T : ATT_TMAX;
     /* keys any query of the block may see */
     int64_t jmax = it->nk;
     if (it->causal && it->nk - it->nq + it->i1 < jmax) jmax = it->nk - it->nq + it->i1;
@@ -153,14 +215,10 @@ static void att_run_item(cpu_attn_scratch *sc, const att_item *it, const kv_rows
         sc->l[ii] = 0.0f;
         memset(it->out + ii * it->out_stride, 0, (size_t)hd * sizeof(float));
     }
-    for (int64_t j0 = 0; j0 < jmax; j0 += T) {
-        int64_t tn = jmax - j0 < T ? jmax - j0 : T;
+    for (int64_t j0 = 0; j0 < jmax; j0 += tile) {
+        int64_t tn = jmax - j0 < tile ? jmax - j0 : tile;
         kv_rows_fill(kv, j0, tn, sc->kptr, sc->vptr);
-        if (transposed)
-            for (int64_t jj = 0; jj < tn; jj++) {
-                const float *k = sc->kptr[jj];
-                for (int32_t d = 0; d < hd; d++) sc->kt[(int64_t)d * T + jj] = k[d];
-            }
+        if (T) tile_transpose(sc, tn, hd, T);
         for (int64_t ii = 0; ii < nb; ii++) {
             int64_t i = it->i0 + ii;
             int64_t te = tn;
@@ -170,7 +228,7 @@ static void att_run_item(cpu_attn_scratch *sc, const att_item *it, const kv_rows
             }
             if (te <= 0) continue;
             float *s = sc->s + ii * ATT_TMAX;
-            tile_scores(sc, it->q + ii * it->q_stride, hd, T, te, transposed, it->scale, s);
+            tile_scores(sc, it->q + ii * it->q_stride, hd, T, te, it->scale, s);
             tile_accumulate(sc, s, te, hd, &sc->m[ii], &sc->l[ii], it->out + ii * it->out_stride);
         }
     }
