@@ -57,9 +57,15 @@
  * HF to a common length; here each hypothesis is returned with its own length (start token,
  * generated tokens, the EOS if it ended on one).
  *
- * Ties. torch.topk's order among equal values is not specified; this code takes the lower flat
- * index first everywhere (candidates by parent beam then token id; in the merge, old slots
- * before new candidates), which is what torch.topk gives on CPU in practice. Float32 matters for
+ * Ties. torch.topk's order among equal values is not specified, and measured (torch 2.11) it is
+ * not by index on either device: on CPU both which tied values make the top k and their order
+ * vary; on CUDA the lowest indices among values tied at the k-th place make the cut (its gather
+ * pass), but tied values inside the result come out in the order of an unstable sort. HF's output
+ * on exact ties therefore differs between CPU and CUDA. This code takes the lower flat index
+ * first everywhere (candidates by parent beam then token id; in the merge, old slots before new
+ * candidates): CUDA's rule for the cut, not its order. Exact ties need equal logits in one row
+ * (bf16 logits make them likelier) or the -1e9 sentinels; with tie-free logits this code gave
+ * HF 5.17's sequences on CUDA in all 60 beam cases of tests/runtime/data. Float32 matters for
  * exactness: -1e9 + a log-prob rounds to a multiple of 64, so the -1e9 beams of the first step
  * and unfinished candidates in the merge tie as HF's do; all sums are done in float as torch
  * does. Division by the Python float length term follows torch on CUDA (the reference device):
@@ -140,7 +146,7 @@ static bool bs_is_eos(const beam_search *bs, int32_t tok)
     return false;
 }
 
-/* The n largest of a[0..m), best first, lower index first on ties (torch.topk as assumed). */
+/* The n largest of a[0..m), best first, lower index first on ties (see "Ties" above). */
 static void select_top(const float *a, int32_t m, int32_t n, bool *picked, int32_t *out)
 {
     memset(picked, 0, (size_t)m * sizeof *picked);

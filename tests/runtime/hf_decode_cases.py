@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Writes tests/runtime/data/decode_hf_cases.txt: HF transformers generate() (greedy and beam
-search with the logits processors) on synthetic table "models", for test_decode.c to replay.
+search with the logits processors) on synthetic table "models", for test_decode_hf.c to replay;
+with --warp-out, also HF's sampling warpers (temperature, top-k, top-p) on random rows.
 
 The model is a tiny BART whose forward is replaced: the logits for a decoder prefix are a
 deterministic pseudo-random row (float32), recorded as they are served. The fixture holds, per
@@ -8,7 +9,7 @@ case, the settings, every row HF asked for (prefix -> logits) and HF's outputs (
 their own lengths, sequences_scores). test_decode.c serves the same rows to glossa's decoding
 and compares.
 
-Usage: python3 hf_decode_cases.py OUT_FILE [--device cuda|cpu] [--cases N]
+Usage: python3 hf_decode_cases.py OUT_FILE [--device cuda|cpu] [--cases N] [--warp-out FILE]
 """
 import argparse
 import inspect
@@ -18,6 +19,8 @@ import sys
 import torch
 import transformers
 from transformers import BartConfig, BartForConditionalGeneration, GenerationConfig
+from transformers.generation.logits_process import (TemperatureLogitsWarper, TopKLogitsWarper,
+                                                     TopPLogitsWarper)
 from transformers.modeling_outputs import Seq2SeqLMOutput
 
 
@@ -137,6 +140,42 @@ def fmt(x):
     return "%.9g" % x
 
 
+def warp_cases(out, device, n, seed):
+    """HF's warpers in _get_logits_processor's order (num_beams 1: min_tokens_to_keep 1)."""
+    rng = random.Random(seed)
+    lines = [f"# transformers {transformers.__version__} torch {torch.__version__} device {device}"]
+    fixed = [  # probabilities .5 .25 .125 .0625 .0625: top_p boundaries on exact cumsums
+        ([0.5, 0.25, 0.125, 0.0625, 0.0625], 1.0, 0, p) for p in (0.75, 0.875, 0.5, 0.9375, 0.8)]
+    for i in range(n + len(fixed)):
+        if i < len(fixed):
+            probs, temp, top_k, top_p = fixed[i]
+            row = [float(torch.tensor(probs).log()[j]) for j in range(len(probs))]
+        else:
+            v = rng.choice([5, 20, 60, 200])
+            temp = rng.choice([1.0, 0.7, 1.3, 0.5])
+            top_k = rng.choice([0, 0, 1, 5, 50])
+            top_p = rng.choice([1.0, 0.9, 0.5, 0.95, 0.1, 0.99])
+            row = [rng.gauss(0.0, 3.0) for _ in range(v)]
+            if top_p == 1.0 and rng.random() < 0.5:  # ties at the k-th value (top-k keeps them)
+                for _ in range(3):
+                    row[rng.randrange(v)] = row[rng.randrange(v)]
+        x = torch.tensor([row], dtype=torch.float32, device=device)
+        ids = torch.zeros((1, 1), dtype=torch.long, device=device)
+        if temp != 1.0:
+            x = TemperatureLogitsWarper(temp)(ids, x)
+        if top_k != 0:
+            x = TopKLogitsWarper(top_k=top_k, min_tokens_to_keep=1)(ids, x)
+        if top_p < 1.0:
+            x = TopPLogitsWarper(top_p=top_p, min_tokens_to_keep=1)(ids, x)
+        lines.append(f"warp {i} vocab {len(row)} temp {fmt(temp)} topk {top_k} topp {fmt(top_p)}")
+        lines.append(" ".join(fmt(float(torch.tensor(r, dtype=torch.float32))) for r in row))
+        lines.append(" ".join(fmt(float(w)) for w in x[0].tolist()))
+    lines.append("end")
+    with open(out, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print(f"{n + len(fixed)} warp cases written to {out}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
@@ -144,7 +183,10 @@ def main():
     ap.add_argument("--cases", type=int, default=48)
     ap.add_argument("--seed", type=int, default=20251113)
     ap.add_argument("--ties", action="store_true", help="inject exact ties between logits")
+    ap.add_argument("--warp-out", help="also write the sampling-warper cases here")
     a = ap.parse_args()
+    if a.warp_out:
+        warp_cases(a.warp_out, a.device, 60, a.seed + 1)
     rng = random.Random(a.seed)
     lines = [f"# transformers {transformers.__version__} torch {torch.__version__} device {a.device}"]
     ok = 0

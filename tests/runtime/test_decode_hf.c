@@ -1,10 +1,14 @@
-/* HF parity of runtime/decode.h: replays tests/runtime/data/decode_hf_cases.txt, written by
- * hf_decode_cases.py with transformers generate() (greedy and beam search, with the logits
- * processors) on synthetic table models. The fixture holds every logits row HF asked for, keyed
- * by decoder prefix, and HF's outputs; glossa's decoding gets the same rows (log_softmax then
- * processors for beam search, processors then argmax for greedy) and must produce the same
- * sequences, with sequences_scores within 1e-5. A prefix HF never asked for means the searches
- * diverged. */
+/* HF parity of runtime/decode.h, from fixtures written by hf_decode_cases.py with transformers
+ * 5.17 on CUDA:
+ * - data/decode_hf_cases.txt: generate() (greedy and beam search, with the logits processors) on
+ *   synthetic table models. The fixture holds every logits row HF asked for, keyed by decoder
+ *   prefix, and HF's outputs; glossa's decoding gets the same rows (log_softmax then processors
+ *   for beam search, processors then argmax for greedy) and must produce the same sequences, with
+ *   sequences_scores within 1e-5. A prefix HF never asked for means the searches diverged.
+ * - data/sample_hf_cases.txt: the sampling warpers (temperature, top-k, top-p) on random rows;
+ *   decode_sample leaves the warped row in place, which must match HF's: the same entries
+ *   removed (up to which of equal raw values, where torch's unstable sort decides) and the same
+ *   kept values. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,8 +187,88 @@ static bool run_beam(const hf_case *c)
     return ok;
 }
 
+static int cmp_float(const void *a, const void *b)
+{
+    const float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* The kept raw values of both rows, as sorted lists, are equal: the rows removed the same values
+ * (possibly different members of a tie). */
+static bool same_kept_values(const float *raw, const float *a, const float *b, int32_t v)
+{
+    float ka[256], kb[256];
+    int32_t na = 0, nb = 0;
+    for (int32_t i = 0; i < v; i++) {
+        if (!isinf(a[i])) ka[na++] = raw[i];
+        if (!isinf(b[i])) kb[nb++] = raw[i];
+    }
+    qsort(ka, (size_t)na, sizeof *ka, cmp_float);
+    qsort(kb, (size_t)nb, sizeof *kb, cmp_float);
+    return na == nb && memcmp(ka, kb, (size_t)na * sizeof *ka) == 0;
+}
+
+static bool read_floats(FILE *f, float *x, int32_t n)
+{
+    for (int32_t i = 0; i < n; i++)
+        if (fscanf(f, "%f", &x[i]) != 1) return false;
+    return true;
+}
+
+/* Returns the number of cases replayed, -1 on a format error. */
+static int replay_warpers(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    CHECK_MSG(f != NULL, "cannot open %s", path);
+    if (!f) return -1;
+    char word[64];
+    int n = 0;
+    float raw[256], want[256], got[256];
+    decode_rng rng;
+    decode_rng_seed(&rng, 1);
+    while (fscanf(f, "%63s", word) == 1 && strcmp(word, "end") != 0) {
+        if (word[0] == '#') {
+            int ch;
+            while ((ch = fgetc(f)) != EOF && ch != '\n') {
+            }
+            continue;
+        }
+        decode_params p;
+        memset(&p, 0, sizeof p);
+        p.num_beams = 1;
+        p.do_sample = true;
+        int id;
+        int32_t v;
+        if (strcmp(word, "warp") != 0 || fscanf(f, "%d", &id) != 1 || !read_int(f, "vocab", &v) ||
+            v <= 0 || v > 256 || !expect_word(f, "temp") || fscanf(f, "%f", &p.temperature) != 1 ||
+            !read_int(f, "topk", &p.top_k) || !expect_word(f, "topp") ||
+            fscanf(f, "%f", &p.top_p) != 1 || !read_floats(f, raw, v) || !read_floats(f, want, v)) {
+            fclose(f);
+            return -1;
+        }
+        memcpy(got, raw, sizeof(float) * (size_t)v);
+        const int32_t t = decode_sample(got, v, &p, &rng);
+        bool same_mask = true, same_vals = true;
+        for (int32_t i = 0; i < v; i++) {
+            same_mask = same_mask && isinf(got[i]) == isinf(want[i]);
+            if (!isinf(got[i]) && !isinf(want[i]))
+                same_vals =
+                    same_vals && fabsf(got[i] - want[i]) <= 1e-6f * fmaxf(1.0f, fabsf(want[i]));
+        }
+        CHECK_MSG(same_vals, "warp %d: kept values differ from HF", id);
+        CHECK_MSG(same_mask || same_kept_values(raw, got, want, v), "warp %d: removes other tokens",
+                  id);
+        CHECK_MSG(t >= 0 && t < v && !isinf(got[t]), "warp %d: drew a removed token %d", id, t);
+        n++;
+    }
+    fclose(f);
+    return n;
+}
+
 int main(void)
 {
+    const int n_warp = replay_warpers(GLOSSA_FIXTURES "/../runtime/data/sample_hf_cases.txt");
+    CHECK_MSG(n_warp >= 60, "%d warper cases", n_warp);
     const char *path = GLOSSA_FIXTURES "/../runtime/data/decode_hf_cases.txt";
     FILE *f = fopen(path, "r");
     CHECK_MSG(f != NULL, "cannot open %s", path);
@@ -201,7 +285,7 @@ int main(void)
     }
     CHECK_MSG(!bad, "%s: format error", path);
     CHECK(n_beam >= 20 && n_greedy >= 5);
-    printf("%d beam and %d greedy cases replayed\n", n_beam, n_greedy);
+    printf("%d beam, %d greedy and %d warper cases replayed\n", n_beam, n_greedy, n_warp);
     free(c);
     fclose(f);
     TEST_MAIN_END();
