@@ -70,43 +70,47 @@ static double rng_uniform(decode_rng *r)
     return (double)(rng_next(r) >> 11) * 0x1.0p-53;
 }
 
-/* ---- scratch: one process-wide buffer reused across calls; a concurrent caller gets its own
- * malloc'd buffer for that call ---- */
+/* ---- scratch: a few process-wide buffers, one per concurrent caller (generate.c selects tokens
+ * of several requests in parallel), kept and grown across calls; with every slot busy a caller
+ * gets a malloc'd buffer for that call ---- */
 
 typedef struct scored {
     float v;
     int32_t i;
 } scored;
 
-static scored *g_scratch;
-static size_t g_scratch_cap;
-static atomic_flag g_scratch_busy = ATOMIC_FLAG_INIT;
+#define SCRATCH_SLOTS 16
+static scored *g_scratch[SCRATCH_SLOTS];
+static size_t g_scratch_cap[SCRATCH_SLOTS];
+static atomic_bool g_scratch_busy[SCRATCH_SLOTS];
 
-static scored *scratch_acquire(size_t n, bool *owned)
+/* *slot: the slot taken, -1 for a malloc'd buffer. NULL when out of memory. */
+static scored *scratch_acquire(size_t n, int *slot)
 {
-    if (!atomic_flag_test_and_set(&g_scratch_busy)) {
-        if (g_scratch_cap < n) {
-            scored *s = realloc(g_scratch, n * sizeof *s);
-            if (!s) {
-                atomic_flag_clear(&g_scratch_busy);
+    for (int s = 0; s < SCRATCH_SLOTS; s++) {
+        if (atomic_exchange(&g_scratch_busy[s], true)) continue;
+        if (g_scratch_cap[s] < n) {
+            scored *b = realloc(g_scratch[s], n * sizeof *b);
+            if (!b) {
+                atomic_store(&g_scratch_busy[s], false);
                 return NULL;
             }
-            g_scratch = s;
-            g_scratch_cap = n;
+            g_scratch[s] = b;
+            g_scratch_cap[s] = n;
         }
-        *owned = false;
-        return g_scratch;
+        *slot = s;
+        return g_scratch[s];
     }
-    *owned = true;
+    *slot = -1;
     return malloc(n * sizeof(scored));
 }
 
-static void scratch_release(scored *s, bool owned)
+static void scratch_release(scored *b, int slot)
 {
-    if (owned)
-        free(s);
+    if (slot < 0)
+        free(b);
     else
-        atomic_flag_clear(&g_scratch_busy);
+        atomic_store(&g_scratch_busy[slot], false);
 }
 
 /* ---- a max-heap of (value, index), larger value first, larger index first on ties ---- */
@@ -234,15 +238,15 @@ int32_t decode_sample(float *row, int32_t vocab, const decode_params *p, decode_
     const bool do_top_k = p->top_k > 0;
     const bool do_top_p = p->top_p < 1.0f;
     if (do_top_k || do_top_p) {
-        bool owned = false;
-        scored *h = scratch_acquire((size_t)vocab, &owned);
+        int slot = -1;
+        scored *h = scratch_acquire((size_t)vocab, &slot);
         if (!h) return decode_argmax(row, vocab); /* out of memory: degrade to greedy */
         if (do_top_k) {
             int32_t k = p->top_k > min_keep ? p->top_k : min_keep;
             top_k(row, vocab, k, h);
         }
         if (do_top_p) top_p(row, vocab, p->top_p, min_keep, h);
-        scratch_release(h, owned);
+        scratch_release(h, slot);
     }
     return draw(row, vocab, rng);
 }

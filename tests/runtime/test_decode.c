@@ -1,6 +1,7 @@
 /* runtime/decode.h: HF's logits processors, sampling warpers and beam search, checked against
  * results worked out by hand from transformers 5.x (generation/utils.py, logits_process.py). */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "core/status.h"
@@ -329,6 +330,59 @@ static void test_distribution(void)
         CHECK(sample_copy(t3, 3, &p, &rng) == 1);
 }
 
+/* Concurrent samplers (more threads than scratch slots) draw what a lone sampler draws. */
+#define SAMPLE_THREADS 20
+#define SAMPLE_DRAWS   200
+#define SAMPLE_VOCAB   3000
+
+typedef struct sampler_job {
+    uint64_t seed;
+    int32_t out[SAMPLE_DRAWS];
+} sampler_job;
+
+static void sampler_run(sampler_job *j)
+{
+    decode_params p = base_params();
+    p.do_sample = true;
+    p.top_k = 50;
+    p.top_p = 0.9f;
+    p.temperature = 0.8f;
+    decode_rng rng;
+    decode_rng_seed(&rng, j->seed);
+    float *row = malloc(SAMPLE_VOCAB * sizeof *row);
+    if (!row) return;
+    for (int d = 0; d < SAMPLE_DRAWS; d++) {
+        for (int i = 0; i < SAMPLE_VOCAB; i++)
+            row[i] = (float)((i * 7919 + d * 104729) % 1000) / 100.0f;
+        j->out[d] = decode_sample(row, SAMPLE_VOCAB, &p, &rng);
+    }
+    free(row);
+}
+
+static void *sampler_thread(void *arg)
+{
+    sampler_run(arg);
+    return NULL;
+}
+
+static void test_concurrent_sampling(void)
+{
+    static sampler_job par[SAMPLE_THREADS], ser[SAMPLE_THREADS];
+    pthread_t th[SAMPLE_THREADS];
+    for (int t = 0; t < SAMPLE_THREADS; t++) {
+        par[t].seed = ser[t].seed = 1000 + (uint64_t)t;
+        sampler_run(&ser[t]);
+    }
+    int started = 0;
+    for (int t = 0; t < SAMPLE_THREADS; t++)
+        started += pthread_create(&th[t], NULL, sampler_thread, &par[t]) == 0;
+    CHECK(started == SAMPLE_THREADS);
+    for (int t = 0; t < started; t++)
+        pthread_join(th[t], NULL);
+    for (int t = 0; t < started; t++)
+        CHECK(memcmp(par[t].out, ser[t].out, sizeof par[t].out) == 0);
+}
+
 /* ---- beam search on a synthetic model ----
  * Tokens: 0 start (never generated), 1 EOS, 2 a, 3 b, 4 c. The "model" gives a fixed row of
  * (already processed) log-probs per generated prefix; all values are multiples of 1/4 so float
@@ -593,6 +647,7 @@ int main(void)
     test_rng_determinism();
     test_top_k_top_p();
     test_distribution();
+    test_concurrent_sampling();
     test_beam_lp1();
     test_beam_lp0_lp2();
     test_beam_max_length_and_misc();
