@@ -162,9 +162,9 @@ void decode_log_softmax(float *row, int32_t vocab)
             row[i] = NAN;
         return;
     }
-    double sum = 0.0;
+    double sum = 0.0; /* expf like torch's kernels, the sum in double */
     for (int32_t i = 0; i < vocab; i++)
-        sum += exp((double)(row[i] - m));
+        sum += expf(row[i] - m);
     const float lse = (float)log(sum);
     for (int32_t i = 0; i < vocab; i++)
         row[i] = (row[i] - m) - lse;

@@ -134,12 +134,16 @@ static void heap_sift_down(scored *h, size_t n, size_t i)
     }
 }
 
-static void heap_build(scored *h, const float *row, size_t n)
+/* Heap of the finite entries of row (removed ones carry no mass and stay removed); returns
+ * their number. */
+static size_t heap_build_finite(scored *h, const float *row, int32_t vocab)
 {
-    for (size_t i = 0; i < n; i++)
-        h[i] = (scored){row[i], (int32_t)i};
+    size_t n = 0;
+    for (int32_t i = 0; i < vocab; i++)
+        if (row[i] > -INFINITY) h[n++] = (scored){row[i], i};
     for (size_t i = n / 2; i-- > 0;)
         heap_sift_down(h, n, i);
+    return n;
 }
 
 static scored heap_pop(scored *h, size_t *n)
@@ -169,35 +173,69 @@ static float row_max(const float *row, int32_t vocab)
     return m;
 }
 
+/* min-heap on values, for the k largest */
+static void min_heap_sift_down(scored *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, best = i;
+        if (l < n && h[l].v < h[best].v) best = l;
+        if (l + 1 < n && h[l + 1].v < h[best].v) best = l + 1;
+        if (best == i) return;
+        scored t = h[i];
+        h[i] = h[best];
+        h[best] = t;
+        i = best;
+    }
+}
+
+static void min_heap_sift_up(scored *h, size_t i)
+{
+    while (i > 0 && h[(i - 1) / 2].v > h[i].v) {
+        scored t = h[i];
+        h[i] = h[(i - 1) / 2];
+        h[(i - 1) / 2] = t;
+        i = (i - 1) / 2;
+    }
+}
+
+/* TopKLogitsWarper: remove scores < the k-th largest value (counting repeats), so ties with it
+ * stay. The k largest are kept in a min-heap while streaming the row. */
 static void top_k(float *row, int32_t vocab, int32_t k, scored *h)
 {
     if (k >= vocab) return;
-    size_t n = (size_t)vocab;
-    heap_build(h, row, n);
-    for (int32_t j = 0; j < k - 1; j++)
-        heap_pop(h, &n);
+    size_t n = 0;
+    for (int32_t i = 0; i < vocab; i++) {
+        const float x = row[i];
+        if (n < (size_t)k) {
+            h[n].v = x;
+            min_heap_sift_up(h, n++);
+        } else if (x > h[0].v) {
+            h[0].v = x;
+            min_heap_sift_down(h, n, 0);
+        }
+    }
     const float kth = h[0].v;
     for (int32_t i = 0; i < vocab; i++)
         if (row[i] < kth) row[i] = -INFINITY;
 }
 
+/* TopPLogitsWarper, walked from the top: a token is removed when the ascending cumsum at it,
+ * i.e. the total minus the mass above it, is <= 1 - top_p; the first min_keep always stay. */
 static void top_p(float *row, int32_t vocab, float top_p_value, int32_t min_keep, scored *h)
 {
     const float thr = (float)(1.0 - float_as_decimal(top_p_value));
     const float m = row_max(row, vocab);
     if (!isfinite(m)) return;
+    size_t n = heap_build_finite(h, row, vocab);
     double z = 0.0;
-    for (int32_t i = 0; i < vocab; i++)
-        z += exp((double)(row[i] - m));
-    size_t n = (size_t)vocab;
-    heap_build(h, row, n);
-    double above = 0.0; /* mass of the tokens already walked (the larger ones) */
+    for (size_t j = 0; j < n; j++)
+        z += expf(h[j].v - m);
+    double above = 0.0;
     for (int32_t j = 0; n > 0; j++) {
-        /* the ascending cumsum at this token is the total minus the mass above it */
         const double cum = (z - above) / z;
         if (j >= min_keep && (float)cum <= thr) break;
         scored t = heap_pop(h, &n);
-        above += exp((double)(t.v - m));
+        above += expf(t.v - m);
     }
     for (size_t j = 0; j < n; j++)
         row[h[j].i] = -INFINITY;
@@ -209,12 +247,12 @@ static int32_t draw(const float *row, int32_t vocab, decode_rng *rng)
     if (!(m > -INFINITY) || isinf(m)) return decode_argmax(row, vocab);
     double total = 0.0;
     for (int32_t i = 0; i < vocab; i++)
-        total += exp((double)(row[i] - m));
+        total += expf(row[i] - m);
     const double target = rng_uniform(rng) * total;
     double cum = 0.0;
     int32_t last = -1;
     for (int32_t i = 0; i < vocab; i++) {
-        const double w = exp((double)(row[i] - m));
+        const double w = expf(row[i] - m);
         if (w <= 0.0) continue;
         cum += w;
         last = i;
