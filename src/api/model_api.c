@@ -123,7 +123,12 @@ glossa_decode_params glossa_model_decode_params(const glossa_model *m)
     glossa_decode_params p;
     memset(&p, 0, sizeof p);
     const generation_config *g = &m->gen;
-    p.max_new_tokens = g->max_new_tokens > 0 ? g->max_new_tokens : g->max_length - 1;
+    /* transformers' _prepare_generated_length: max_new_tokens wins; a max_length equal to the
+     * default 20 means "20 new tokens" (max_length becomes 20 + the start token); any other
+     * max_length counts the start token */
+    p.max_new_tokens = g->max_new_tokens > 0 ? g->max_new_tokens
+                       : g->max_length == 20  ? 20
+                                              : g->max_length - 1;
     p.min_length = g->min_length;
     p.num_beams = g->num_beams;
     p.num_return_sequences = g->num_return_sequences;
