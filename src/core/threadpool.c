@@ -1,11 +1,18 @@
-/* Persistent pthread pool. One job at a time: the caller publishes (fn, ctx, chunking), bumps the
- * generation and wakes the workers; everyone claims chunks from an atomic counter; the caller
- * returns once every worker has acknowledged the job, so the next job can safely overwrite the
- * fields. Idle workers spin briefly (short gaps between ops are common) and then sleep on a
- * condition variable, so an idle pool costs no CPU. */
+/* Persistent pthread pool, one job at a time.
+ *
+ * The caller publishes the job (fn, ctx, chunking), then opens it by bumping the generation in
+ * `state`; workers join it (an active count in `state`), claim chunks from an atomic counter and
+ * count finished chunks. The caller runs chunks too, waits until every chunk is finished, then
+ * closes the job (a flag in `state`) and waits only for the workers that joined. A worker that
+ * was not scheduled in time finds the job closed (or a newer one) and skips it, so a descheduled
+ * thread never stalls an op on a busy or oversubscribed machine. Idle workers spin briefly (short
+ * gaps between ops are common), then sleep on a condition variable: an idle pool costs no CPU.
+ *
+ * state: generation << 32 | CLOSED | active workers. */
 #include "core/threadpool.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -14,7 +21,9 @@
 
 #include "core/status.h"
 
-#define SPIN_NS 20000 /* how long a worker spins for the next job before sleeping */
+#define SPIN_NS 20000 /* how long an idle worker spins for the next job before sleeping */
+#define STATE_CLOSED ((uint64_t)1 << 31)
+#define STATE_ACTIVE ((uint64_t)STATE_CLOSED - 1)
 
 typedef struct worker_arg {
     struct threadpool *pool;
@@ -24,20 +33,20 @@ typedef struct worker_arg {
 struct threadpool {
     int n_threads; /* including the caller */
     pthread_t *threads;
-    worker_arg *args; /* one per worker, read by the worker at start */
+    worker_arg *args; /* one per worker */
     pthread_mutex_t mu;
-    pthread_cond_t cv_work;
-    pthread_cond_t cv_done;
-    atomic_uint generation;
-    atomic_int pending; /* workers that have not finished the current job */
+    pthread_cond_t cv_work; /* a new job or stop */
+    pthread_cond_t cv_done; /* the last chunk finished */
+    _Atomic uint64_t state;
     atomic_bool stop;
-    /* the current job, written only while no worker runs one */
+    atomic_llong next_chunk;
+    atomic_llong done_chunks;
+    /* the current job: written only while it is closed and no worker is active */
     threadpool_fn fn;
     void *ctx;
     int64_t n_items;
     int64_t chunk;
     int64_t n_chunks;
-    atomic_llong next_chunk;
 };
 
 static inline void cpu_relax(void)
@@ -60,56 +69,68 @@ int threadpool_n_cores(void)
     return n < 1 ? 1 : (n > 1024 ? 1024 : (int)n);
 }
 
-static void run_chunks(threadpool *p, int id)
+static inline uint32_t state_gen(uint64_t s)
+{
+    return (uint32_t)(s >> 32);
+}
+
+/* Run chunks until none is left; signal the caller when this finished the last one. */
+static void run_chunks(threadpool *p, int id, bool caller)
 {
     for (;;) {
         long long c = atomic_fetch_add_explicit(&p->next_chunk, 1, memory_order_relaxed);
         if (c >= p->n_chunks) break;
         int64_t begin = c * p->chunk;
-        int64_t end = begin + p->chunk;
-        if (end > p->n_items) end = p->n_items;
+        int64_t end = begin + p->chunk < p->n_items ? begin + p->chunk : p->n_items;
         p->fn(p->ctx, begin, end, id);
+        long long done = atomic_fetch_add_explicit(&p->done_chunks, 1, memory_order_acq_rel) + 1;
+        if (done == p->n_chunks && !caller) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_signal(&p->cv_done);
+            pthread_mutex_unlock(&p->mu);
+        }
     }
 }
 
-/* Spin for up to SPIN_NS until the generation moves past old (or the pool stops); false when the
- * worker should go to sleep instead. */
-static bool spin_until_gen(threadpool *p, unsigned old)
+/* Wait for a generation other than seen (spin for SPIN_NS, then sleep). */
+static void wait_for_job(threadpool *p, uint32_t seen)
 {
     int64_t t0 = 0;
     for (int i = 0;; i++) {
-        if (atomic_load_explicit(&p->generation, memory_order_acquire) != old) return true;
-        if (atomic_load_explicit(&p->stop, memory_order_relaxed)) return true;
+        if (state_gen(atomic_load(&p->state)) != seen || atomic_load(&p->stop)) return;
         cpu_relax();
         if ((i & 63) == 63) {
             int64_t t = now_ns();
             if (t0 == 0) t0 = t;
-            else if (t - t0 > SPIN_NS) return false;
+            else if (t - t0 > SPIN_NS) break;
         }
     }
+    pthread_mutex_lock(&p->mu);
+    while (state_gen(atomic_load(&p->state)) == seen && !atomic_load(&p->stop))
+        pthread_cond_wait(&p->cv_work, &p->mu);
+    pthread_mutex_unlock(&p->mu);
 }
 
 static void *worker_main(void *arg)
 {
     worker_arg *wa = arg;
     threadpool *p = wa->pool;
-    int id = wa->id;
-    unsigned seen = 0;
+    uint32_t seen = 0;
     for (;;) {
-        if (!spin_until_gen(p, seen)) {
-            pthread_mutex_lock(&p->mu);
-            while (atomic_load(&p->generation) == seen && !atomic_load(&p->stop))
-                pthread_cond_wait(&p->cv_work, &p->mu);
-            pthread_mutex_unlock(&p->mu);
-        }
+        wait_for_job(p, seen);
         if (atomic_load(&p->stop)) break;
-        seen = atomic_load_explicit(&p->generation, memory_order_acquire);
-        run_chunks(p, id);
-        if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
-            pthread_mutex_lock(&p->mu);
-            pthread_cond_signal(&p->cv_done);
-            pthread_mutex_unlock(&p->mu);
-        }
+        uint64_t s = atomic_load(&p->state);
+        uint32_t gen = state_gen(s);
+        seen = gen;
+        bool joined = false;
+        while (!(s & STATE_CLOSED) && state_gen(s) == gen)
+            if (atomic_compare_exchange_weak(&p->state, &s, s + 1)) {
+                joined = true;
+                break;
+            }
+        if (!joined) continue; /* too late for it: the caller and others finished it */
+        run_chunks(p, wa->id, false);
+        atomic_fetch_sub(&p->state, 1);
     }
     return NULL;
 }
@@ -144,10 +165,10 @@ glossa_status threadpool_create(int n_threads, threadpool **out)
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv_work, NULL);
     pthread_cond_init(&p->cv_done, NULL);
-    atomic_init(&p->generation, 0);
-    atomic_init(&p->pending, 0);
+    atomic_init(&p->state, STATE_CLOSED); /* generation 0, closed */
     atomic_init(&p->stop, false);
     atomic_init(&p->next_chunk, 0);
+    atomic_init(&p->done_chunks, 0);
     p->args = args;
     for (int i = 0; i < n_threads - 1; i++) {
         args[i].pool = p;
@@ -181,6 +202,27 @@ int threadpool_size(const threadpool *p)
     return p->n_threads;
 }
 
+/* The caller's side after its own chunks: all chunks finished, then close, then the joined
+ * workers gone. */
+static void finish_job(threadpool *p)
+{
+    for (int i = 0; atomic_load(&p->done_chunks) < p->n_chunks; i++) {
+        if (i < 4096) {
+            cpu_relax();
+            continue;
+        }
+        pthread_mutex_lock(&p->mu);
+        while (atomic_load(&p->done_chunks) < p->n_chunks) pthread_cond_wait(&p->cv_done, &p->mu);
+        pthread_mutex_unlock(&p->mu);
+    }
+    uint64_t s = atomic_fetch_or(&p->state, STATE_CLOSED);
+    /* joined workers only have to see that no chunk is left */
+    for (int i = 0; s & STATE_ACTIVE; i++, s = atomic_load(&p->state)) {
+        if (i < 1024) cpu_relax();
+        else sched_yield();
+    }
+}
+
 void threadpool_parallel_for(threadpool *p, int64_t n_items, int64_t min_chunk, threadpool_fn fn,
                              void *ctx)
 {
@@ -199,22 +241,14 @@ void threadpool_parallel_for(threadpool *p, int64_t n_items, int64_t min_chunk, 
     p->n_items = n_items;
     p->chunk = chunk;
     p->n_chunks = (n_items + chunk - 1) / chunk;
-    atomic_store_explicit(&p->next_chunk, 0, memory_order_relaxed);
-    atomic_store_explicit(&p->pending, nt - 1, memory_order_relaxed);
+    atomic_store(&p->next_chunk, 0);
+    atomic_store(&p->done_chunks, 0);
+    uint64_t gen = state_gen(atomic_load(&p->state)) + 1u;
     pthread_mutex_lock(&p->mu);
-    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+    atomic_store(&p->state, (uint64_t)(uint32_t)gen << 32); /* open, no worker yet */
     pthread_cond_broadcast(&p->cv_work);
     pthread_mutex_unlock(&p->mu);
 
-    run_chunks(p, 0);
-
-    for (int i = 0; atomic_load_explicit(&p->pending, memory_order_acquire) != 0; i++) {
-        if (i > 4096) {
-            pthread_mutex_lock(&p->mu);
-            while (atomic_load(&p->pending) != 0) pthread_cond_wait(&p->cv_done, &p->mu);
-            pthread_mutex_unlock(&p->mu);
-            break;
-        }
-        cpu_relax();
-    }
+    run_chunks(p, 0, true);
+    finish_job(p);
 }

@@ -30,8 +30,8 @@ static float *rnd(size_t n)
 
 static int reps_for(double flops)
 {
-    int r = (int)(2e10 / (flops + 1));
-    return r < 3 ? 3 : r > 2000 ? 2000 : r;
+    int r = (int)(4e9 / (flops + 1));
+    return r < 2 ? 2 : r > 500 ? 500 : r;
 }
 
 static void bench_linear(backend *b, int m, int k, int n, gl_act act, bool res, const char *what)
@@ -43,19 +43,28 @@ static void bench_linear(backend *b, int m, int k, int n, gl_act act, bool res, 
     b->ops->weight_from_host(b, bv, GL_DTYPE_F32, 1, n, &bias);
     double flops = 2.0 * m * k * n;
     int reps = reps_for(flops);
-    b->ops->linear(b, m, x, k, &w, &bias, act, res ? r : NULL, y);
-    double t0 = now();
-    for (int i = 0; i < reps; i++) b->ops->linear(b, m, x, k, &w, &bias, act, res ? r : NULL, y);
-    double t = (now() - t0) / reps;
-    /* the same GEMM as one multi-threaded OpenBLAS call, no epilogue */
-    openblas_set_num_threads(b->n_threads);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, x, k, w.data, k, 0.0f, y, n);
-    t0 = now();
-    for (int i = 0; i < reps; i++)
+    /* best of 5 batches (the machine may be shared), alternating ours and the baseline: the same
+     * GEMM as one multi-threaded OpenBLAS call, without epilogue */
+    double t = 1e30, tb = 1e30;
+    for (int batch = 0; batch < 5; batch++) {
+        b->ops->linear(b, m, x, k, &w, &bias, act, res ? r : NULL, y);
+        double t0 = now();
+        for (int i = 0; i < reps; i++)
+            b->ops->linear(b, m, x, k, &w, &bias, act, res ? r : NULL, y);
+        double ti = (now() - t0) / reps;
+        t = ti < t ? ti : t;
+        if (getenv("NO_BASELINE")) continue;
+        openblas_set_num_threads(b->n_threads);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, x, k, w.data, k, 0.0f,
                     y, n);
-    double tb = (now() - t0) / reps;
-    openblas_set_num_threads(1);
+        t0 = now();
+        for (int i = 0; i < reps; i++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, x, k, w.data, k,
+                        0.0f, y, n);
+        ti = (now() - t0) / reps;
+        tb = ti < tb ? ti : tb;
+        openblas_set_num_threads(1);
+    }
     printf("linear %-28s m=%-4d k=%-5d n=%-6d %8.3f ms %7.1f GFLOP/s %6.1f GB/s(W) | plain sgemm "
            "%8.3f ms %7.1f GFLOP/s\n",
            what, m, k, n, t * 1e3, flops / t * 1e-9, 4.0 * n * k / t * 1e-9, tb * 1e3,
@@ -146,6 +155,7 @@ int main(int argc, char **argv)
     bench_linear(b, 16, 1024, 65536, GL_ACT_NONE, false, "lm_head (scaled)");
     bench_linear(b, 64, 1024, 1024, GL_ACT_NONE, true, "bias+residual");
     bench_linear(b, 640, 1024, 1024, GL_ACT_NONE, false, "bias");
+    bench_linear(b, 640, 1024, 4096, GL_ACT_NONE, false, "bias");
     bench_linear(b, 640, 1024, 4096, GL_ACT_GELU, false, "bias+gelu");
     bench_linear(b, 640, 4096, 1024, GL_ACT_NONE, true, "bias+residual");
     bench_misc(b);

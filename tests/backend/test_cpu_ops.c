@@ -132,8 +132,8 @@ static void tp_fn(void *ctx, int64_t begin, int64_t end, int tid)
 
 static void test_threadpool(void)
 {
-    int sizes[] = {1, 2, 4, 0};
-    for (int si = 0; si < 4; si++) {
+    int sizes[] = {1, 2, 4, 8, 0};
+    for (int si = 0; si < 5; si++) {
         threadpool *p = NULL;
         CHECK_OK(threadpool_create(sizes[si], &p));
         if (!p) continue;
@@ -702,7 +702,7 @@ static void test_gather_argmax(backend *b)
 /* ---- 1 thread vs 4 threads: bit-identical results ---- */
 
 typedef struct det_out {
-    float *lin, *ln, *att, *emb;
+    float *lin, *lin2, *ln, *att, *emb;
     int32_t am[33];
 } det_out;
 
@@ -716,6 +716,8 @@ static void det_run(backend *b, uint64_t seed, det_out *o)
     o->lin = rand_buf((size_t)m * n, -1, 1);
     b->ops->linear(b, m, x, k, &w, &bias, GL_ACT_GELU, o->lin, o->lin);
     CHECK_OK(b->ops->argmax(b, m, n, o->lin, o->am));
+    o->lin2 = malloc((size_t)16 * n * 4); /* a decode-step shape (64-column tiles) */
+    b->ops->linear(b, 16, x, k, &w, &bias, GL_ACT_SILU, NULL, o->lin2);
     gl_weight g = make_weight(b, wv, 1, n, GL_DTYPE_F32);
     o->ln = malloc((size_t)m * n * 4);
     float *r = rand_buf((size_t)m * n, -1, 1);
@@ -741,6 +743,7 @@ static void det_run(backend *b, uint64_t seed, det_out *o)
 static void det_free(det_out *o)
 {
     free(o->lin);
+    free(o->lin2);
     free(o->ln);
     free(o->att);
     free(o->emb);
@@ -757,6 +760,7 @@ static void test_threads_identical(void)
     det_run(b1, 77, &o1);
     det_run(b4, 77, &o4);
     CHECK(memcmp(o1.lin, o4.lin, (size_t)33 * 500 * 4) == 0);
+    CHECK(memcmp(o1.lin2, o4.lin2, (size_t)16 * 500 * 4) == 0);
     CHECK(memcmp(o1.ln, o4.ln, (size_t)33 * 500 * 4) == 0);
     CHECK(memcmp(o1.att, o4.att, (size_t)300 * 256 * 4) == 0);
     CHECK(memcmp(o1.emb, o4.emb, (size_t)5 * 300 * 4) == 0);

@@ -93,12 +93,15 @@ static void lin_tiles(void *ctx, int64_t begin, int64_t end, int tid)
     }
 }
 
-/* Tiles: 128 columns for n <= 4096 (decode-sized projections still give every thread work),
- * else 256; rows whole up to CPU_LIN_MB, else in equal blocks of at most 384 (a multiple of 16).
- * Measured on OpenBLAS/Zen: tiles below ~128 columns lose much to re-packing the x block. */
+/* Tiles: 128 columns for n <= 4096, else 256 (decode-step shapes, m <= 32 and n <= 2048: 64, so
+ * a d_model projection still has work for 16+ threads); rows whole up to CPU_LIN_MB, else in
+ * equal blocks of at most 384 (a multiple of 16). Measured on OpenBLAS 0.3.21 / Zen, one thread:
+ * 128-column tiles cost ~8% against one whole call, 64-column ones ~10-15%; with 2 threads the
+ * tiled linear and one 2-thread OpenBLAS call run within noise of each other. */
 static void lin_grid(int64_t m, int64_t n, int64_t *mb, int64_t *nb)
 {
-    *nb = n <= 4096 ? 128 : CPU_LIN_NB;
+    if (m <= 32 && n <= 2048) *nb = 64;
+    else *nb = n <= 4096 ? 128 : CPU_LIN_NB;
     if (m <= CPU_LIN_MB) {
         *mb = m;
     } else {
