@@ -21,6 +21,7 @@
 #define ATT_QB 16       /* queries per work item */
 #define ATT_TMAX 256    /* keys per tile at most */
 #define ATT_KT_CAP 8192 /* floats of the transposed key tile (32 KiB, L1-sized) */
+#define ATT_TRANSPOSE_MIN_Q 4 /* query blocks smaller than this score keys by direct dots */
 
 glossa_status cpu_attn_scratch_init(cpu_attn_scratch *s)
 {
@@ -126,17 +127,32 @@ static void tile_transpose(cpu_attn_scratch *sc, int64_t tn, int32_t hd, int64_t
         for (int64_t jj = tn; jj < pad; jj++) sc->kt[(int64_t)d * T + jj] = 0.0f;
 }
 
-/* s[jj] = scale * (q . k_jj) for jj < te (whole 16-blocks are written), summed over d in order. */
-static void tile_scores(const cpu_attn_scratch *sc, const float *q, int32_t hd, int64_t T,
-                        int64_t te, float scale, float *s)
+/* q . k with 16 lane-wise partial sums (d mod 16, each in order of d) added in a fixed tree, then
+ * the tail in order. */
+static float dot_direct(const float *q, const float *k, int32_t hd)
 {
-    if (T == 0) { /* direct dots (huge head_dim) */
-        for (int64_t jj = 0; jj < te; jj++) {
-            const float *k = sc->kptr[jj];
-            float acc = 0.0f;
-            for (int32_t d = 0; d < hd; d++) acc += q[d] * k[d];
-            s[jj] = acc * scale;
-        }
+    v4f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+    int32_t d = 0;
+    for (; d + 16 <= hd; d += 16) {
+        a0 += v4_load(q + d) * v4_load(k + d);
+        a1 += v4_load(q + d + 4) * v4_load(k + d + 4);
+        a2 += v4_load(q + d + 8) * v4_load(k + d + 8);
+        a3 += v4_load(q + d + 12) * v4_load(k + d + 12);
+    }
+    v4f a = (a0 + a1) + (a2 + a3);
+    float s = (a[0] + a[1]) + (a[2] + a[3]);
+    for (; d < hd; d++) s += q[d] * k[d];
+    return s;
+}
+
+/* s[jj] = scale * (q . k_jj) for jj < te. Transposed tile: whole 16-key blocks are written, each
+ * score summed over d in order. Direct (few queries share the tile, or a huge head_dim): one dot
+ * product per key, which saves transposing keys that only one query reads. */
+static void tile_scores(const cpu_attn_scratch *sc, const float *q, int32_t hd, int64_t T,
+                        int64_t te, bool direct, float scale, float *s)
+{
+    if (direct) {
+        for (int64_t jj = 0; jj < te; jj++) s[jj] = dot_direct(q, sc->kptr[jj], hd) * scale;
         return;
     }
     for (int64_t j0 = 0; j0 < te; j0 += 16) {
@@ -207,6 +223,8 @@ static void att_run_item(cpu_attn_scratch *sc, const att_item *it, const kv_rows
     const int64_t nb = it->i1 - it->i0;
     const int64_t T = tile_keys(hd);
     const int64_t tile = T ? T : ATT_TMAX;
+    /* The path depends only on the sequence's query count, never on the rest of the batch. */
+    const bool direct = T == 0 || nb < ATT_TRANSPOSE_MIN_Q;
     /* keys any query of the block may see */
     int64_t jmax = it->nk;
     if (it->causal && it->nk - it->nq + it->i1 < jmax) jmax = it->nk - it->nq + it->i1;
@@ -218,7 +236,7 @@ static void att_run_item(cpu_attn_scratch *sc, const att_item *it, const kv_rows
     for (int64_t j0 = 0; j0 < jmax; j0 += tile) {
         int64_t tn = jmax - j0 < tile ? jmax - j0 : tile;
         kv_rows_fill(kv, j0, tn, sc->kptr, sc->vptr);
-        if (T) tile_transpose(sc, tn, hd, T);
+        if (!direct) tile_transpose(sc, tn, hd, T);
         for (int64_t ii = 0; ii < nb; ii++) {
             int64_t i = it->i0 + ii;
             int64_t te = tn;
@@ -228,7 +246,7 @@ static void att_run_item(cpu_attn_scratch *sc, const att_item *it, const kv_rows
             }
             if (te <= 0) continue;
             float *s = sc->s + ii * ATT_TMAX;
-            tile_scores(sc, it->q + ii * it->q_stride, hd, T, te, it->scale, s);
+            tile_scores(sc, it->q + ii * it->q_stride, hd, T, te, direct, it->scale, s);
             tile_accumulate(sc, s, te, hd, &sc->m[ii], &sc->l[ii], it->out + ii * it->out_stride);
         }
     }
