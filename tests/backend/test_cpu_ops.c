@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "backend/backend.h"
+#include "backend/cpu/cpu_internal.h"
 #include "core/half.h"
 #include "core/threadpool.h"
 #include "test.h"
@@ -333,6 +334,30 @@ static void test_linear(backend *b)
     /* a bigger one through the threaded epilogue */
     run_linear(b, 48, 512, 2048, 0, GL_DTYPE_F16, true, GL_ACT_GELU, RES_SEPARATE);
     run_linear(b, 0, 8, 8, 0, GL_DTYPE_F32, true, GL_ACT_GELU, RES_SEPARATE); /* m = 0: no-op */
+    run_linear(b, 32, 200, 301, 1, GL_DTYPE_F32, true, GL_ACT_RELU, RES_SEPARATE);
+    run_linear(b, 31, 7, 5, 0, GL_DTYPE_BF16, false, GL_ACT_NONE, RES_NONE);
+}
+
+/* The direct small-m GEMM: a row's result does not depend on the batch around it. */
+static void test_linear_batch_invariance(backend *b)
+{
+    if (!((cpu_state *)b->impl)->gemm_small) return;
+    int m = 29, k = 203, n = 130;
+    float *x = rand_buf((size_t)m * k, -1, 1), *wv = rand_buf((size_t)n * k, -1, 1);
+    float *y = malloc((size_t)m * n * 4), *y1 = malloc((size_t)n * 4);
+    gl_weight w = make_weight(b, wv, n, k, GL_DTYPE_F32);
+    b->ops->linear(b, m, x, k, &w, NULL, GL_ACT_NONE, NULL, y);
+    int same = 1;
+    for (int i = 0; i < m; i++) {
+        b->ops->linear(b, 1, x + (size_t)i * k, k, &w, NULL, GL_ACT_NONE, NULL, y1);
+        same &= memcmp(y1, y + (size_t)i * n, (size_t)n * 4) == 0;
+    }
+    CHECK(same);
+    b->ops->weight_free(b, &w);
+    free(x);
+    free(wv);
+    free(y);
+    free(y1);
 }
 
 /* ---- layernorm, add ---- */
@@ -781,6 +806,12 @@ int main(void)
     CHECK(b->act_dtype == GL_DTYPE_F32 && b->n_threads >= 1 && b->ops->name);
     test_memory(b);
     test_linear(b);
+    test_linear_batch_invariance(b);
+    if (((cpu_state *)b->impl)->gemm_small) { /* again through OpenBLAS only */
+        ((cpu_state *)b->impl)->gemm_small = false;
+        test_linear(b);
+        ((cpu_state *)b->impl)->gemm_small = true;
+    }
     test_activations(b);
     test_layernorm(b);
     test_add(b);

@@ -174,6 +174,7 @@ glossa_status backend_cpu_create(int n_threads, backend **out)
         }
     }
     cpu_blas_set_threads(1); /* linear runs single-threaded GEMMs on the pool's threads */
+    st->gemm_small = cpu_gemm_small_supported();
     *out = b;
     return GLOSSA_STATUS_OK;
 }

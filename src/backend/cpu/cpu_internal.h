@@ -22,6 +22,7 @@ typedef struct cpu_state {
     int n_threads;
     float *lin_scratch; /* n_threads x CPU_LIN_TILE floats: GEMM tiles when y aliases residual */
     cpu_attn_scratch *attn; /* n_threads */
+    bool gemm_small;        /* cpu_gemm_small runs here (AVX2 + FMA) */
 } cpu_state;
 
 /* linear tiles: at most CPU_LIN_MB rows (when m > CPU_LIN_MB) by CPU_LIN_NB columns */
@@ -57,6 +58,13 @@ void cpu_kv_copy_blocks(backend *b, const gl_kv_view *kv, int32_t n, const int32
 void cpu_blas_set_threads(int n);
 void cpu_linear(backend *b, int32_t m, const void *x, int32_t x_stride, const gl_weight *w,
                 const gl_weight *bias, gl_act act, const void *residual, void *y);
+
+/* cpu_gemm_small.c: y(m, n) = x(m, k) W(n, k)^T straight from W, for m <= CPU_GEMM_SMALL_MAX_M
+ * where the CPU has AVX2 and FMA. */
+#define CPU_GEMM_SMALL_MAX_M 32
+bool cpu_gemm_small_supported(void);
+void cpu_gemm_small(int64_t m, int64_t n, int64_t k, const float *x, int64_t xs, const float *w,
+                    float *y, int64_t ldy);
 
 /* cpu_norm.c */
 void cpu_layernorm(backend *b, int32_t m, void *x, const void *r, const gl_weight *gamma,

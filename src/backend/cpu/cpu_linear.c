@@ -69,6 +69,7 @@ typedef struct lin_job {
     const float *res;
     float *y;
     bool alias; /* res == y: GEMM into per-thread scratch first */
+    bool small; /* cpu_gemm_small instead of OpenBLAS */
     int64_t mb, nb, n_col_tiles;
 } lin_job;
 
@@ -83,9 +84,13 @@ static void lin_tiles(void *ctx, int64_t begin, int64_t end, int tid)
         float *yt = j->y + r0 * j->n + c0;
         float *acc = j->alias ? scratch : yt;
         int64_t ld = j->alias ? cols : j->n;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)cols, (int)j->k, 1.0f,
-                    j->x + r0 * j->x_stride, (int)j->x_stride, j->w + c0 * j->k, (int)j->k, 0.0f,
-                    acc, (int)ld);
+        if (j->small)
+            cpu_gemm_small(rows, cols, j->k, j->x + r0 * j->x_stride, j->x_stride, j->w + c0 * j->k,
+                           acc, ld);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)cols, (int)j->k,
+                        1.0f, j->x + r0 * j->x_stride, (int)j->x_stride, j->w + c0 * j->k,
+                        (int)j->k, 0.0f, acc, (int)ld);
         if (!j->bias && j->act == GL_ACT_NONE && !j->res) continue;
         for (int64_t r = 0; r < rows; r++)
             epilogue_row(yt + r * j->n, acc + r * ld, j->bias ? j->bias + c0 : NULL,
@@ -93,15 +98,15 @@ static void lin_tiles(void *ctx, int64_t begin, int64_t end, int tid)
     }
 }
 
-/* Tiles: 128 columns for n <= 4096, else 256 (decode-step shapes, m <= 32 and n <= 2048: 64, so
- * a d_model projection still has work for 16+ threads); rows whole up to CPU_LIN_MB, else in
- * equal blocks of at most 384 (a multiple of 16). Measured on OpenBLAS 0.3.21 / Zen, one thread:
- * 128-column tiles cost ~8% against one whole call, 64-column ones ~10-15%; with 2 threads the
- * tiled linear and one 2-thread OpenBLAS call run within noise of each other. */
-static void lin_grid(int64_t m, int64_t n, int64_t *mb, int64_t *nb)
+/* Tiles. Small m (the direct kernel, decode steps): 64 columns for n <= 2048, 128 for n <= 4096,
+ * else 256, so a d_model projection still has work for 16+ threads. Larger m (OpenBLAS): 256
+ * columns, rows whole up to CPU_LIN_MB, else equal blocks of at most 384 (a multiple of 16).
+ * Measured with 2 threads against one 2-thread OpenBLAS call (m = 640, k, n in {1024, 4096}):
+ * 256-column tiles within ~5-10% of it, 128-column ones 10-20% behind (x re-packed per tile). */
+static void lin_grid(int64_t m, int64_t n, bool small, int64_t *mb, int64_t *nb)
 {
-    if (m <= 32 && n <= 2048) *nb = 64;
-    else *nb = n <= 4096 ? 128 : CPU_LIN_NB;
+    if (small) *nb = n <= 2048 ? 64 : n <= 4096 ? 128 : CPU_LIN_NB;
+    else *nb = CPU_LIN_NB;
     if (m <= CPU_LIN_MB) {
         *mb = m;
     } else {
@@ -128,7 +133,8 @@ void cpu_linear(backend *b, int32_t m, const void *x, int32_t x_stride, const gl
                  .res = residual,
                  .y = y,
                  .alias = residual && residual == y};
-    lin_grid(m, j.n, &j.mb, &j.nb);
+    j.small = st->gemm_small && m <= CPU_GEMM_SMALL_MAX_M;
+    lin_grid(m, j.n, j.small, &j.mb, &j.nb);
     j.n_col_tiles = (j.n + j.nb - 1) / j.nb;
     int64_t n_tiles = (m + j.mb - 1) / j.mb * j.n_col_tiles;
     threadpool_parallel_for(st->pool, n_tiles, 1, lin_tiles, &j);
