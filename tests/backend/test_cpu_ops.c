@@ -1,102 +1,11 @@
-/* CPU backend: every op against a naive double-precision reference on random inputs of many
- * shapes, weights given as F32/F16/BF16; the thread pool; identical results for 1 and 4 threads. */
-#include <math.h>
+/* CPU backend: every op except attention (test_cpu_attention.c) against a naive double-precision
+ * reference on random inputs of many shapes, weights given as F32/F16/BF16; the thread pool; the
+ * direct small-m GEMM and the OpenBLAS path; identical results for 1 and 4 threads. */
 #include <stdatomic.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "backend/backend.h"
 #include "backend/cpu/cpu_internal.h"
-#include "core/half.h"
 #include "core/threadpool.h"
-#include "test.h"
-
-/* ---- helpers ---- */
-
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-
-static uint32_t rng_u32(void)
-{
-    uint64_t x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    rng_state = x;
-    return (uint32_t)(x >> 32);
-}
-
-static float rng_f(void) /* uniform in [-1, 1) */
-{
-    return (float)rng_u32() / 2147483648.0f - 1.0f;
-}
-
-static int rng_int(int n)
-{
-    return (int)(rng_u32() % (uint32_t)n);
-}
-
-static float *rand_buf(size_t n, float lo, float hi)
-{
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    for (size_t i = 0; i < n; i++) p[i] = lo + (hi - lo) * (rng_f() + 1.0f) * 0.5f;
-    return p;
-}
-
-/* Round values to what dtype holds (the reference then sees exactly the weight the backend got)
- * and build the host tensor in that dtype; returns a malloc'd buffer. */
-static void *to_dtype(float *v, size_t n, gl_dtype t)
-{
-    if (t == GL_DTYPE_F32) {
-        float *p = malloc(n * 4);
-        memcpy(p, v, n * 4);
-        return p;
-    }
-    uint16_t *h = malloc(n * 2);
-    for (size_t i = 0; i < n; i++) {
-        if (t == GL_DTYPE_F16) {
-            h[i] = half_f32_to_f16(v[i]);
-            v[i] = half_f16_to_f32(h[i]);
-        } else {
-            h[i] = half_f32_to_bf16(v[i]);
-            v[i] = half_bf16_to_f32(h[i]);
-        }
-    }
-    return h;
-}
-
-static gl_weight make_weight(backend *b, float *v, int rows, int cols, gl_dtype t)
-{
-    void *h = to_dtype(v, (size_t)rows * cols, t);
-    gl_weight w;
-    CHECK_OK(b->ops->weight_from_host(b, h, t, rows, cols, &w));
-    free(h);
-    return w;
-}
-
-/* max over i of |got - want| / (|want| + rms(want)); reported when above tol */
-static int check_close(const char *what, const float *got, const double *want, size_t n, double tol)
-{
-    double ss = 0;
-    for (size_t i = 0; i < n; i++) ss += want[i] * want[i];
-    double rms = n ? sqrt(ss / (double)n) : 0;
-    if (rms < 1e-30) rms = 1e-30;
-    double worst = 0;
-    size_t wi = 0;
-    for (size_t i = 0; i < n; i++) {
-        double e = fabs((double)got[i] - want[i]) / (fabs(want[i]) + rms);
-        if (!(e <= worst)) {
-            worst = e;
-            wi = i;
-        }
-    }
-    int ok = worst <= tol;
-    CHECK_MSG(ok, "%s: error %.3g at %zu (got %.9g want %.9g)", what, worst, wi,
-              n ? (double)got[wi] : 0.0, n ? want[wi] : 0.0);
-    return ok;
-}
-
-static const gl_dtype dtypes[3] = {GL_DTYPE_F32, GL_DTYPE_F16, GL_DTYPE_BF16};
+#include "cpu_test_util.h"
 
 /* ---- dtype, thread pool, memory ---- */
 
@@ -192,7 +101,7 @@ static void test_memory(backend *b)
     for (int t = 0; t < 3; t++) {
         float r[6];
         memcpy(r, v, sizeof v);
-        gl_weight w = make_weight(b, r, 2, 3, dtypes[t]);
+        gl_weight w = make_weight(b, r, 2, 3, TEST_DTYPE(t));
         CHECK(w.rows == 2 && w.cols == 3 && w.dtype == GL_DTYPE_F32 && w.data);
         if (w.data) CHECK(memcmp(w.data, r, sizeof r) == 0);
         b->ops->weight_free(b, &w);
@@ -323,7 +232,7 @@ static void test_linear(backend *b)
         for (int act = 0; act <= GL_ACT_SILU; act++)
             for (int res = RES_NONE; res <= RES_ALIAS; res++)
                 for (int with_bias = 0; with_bias < 2; with_bias++, combo++) {
-                    gl_dtype wt = dtypes[combo % 3];
+                    gl_dtype wt = TEST_DTYPE(combo);
                     int x_extra = (combo / 3) % 2 ? 5 : 0;
                     run_linear(b, shapes[si][0], shapes[si][1], shapes[si][2], x_extra, wt,
                                with_bias, (gl_act)act, res);
@@ -422,7 +331,7 @@ static void test_layernorm(backend *b)
     for (int si = 0; si < 6; si++)
         for (int mode = 0; mode < 8; mode++, combo++)
             run_layernorm(b, shapes[si][0], shapes[si][1], combo % 2 ? 0.0f : 3.0f,
-                          dtypes[combo % 3], mode & 1, mode & 2, !(mode & 4));
+                          TEST_DTYPE(combo), mode & 1, mode & 2, !(mode & 4));
     /* a large common offset: the two-pass variance keeps its precision */
     run_layernorm(b, 4, 1024, 1000.0f, GL_DTYPE_F32, false, false, true);
     run_layernorm(b, 300, 512, 0.0f, GL_DTYPE_F32, true, true, true); /* threaded */
@@ -447,203 +356,6 @@ static void test_add(backend *b)
         }
 }
 
-/* ---- attention ---- */
-
-/* Dense reference: sequence s has queries q_off[s].. and keys k_off[s].. (rows q_stride /
- * kv_stride apart); out rows n_heads * hd apart. A query that sees no key gets zeros. */
-static void ref_attention(int n_seqs, int H, int hd, const float *q, int q_stride,
-                          const int32_t *q_off, const float *k, const float *v, int kv_stride,
-                          const int32_t *k_off, bool causal, double scale, double *out)
-{
-    int maxk = 0;
-    for (int s = 0; s < n_seqs; s++)
-        if (k_off[s + 1] - k_off[s] > maxk) maxk = k_off[s + 1] - k_off[s];
-    double *p = malloc((size_t)(maxk ? maxk : 1) * sizeof *p);
-    for (int s = 0; s < n_seqs; s++) {
-        int nq = q_off[s + 1] - q_off[s], nk = k_off[s + 1] - k_off[s];
-        for (int i = 0; i < nq; i++)
-            for (int h = 0; h < H; h++) {
-                const float *qr = q + (size_t)(q_off[s] + i) * q_stride + h * hd;
-                double *o = out + (size_t)(q_off[s] + i) * H * hd + h * hd;
-                int lim = causal ? nk - nq + i : nk - 1;
-                double mx = -INFINITY, sum = 0;
-                for (int j = 0; j <= lim; j++) {
-                    const float *kr = k + (size_t)(k_off[s] + j) * kv_stride + h * hd;
-                    double d = 0;
-                    for (int c = 0; c < hd; c++) d += (double)qr[c] * kr[c];
-                    p[j] = d * scale;
-                    if (p[j] > mx) mx = p[j];
-                }
-                for (int j = 0; j <= lim; j++) sum += (p[j] = exp(p[j] - mx));
-                for (int c = 0; c < hd; c++) o[c] = 0;
-                for (int j = 0; j <= lim; j++) {
-                    const float *vr = v + (size_t)(k_off[s] + j) * kv_stride + h * hd;
-                    for (int c = 0; c < hd; c++) o[c] += p[j] / sum * vr[c];
-                }
-            }
-    }
-    free(p);
-}
-
-typedef struct att_case {
-    int n_seqs, H, hd;
-    int max_q, max_extra_k; /* nq in [1, max_q]; nk = nq + [0, max_extra_k] (causal) or [1, ..] */
-    bool causal;
-    float qmag; /* query values in [-qmag, qmag] */
-} att_case;
-
-static void run_attention(backend *b, const att_case *c)
-{
-    int S = c->n_seqs, row = c->H * c->hd;
-    int32_t q_off[9] = {0}, k_off[9] = {0};
-    for (int s = 0; s < S; s++) {
-        int nq = 1 + rng_int(c->max_q);
-        int nk = c->causal ? nq + rng_int(c->max_extra_k + 1) : 1 + rng_int(c->max_q + c->max_extra_k);
-        q_off[s + 1] = q_off[s] + nq;
-        k_off[s + 1] = k_off[s] + nk;
-    }
-    int q_stride = row * 3, kv_stride = row + 7; /* q inside a packed qkv, padded kv rows */
-    float *q = rand_buf((size_t)q_off[S] * q_stride, -c->qmag, c->qmag);
-    float *k = rand_buf((size_t)k_off[S] * kv_stride, -1, 1);
-    float *v = rand_buf((size_t)k_off[S] * kv_stride, -1, 1);
-    size_t n_out = (size_t)q_off[S] * row;
-    float *out = malloc(n_out * sizeof *out);
-    double *want = malloc(n_out * sizeof *want);
-    double scale = 1.0 / sqrt((double)c->hd);
-    ref_attention(S, c->H, c->hd, q, q_stride, q_off, k, v, kv_stride, k_off, c->causal, scale,
-                  want);
-    b->ops->attention(b, S, c->H, c->hd, q, q_stride, k, v, kv_stride, q_off, k_off, c->causal,
-                      (float)scale, out);
-    char what[160];
-    snprintf(what, sizeof what, "attention seqs=%d H=%d hd=%d causal=%d total_q=%d total_k=%d",
-             S, c->H, c->hd, c->causal, q_off[S], k_off[S]);
-    check_close(what, out, want, n_out, 1e-5);
-    free(q);
-    free(k);
-    free(v);
-    free(out);
-    free(want);
-}
-
-static void test_attention(backend *b)
-{
-    static const att_case cases[] = {
-        {1, 1, 8, 1, 0, false, 1},    {1, 1, 8, 1, 0, true, 1},     {3, 2, 16, 5, 4, true, 1},
-        {4, 8, 64, 20, 10, true, 2},  {4, 8, 64, 20, 10, false, 2}, {2, 4, 24, 40, 3, true, 1},
-        {3, 3, 40, 7, 0, true, 4},    {1, 2, 64, 40, 300, true, 1}, {2, 2, 64, 30, 300, false, 4},
-        {8, 1, 8, 3, 50, true, 1},    {2, 5, 32, 1, 600, true, 3},  {1, 1, 9000, 3, 4, false, 0.05f},
-        {1, 1, 9000, 3, 4, true, 0.05f},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_attention(b, &cases[i]);
-}
-
-/* Paged K/V: block_size 4, shuffled block tables, filled with kv_write; then attention_paged
- * against the dense reference, and kv_copy_blocks. */
-typedef struct paged_case {
-    int n_seqs, H, hd, max_len, block_size;
-} paged_case;
-
-static void run_paged(backend *b, const paged_case *c)
-{
-    int S = c->n_seqs, row = c->H * c->hd, bs = c->block_size;
-    int32_t lens[8], k_off[9] = {0};
-    int mbps = (c->max_len + bs - 1) / bs;
-    for (int s = 0; s < S; s++) {
-        lens[s] = 1 + rng_int(c->max_len);
-        k_off[s + 1] = k_off[s] + lens[s];
-    }
-    int n_blocks = S * mbps + 4; /* 4 spare blocks for the copy test */
-    int32_t *perm = malloc((size_t)n_blocks * sizeof *perm);
-    for (int i = 0; i < n_blocks; i++) perm[i] = i;
-    for (int i = n_blocks - 1; i > 0; i--) {
-        int j = rng_int(i + 1), t = perm[i];
-        perm[i] = perm[j];
-        perm[j] = t;
-    }
-    int32_t *tables = malloc((size_t)S * mbps * sizeof *tables);
-    for (int i = 0; i < S * mbps; i++) tables[i] = perm[i];
-    size_t pool = (size_t)n_blocks * bs * row;
-    float *kp = calloc(pool, sizeof *kp), *vp = calloc(pool, sizeof *vp);
-    gl_kv_view kv = {kp, vp, tables, mbps, bs, c->H, c->hd};
-
-    /* every token of every sequence, rows kv_stride apart (as from a packed kv projection) */
-    int T = k_off[S], kv_stride = 2 * row + 3;
-    float *k = rand_buf((size_t)T * kv_stride, -1, 1), *v = rand_buf((size_t)T * kv_stride, -1, 1);
-    int32_t *slots = malloc((size_t)T * sizeof *slots);
-    for (int s = 0; s < S; s++)
-        for (int t = 0; t < lens[s]; t++)
-            slots[k_off[s] + t] = tables[s * mbps + t / bs] * bs + t % bs;
-    b->ops->kv_write(b, T, k, v, kv_stride, slots, &kv);
-    int okw = 1;
-    for (int t = 0; t < T; t++)
-        okw &= memcmp(kp + (size_t)slots[t] * row, k + (size_t)t * kv_stride, row * 4) == 0 &&
-               memcmp(vp + (size_t)slots[t] * row, v + (size_t)t * kv_stride, row * 4) == 0;
-    CHECK_MSG(okw, "kv_write seqs=%d H=%d hd=%d", S, c->H, c->hd);
-
-    double scale = 1.0 / sqrt((double)c->hd);
-    for (int mode = 0; mode < 3; mode++) { /* decode step, prefill (causal), cross (not causal) */
-        int32_t q_off[9] = {0};
-        for (int s = 0; s < S; s++)
-            q_off[s + 1] = q_off[s] + (mode == 0 ? 1 : mode == 1 ? lens[s] : 1 + rng_int(9));
-        int q_stride = row + 1;
-        float *q = rand_buf((size_t)q_off[S] * q_stride, -2, 2);
-        size_t n_out = (size_t)q_off[S] * row;
-        float *out = malloc(n_out * sizeof *out), *out2 = malloc(n_out * sizeof *out2);
-        double *want = malloc(n_out * sizeof *want);
-        ref_attention(S, c->H, c->hd, q, q_stride, q_off, k, v, kv_stride, k_off, mode != 2,
-                      scale, want);
-        b->ops->attention_paged(b, S, q, q_stride, q_off, &kv, lens, mode != 2, (float)scale,
-                                out);
-        char what[128];
-        snprintf(what, sizeof what, "attention_paged seqs=%d H=%d hd=%d bs=%d mode=%d", S, c->H,
-                 c->hd, bs, mode);
-        check_close(what, out, want, n_out, 1e-5);
-        if (mode == 2) {
-            /* move sequence 0's first blocks to the spare ones, repoint its table: same result */
-            int n_copy = mbps < 4 ? mbps : 4;
-            int32_t src[4], dst[4];
-            for (int i = 0; i < n_copy; i++) {
-                src[i] = tables[i];
-                dst[i] = perm[S * mbps + i];
-            }
-            b->ops->kv_copy_blocks(b, &kv, n_copy, src, dst);
-            size_t blk = (size_t)bs * row;
-            int okc = 1;
-            for (int i = 0; i < n_copy; i++)
-                okc &= memcmp(kp + dst[i] * blk, kp + src[i] * blk, blk * 4) == 0 &&
-                       memcmp(vp + dst[i] * blk, vp + src[i] * blk, blk * 4) == 0;
-            CHECK_MSG(okc, "kv_copy_blocks");
-            for (int i = 0; i < n_copy; i++) {
-                memset(kp + src[i] * blk, 0, blk * 4); /* the old blocks are garbage now */
-                tables[i] = dst[i];
-            }
-            b->ops->attention_paged(b, S, q, q_stride, q_off, &kv, lens, false, (float)scale,
-                                    out2);
-            CHECK_MSG(memcmp(out, out2, n_out * 4) == 0, "attention after kv_copy_blocks");
-        }
-        free(q);
-        free(out);
-        free(out2);
-        free(want);
-    }
-    free(perm);
-    free(tables);
-    free(kp);
-    free(vp);
-    free(k);
-    free(v);
-    free(slots);
-}
-
-static void test_paged(backend *b)
-{
-    static const paged_case cases[] = {
-        {1, 1, 8, 1, 4},  {3, 2, 16, 9, 4},  {4, 8, 64, 50, 4},
-        {8, 4, 32, 20, 4}, {2, 3, 24, 300, 4}, {3, 16, 64, 33, 16},
-    };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_paged(b, &cases[i]);
-}
-
 /* ---- embed, gather_rows, argmax ---- */
 
 static void test_embed(backend *b)
@@ -656,8 +368,8 @@ static void test_embed(backend *b)
             bool with_pos = mode & 1;
             float scale = mode & 2 ? sqrtf((float)d) : 1.0f;
             float *tv = rand_buf((size_t)V * d, -1, 1), *pv = rand_buf((size_t)(V + 2) * d, -1, 1);
-            gl_weight tok = make_weight(b, tv, V, d, dtypes[combo % 3]);
-            gl_weight pos = make_weight(b, pv, V + 2, d, dtypes[(combo + 1) % 3]);
+            gl_weight tok = make_weight(b, tv, V, d, TEST_DTYPE(combo));
+            gl_weight pos = make_weight(b, pv, V + 2, d, TEST_DTYPE(combo + 1));
             int32_t *ids = malloc((size_t)m * 4), *positions = malloc((size_t)m * 4);
             for (int i = 0; i < m; i++) {
                 ids[i] = rng_int(V);
@@ -815,8 +527,6 @@ int main(void)
     test_activations(b);
     test_layernorm(b);
     test_add(b);
-    test_attention(b);
-    test_paged(b);
     test_embed(b);
     test_gather_argmax(b);
     backend_destroy(b);
