@@ -44,7 +44,7 @@ static inline float act_relu(float v)
 /* dst[c] = act(src[c] + bias[c]) + res[c] for c < n; bias, res may be NULL; dst may be src or
  * res (each element is read before it is written). One loop per case keeps the plain ones
  * vectorisable. */
-static void epilogue_row(float *dst, const float *src, const float *bias, const float *res,
+CPU_VEC_CLONES static void epilogue_row(float *dst, const float *src, const float *bias, const float *res,
                          gl_act act, int64_t n)
 {
     switch (act) {
