@@ -153,6 +153,7 @@ int main(int argc, char **argv)
     bench_linear(b, 16, 1024, 1024, GL_ACT_NONE, true, "bias+residual");
     bench_linear(b, 16, 1024, 4096, GL_ACT_GELU, false, "bias+gelu");
     bench_linear(b, 16, 1024, 65536, GL_ACT_NONE, false, "lm_head (scaled)");
+    if (getenv("FULL")) bench_linear(b, 16, 1024, 250112, GL_ACT_NONE, true, "lm_head mbart-50 vocab");
     bench_linear(b, 64, 1024, 1024, GL_ACT_NONE, true, "bias+residual");
     bench_linear(b, 640, 1024, 1024, GL_ACT_NONE, false, "bias");
     bench_linear(b, 640, 1024, 4096, GL_ACT_NONE, false, "bias");
