@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""HF transformers side of the model benchmarks and parity checks (runs on the GPU machine).
+
+  hf_run.py greedy DIR --src en_XX --tgt de_DE --lines FILE --max-new N --out IDS_FILE
+      greedy translation of every line (batch of all lines, padded), generated ids without the
+      decoder start token, one line each, space-separated
+  hf_run.py bench DIR --batch B --in L --out L [--beam N] [--device cpu|cuda] [--dtype fp32|fp16]
+      [--threads T] [--runs R] [--cache dynamic|static]
+      B requests of L random input ids (EOS last), exactly L new tokens (min_new_tokens = L);
+      one warm-up, then the median of R runs; prints one JSON line
+"""
+import argparse, json, os, statistics, sys, time
+
+import torch
+from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+
+def load(d, device, dtype):
+    dt = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[dtype]
+    m = AutoModelForSeq2SeqLM.from_pretrained(d, dtype=dt).to(device).eval()
+    return m
+
+
+def cmd_greedy(a):
+    torch.set_num_threads(a.threads)
+    tok = AutoTokenizer.from_pretrained(a.dir)
+    tok.src_lang = a.src
+    m = load(a.dir, "cpu", "fp32")
+    lines = [l.rstrip("\n") for l in open(a.lines, encoding="utf-8")]
+    enc = tok(lines, return_tensors="pt", padding=True)
+    bos = tok.convert_tokens_to_ids(a.tgt)
+    with torch.no_grad():
+        out = m.generate(**enc, forced_bos_token_id=bos, num_beams=1, do_sample=False,
+                         max_new_tokens=a.max_new)
+    pad = m.generation_config.pad_token_id
+    with open(a.out, "w") as f:
+        for row in out.tolist():
+            ids = row[1:]
+            while ids and ids[-1] == pad:
+                ids.pop()
+            f.write(" ".join(map(str, ids)) + "\n")
+
+
+def cmd_bench(a):
+    torch.set_num_threads(a.threads)
+    dev = a.device
+    m = load(a.dir, dev, a.dtype)
+    g = torch.Generator().manual_seed(0)
+    vocab = m.config.vocab_size
+    ids = torch.randint(4, min(vocab, 250000) - 60, (a.batch, a.in_len), generator=g)
+    ids[:, -1] = m.config.eos_token_id
+    ids = ids.to(dev)
+    mask = torch.ones_like(ids)
+    kw = dict(max_new_tokens=a.out_len, min_new_tokens=a.out_len, num_beams=a.beam,
+              do_sample=False, early_stopping=False)
+    if a.cache == "static":
+        kw["cache_implementation"] = "static"
+
+    def once():
+        if dev == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            out = m.generate(input_ids=ids, attention_mask=mask, **kw)
+        if dev == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - t0, out
+
+    once()
+    times = []
+    for _ in range(a.runs):
+        t, out = once()
+        times.append(t)
+    med = statistics.median(times)
+    gen = out.shape[1] - 1
+    res = {"peer": "hf-transformers", "device": dev, "dtype": a.dtype, "threads": a.threads,
+           "batch": a.batch, "in": a.in_len, "out": a.out_len, "beam": a.beam, "cache": a.cache,
+           "generated_per_seq": gen, "runs": a.runs, "total_ms": med * 1e3,
+           "tok_per_s": a.batch * a.out_len / med, "ms_per_step": med * 1e3 / a.out_len,
+           "torch": torch.__version__, "transformers": __import__("transformers").__version__}
+    if dev == "cuda":
+        res["peak_mem_mib"] = torch.cuda.max_memory_allocated() / 2**20
+    print(json.dumps(res), flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    g = sub.add_parser("greedy")
+    g.add_argument("dir")
+    g.add_argument("--src", required=True)
+    g.add_argument("--tgt", required=True)
+    g.add_argument("--lines", required=True)
+    g.add_argument("--max-new", type=int, default=32)
+    g.add_argument("--threads", type=int, default=os.cpu_count())
+    g.add_argument("--out", required=True)
+    b = sub.add_parser("bench")
+    b.add_argument("dir")
+    b.add_argument("--batch", type=int, default=16)
+    b.add_argument("--in", dest="in_len", type=int, default=64)
+    b.add_argument("--out", dest="out_len", type=int, default=64)
+    b.add_argument("--beam", type=int, default=1)
+    b.add_argument("--device", default="cpu")
+    b.add_argument("--dtype", default="fp32")
+    b.add_argument("--threads", type=int, default=os.cpu_count())
+    b.add_argument("--runs", type=int, default=3)
+    b.add_argument("--cache", default="dynamic")
+    a = ap.parse_args()
+    {"greedy": cmd_greedy, "bench": cmd_bench}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()
