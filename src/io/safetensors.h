@@ -87,4 +87,11 @@ glossa_status st_write_file(const char *path, const st_write_tensor *tensors, si
                             const char *const *meta_keys, const char *const *meta_values,
                             size_t n_meta);
 
+/* The file prefix (8-byte length, JSON header, padding) for tensors whose data follows in the
+ * given order (data pointers unused); *data_bytes (may be NULL) their total size. For writers
+ * that stream the data themselves (`glossa synth`). *out is malloc'd. */
+glossa_status st_write_header(const st_write_tensor *tensors, size_t n,
+                              const char *const *meta_keys, const char *const *meta_values,
+                              size_t n_meta, char **out, size_t *out_len, uint64_t *data_bytes);
+
 #endif

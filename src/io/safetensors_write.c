@@ -11,22 +11,6 @@
 #include "core/status.h"
 #include "io/safetensors.h"
 
-/* Declared in model/synth.h (the streaming writer of `glossa synth`); see st_write_header. */
-glossa_status st_write_header(const st_write_tensor *tensors, size_t n,
-                              const char *const *meta_keys, const char *const *meta_values,
-                              size_t n_meta, char **out, size_t *out_len, uint64_t *data_bytes);
-
-static const struct {
-    const char *name;
-    size_t size;
-} k_dtypes[ST_DTYPE_COUNT_] = {
-    [ST_DTYPE_F32] = {"F32", 4},     [ST_DTYPE_F16] = {"F16", 2},
-    [ST_DTYPE_BF16] = {"BF16", 2},   [ST_DTYPE_F64] = {"F64", 8},
-    [ST_DTYPE_I64] = {"I64", 8},     [ST_DTYPE_I32] = {"I32", 4},
-    [ST_DTYPE_I16] = {"I16", 2},     [ST_DTYPE_I8] = {"I8", 1},
-    [ST_DTYPE_U8] = {"U8", 1},       [ST_DTYPE_BOOL] = {"BOOL", 1},
-    [ST_DTYPE_F8_E4M3] = {"F8_E4M3", 1}, [ST_DTYPE_F8_E5M2] = {"F8_E5M2", 1},
-};
 
 static glossa_status put(strbuf *b, const char *s)
 {
@@ -63,7 +47,7 @@ static glossa_status tensor_bytes(const st_write_tensor *t, uint64_t *out)
         return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT, "safetensors writer: %s: bad dtype %d", t->name, (int)t->dtype);
     if (t->ndim < 0 || t->ndim > ST_MAX_DIMS)
         return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT, "safetensors writer: %s: %d dims", t->name, (int)t->ndim);
-    uint64_t n = k_dtypes[t->dtype].size;
+    uint64_t n = st_dtype_size(t->dtype);
     for (int32_t d = 0; d < t->ndim; d++) {
         if (t->shape[d] < 0)
             return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT, "safetensors writer: %s: negative dim", t->name);
@@ -81,7 +65,7 @@ static glossa_status put_tensor(strbuf *b, const st_write_tensor *t, uint64_t be
     char num[48];
     GLOSSA_TRY(put_string(b, t->name));
     GLOSSA_TRY(put(b, ":{\"dtype\":\""));
-    GLOSSA_TRY(put(b, k_dtypes[t->dtype].name));
+    GLOSSA_TRY(put(b, st_dtype_name(t->dtype)));
     GLOSSA_TRY(put(b, "\",\"shape\":["));
     for (int32_t d = 0; d < t->ndim; d++) {
         snprintf(num, sizeof num, "%s%" PRId64, d ? "," : "", t->shape[d]);

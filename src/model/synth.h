@@ -89,13 +89,6 @@ void synth_spm_pieces_free(synth_spm_pieces *p);
 extern const unsigned char synth_spm_base[];
 extern const size_t synth_spm_base_len;
 
-/* io/safetensors_write.c: the file prefix (8-byte length, JSON, padding) of tensors whose data
- * follows in order (data pointers unused); *data_bytes their total size. Declared here until
- * io/safetensors.h (owned by the reader) takes it over. */
-glossa_status st_write_header(const st_write_tensor *tensors, size_t n,
-                              const char *const *meta_keys, const char *const *meta_values,
-                              size_t n_meta, char **out, size_t *out_len, uint64_t *data_bytes);
-
 /* Write a JSON value (a json_t *, passed as void * so this header needs no jansson) to
  * dir/name with indent 2; sort_keys as transformers' to_json_string. Steals the reference. */
 glossa_status synth_json_write(const char *dir, const char *name, void *json, bool sort_keys);

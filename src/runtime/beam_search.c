@@ -120,15 +120,6 @@ struct beam_search {
     int32_t *order; /* (nb) indices chosen by select_top */
 };
 
-static double float_as_decimal(float f)
-{
-    char buf[32];
-    for (int prec = 1; prec <= 9; prec++) {
-        snprintf(buf, sizeof buf, "%.*g", prec, (double)f);
-        if (strtof(buf, NULL) == f) return strtod(buf, NULL);
-    }
-    return (double)f;
-}
 
 /* torch on CUDA: float32 tensor / Python scalar d == x * (float)(1.0 / d), the reciprocal taken
  * in double (measured on an H100 with torch 2.11: it differs from x / (float)d, from
@@ -234,7 +225,7 @@ glossa_status beam_search_new(const decode_params *p, int32_t vocab, int32_t dec
     bs->n_eos = n_eos;
     bs->max_len = p->max_length;
     bs->cur_len = 1;
-    bs->lp = float_as_decimal(p->length_penalty);
+    bs->lp = decode_float_decimal(p->length_penalty);
     bs->early_unsat = true;
     bs->run_seq = calloc(seqs, sizeof(int32_t));
     bs->run_seq_next = calloc(seqs, sizeof(int32_t));

@@ -61,6 +61,10 @@ typedef struct decode_rng {
 void decode_rng_seed(decode_rng *r, uint64_t seed);
 int32_t decode_sample(float *row, int32_t vocab, const decode_params *p, decode_rng *rng);
 
+/* The decimal a user most likely wrote for f (the shortest %g form that reads back as f), so
+ * that 0.6f computes as 0.6 does in Python (length penalty, top-p, temperature). */
+double decode_float_decimal(float f);
+
 /* Greedy: the argmax (lowest index on ties, like torch.argmax on CPU). */
 int32_t decode_argmax(const float *row, int32_t vocab);
 

@@ -52,7 +52,7 @@ static void force_token(float *row, int32_t vocab, int32_t tok)
     row[tok] = 0.0f;
 }
 
-static double float_as_decimal(float f)
+double decode_float_decimal(float f)
 {
     char buf[32];
     for (int prec = 1; prec <= 9; prec++) {
@@ -74,7 +74,7 @@ static float penalise(float s, float pen, float inv_pen)
 static void repetition_penalty(float *row, int32_t vocab, const int32_t *seq, int32_t seq_len,
                                float pen)
 {
-    const float inv_pen = (float)(1.0 / float_as_decimal(pen));
+    const float inv_pen = (float)(1.0 / decode_float_decimal(pen));
     if ((uint32_t)vocab <= REP_BITMAP_BITS) {
         uint64_t seen[REP_BITMAP_BITS / 64];
         for (int32_t i = 0; i < seq_len; i++) {

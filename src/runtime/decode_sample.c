@@ -154,16 +154,6 @@ static scored heap_pop(scored *h, size_t *n)
     return top;
 }
 
-/* The decimal the user most likely wrote for f: the shortest %g form that reads back as f. */
-static double float_as_decimal(float f)
-{
-    char buf[32];
-    for (int prec = 1; prec <= 9; prec++) {
-        snprintf(buf, sizeof buf, "%.*g", prec, (double)f);
-        if (strtof(buf, NULL) == f) return strtod(buf, NULL);
-    }
-    return (double)f;
-}
 
 static float row_max(const float *row, int32_t vocab)
 {
@@ -223,7 +213,7 @@ static void top_k(float *row, int32_t vocab, int32_t k, scored *h)
  * i.e. the total minus the mass above it, is <= 1 - top_p; the first min_keep always stay. */
 static void top_p(float *row, int32_t vocab, float top_p_value, int32_t min_keep, scored *h)
 {
-    const float thr = (float)(1.0 - float_as_decimal(top_p_value));
+    const float thr = (float)(1.0 - decode_float_decimal(top_p_value));
     const float m = row_max(row, vocab);
     if (!isfinite(m)) return;
     size_t n = heap_build_finite(h, row, vocab);
@@ -267,7 +257,7 @@ int32_t decode_sample(float *row, int32_t vocab, const decode_params *p, decode_
     /* HF rejects temperature <= 0; the limit of temperature -> 0 is the argmax. */
     if (!(p->temperature > 0.0f)) return decode_argmax(row, vocab);
     if (p->temperature != 1.0f) {
-        const float inv_t = (float)(1.0 / float_as_decimal(p->temperature));
+        const float inv_t = (float)(1.0 / decode_float_decimal(p->temperature));
         for (int32_t i = 0; i < vocab; i++)
             row[i] *= inv_t;
     }
