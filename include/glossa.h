@@ -309,7 +309,8 @@ typedef struct glossa_synth_params {
     int32_t layers;    /* encoder and decoder layers; <= 0: the architecture's */
     int32_t d_model;   /* <= 0: the architecture's (heads and FFN scale with it) */
     int32_t vocab;     /* <= 0: the architecture's */
-    float init_std;    /* <= 0: the default (0.02, as transformers' init_std) */
+    float init_std;    /* <= 0: the default (0.02, as transformers' init_std; 0.2 for tiny, so
+                          that its greedy output varies) */
     bool fp16;         /* write F16 weights (default F32) */
 } glossa_synth_params;
 
