@@ -49,6 +49,8 @@ typedef enum glossa_status {
     GLOSSA_STATUS_BAD_INPUT = 6,        /* bad request input: unknown language, bad id, ... */
     GLOSSA_STATUS_NOT_FOUND = 7,
     GLOSSA_STATUS_INTERNAL = 8,
+    GLOSSA_STATUS_BUSY = 9,             /* the engine's queue is full: retry later */
+    GLOSSA_STATUS_CANCELLED = 10,       /* the request was cancelled */
 } glossa_status;
 
 /* Name of a status ("GLOSSA_STATUS_BAD_MODEL"). Never NULL. */
@@ -296,6 +298,104 @@ typedef struct glossa_run_stats {
 
 glossa_status glossa_model_last_run_stats(const glossa_model *m, glossa_run_stats *out);
 
+
+/* ---------------------------------------------------------------------------------------------
+ * The engine: in-flight (continuous) batching of requests on one model under a per-iteration
+ * token budget. Requests are submitted from any thread; one thread (the inference loop) calls
+ * glossa_engine_step() repeatedly. Every iteration admits waiting requests first-come-first-served
+ * (their encoder passes, chunked when longer than the budget left, run inside the same iteration
+ * as the decode steps of running requests) and advances every running request by one token.
+ *
+ * Usage (the loop thread):
+ *
+ *     glossa_engine *e = NULL;
+ *     glossa_engine_params ep = glossa_engine_default_params();
+ *     glossa_engine_create(model, &ep, &e);
+ *     while (!stop) {
+ *         glossa_engine_step(e, NULL);         // returns at once when there is nothing to do
+ *         glossa_engine_wait(e, 100);           // sleeps until work arrives (or 100 ms)
+ *     }
+ *
+ * and from any thread: glossa_engine_submit(e, request, on_event, user, &id); the callback runs on
+ * the loop thread with each new token (greedy / sampling) and once with DONE or ERROR, after which
+ * the request's results are readable and the engine no longer touches it.
+ */
+typedef struct glossa_engine glossa_engine;
+
+typedef enum glossa_policy {
+    GLOSSA_POLICY_GUARANTEED_NO_EVICT = 0, /* admit only when KV blocks for the input plus
+                                              max_new_tokens can be reserved */
+    GLOSSA_POLICY_MAX_UTILIZATION = 1,     /* admit eagerly; when blocks run out, pause the newest
+                                              requests and recompute them later */
+} glossa_policy;
+
+typedef struct glossa_engine_params {
+    int32_t max_num_tokens;        /* tokens per iteration (encoder + decoder), default 4096 */
+    int32_t max_batch_size;        /* running sequences (beams count), default 256 */
+    glossa_policy policy;          /* default GUARANTEED_NO_EVICT */
+    int32_t max_queue;             /* waiting requests at most (submit beyond: BUSY), default 1024 */
+    int64_t kv_cache_bytes;        /* the K/V block pools (self + cross attention); <= 0: the
+                                      device's default (CPU: 1 GiB; CUDA: kv_cache_free_fraction of
+                                      the free memory) */
+    float kv_cache_free_fraction;  /* CUDA, default 0.9 */
+} glossa_engine_params;
+
+glossa_engine_params glossa_engine_default_params(void);
+
+glossa_status glossa_engine_create(glossa_model *m, const glossa_engine_params *params,
+                                   glossa_engine **out);
+/* Cancels everything still queued or running (ERROR events with CANCELLED), then frees. */
+void glossa_engine_free(glossa_engine *e);
+
+typedef enum glossa_event_kind {
+    GLOSSA_EVENT_TOKEN = 0, /* new tokens of a greedy / sampling request (streaming) */
+    GLOSSA_EVENT_DONE = 1,  /* finished: results readable with glossa_request_result*() */
+    GLOSSA_EVENT_ERROR = 2, /* failed or cancelled: status says which */
+} glossa_event_kind;
+
+typedef struct glossa_event {
+    glossa_event_kind kind;
+    uint64_t request_id;
+    glossa_request *request;
+    const int32_t *ids;      /* TOKEN: the tokens added by this iteration */
+    size_t n_ids;
+    glossa_status status;    /* ERROR */
+    /* DONE / ERROR: timings of the request */
+    double queue_ms;         /* submit to admission */
+    double first_token_ms;   /* submit to first generated token */
+    double total_ms;         /* submit to done */
+    int32_t prompt_tokens;
+    int32_t generated_tokens;
+} glossa_event;
+
+typedef void (*glossa_event_callback)(const glossa_event *ev, void *user_data);
+
+/* Thread-safe. The request must stay alive until its DONE or ERROR event. BUSY when the queue is
+ * full; BAD_INPUT when the request can never fit the KV cache. */
+glossa_status glossa_engine_submit(glossa_engine *e, glossa_request *r, glossa_event_callback cb,
+                                   void *user_data, uint64_t *id_out);
+/* Thread-safe. The request ends with an ERROR event (CANCELLED) at the next step; its KV blocks
+ * are freed. NOT_FOUND when the id is unknown or already finished. */
+glossa_status glossa_engine_cancel(glossa_engine *e, uint64_t id);
+
+/* The loop: one iteration. *active_out (may be NULL): requests queued or running afterwards. */
+glossa_status glossa_engine_step(glossa_engine *e, int32_t *active_out);
+/* Thread-safe: sleep until there is work (or timeout_ms passes, or glossa_engine_wake()). */
+void glossa_engine_wait(glossa_engine *e, int32_t timeout_ms);
+void glossa_engine_wake(glossa_engine *e);
+
+typedef struct glossa_engine_metrics {
+    int32_t running;              /* requests admitted and not finished */
+    int32_t waiting;              /* requests queued */
+    int32_t kv_blocks_used, kv_blocks_total;
+    int64_t preemptions;          /* requests paused for lack of KV blocks (max-utilization) */
+    int64_t prompt_tokens;        /* encoder tokens processed, total */
+    int64_t generated_tokens;     /* tokens generated, total */
+    int64_t iterations;
+} glossa_engine_metrics;
+
+/* Thread-safe snapshot. */
+void glossa_engine_get_metrics(glossa_engine *e, glossa_engine_metrics *out);
 
 /* ---------------------------------------------------------------------------------------------
  * Random-weight models of real architectures, in Hugging Face format (config.json,

@@ -18,6 +18,8 @@ const char *glossa_status_name(glossa_status st)
     case GLOSSA_STATUS_BAD_INPUT: return "GLOSSA_STATUS_BAD_INPUT";
     case GLOSSA_STATUS_NOT_FOUND: return "GLOSSA_STATUS_NOT_FOUND";
     case GLOSSA_STATUS_INTERNAL: return "GLOSSA_STATUS_INTERNAL";
+    case GLOSSA_STATUS_BUSY: return "GLOSSA_STATUS_BUSY";
+    case GLOSSA_STATUS_CANCELLED: return "GLOSSA_STATUS_CANCELLED";
     }
     return "GLOSSA_STATUS_UNKNOWN";
 }
