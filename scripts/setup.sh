@@ -3,7 +3,7 @@
 # Usage: scripts/setup.sh [--no-install]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PACKAGES=(build-essential cmake pkg-config libjansson-dev libutf8proc-dev libopenblas-dev sentencepiece
+PACKAGES=(build-essential cmake pkg-config libjansson-dev libutf8proc-dev libopenblas-dev libmicrohttpd-dev sentencepiece
           python3 xz-utils gzip clang libfuzzer-14-dev)
 if [ "${1:-}" != "--no-install" ]; then
     missing=()

@@ -16,13 +16,13 @@ echo "== release build: ctest"
 [ "${1:-}" = "--quick" ] && exit 0
 
 echo "== ASan + UBSan build: ctest"
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DGLOSSA_SANITIZE=ON > /dev/null
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DGLOSSA_SANITIZE=ON -DGLOSSA_CUDA=OFF > /dev/null
 cmake --build build-asan -j"$jobs"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 (cd build-asan && ctest --output-on-failure -j"$jobs")
 
 echo "== fuzzing (libFuzzer, bounded)"
-CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DGLOSSA_FUZZ=ON -DBUILD_TESTING=OFF > /dev/null
+CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DGLOSSA_FUZZ=ON -DGLOSSA_CUDA=OFF -DBUILD_TESTING=OFF > /dev/null
 cmake --build build-fuzz -j"$jobs"
 fuzz_seconds=${GLOSSA_FUZZ_SECONDS:-30}
 for f in build-fuzz/fuzz_*; do
