@@ -398,6 +398,25 @@ typedef struct glossa_engine_metrics {
 void glossa_engine_get_metrics(glossa_engine *e, glossa_engine_metrics *out);
 
 /* ---------------------------------------------------------------------------------------------
+ * Language identification: a small built-in identifier (character n-gram profiles) for at least
+ * the languages of the project's data (en de fr cs am ar bn el es he hi ja ka ko ne ru sw th tr
+ * uk vi zh). Thread-safe once created.
+ */
+typedef struct glossa_langid glossa_langid;
+
+glossa_status glossa_langid_create(glossa_langid **out);
+void glossa_langid_free(glossa_langid *l);
+
+/* The most likely language of text as an ISO 639-1 code ("zh" for Chinese) and a confidence in
+ * [0, 1]. BAD_INPUT for empty text or text with no letters. Invalid UTF-8 is tolerated. */
+glossa_status glossa_langid_detect(const glossa_langid *l, const char *text, size_t len,
+                                   const char **lang, float *confidence);
+
+/* The languages it knows (ISO 639-1 codes). */
+size_t glossa_langid_count(const glossa_langid *l);
+const char *glossa_langid_lang_at(const glossa_langid *l, size_t i);
+
+/* ---------------------------------------------------------------------------------------------
  * Random-weight models of real architectures, in Hugging Face format (config.json,
  * generation_config.json, model.safetensors, tokenizer files) that transformers loads too. For
  * tests and benchmarks.
