@@ -27,6 +27,10 @@
 
 #include "glossa.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum gl_dtype {
     GL_DTYPE_F32 = 0,
     GL_DTYPE_F16 = 1,
@@ -157,9 +161,21 @@ struct backend {
  * cores. */
 glossa_status backend_cpu_create(int n_threads, backend **out);
 
+/* The CUDA backend (src/backend/cuda/): activations and K/V in act_dtype (F16 or BF16), weights
+ * converted to act_dtype at load, fp32 accumulation; cuBLASLt GEMMs. UNSUPPORTED when glossa was
+ * built without CUDA, NOT_FOUND when the device does not exist. */
+glossa_status backend_cuda_create(int device, gl_dtype act_dtype, backend **out);
+
+/* Number of usable CUDA devices (0 without CUDA support or without a GPU). */
+int backend_cuda_device_count(void);
+
 static inline void backend_destroy(backend *b)
 {
     if (b) b->ops->destroy(b);
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

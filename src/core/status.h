@@ -4,6 +4,10 @@
 
 #include "glossa.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #if defined(__GNUC__)
 #define GLOSSA_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
@@ -24,5 +28,9 @@ void glossa_error_clear(void);
         glossa_status st_try_ = (expr);                                                            \
         if (st_try_ != GLOSSA_STATUS_OK) return st_try_;                                           \
     } while (0)
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
