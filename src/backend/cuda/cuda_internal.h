@@ -21,11 +21,36 @@ typedef struct cuda_state {
     void *gemm_cache;             /* cuda_linear.cu: heuristics per (m, n, k, epilogue) */
     void *attn_scratch;           /* cuda_attention.cu: split-K partials, grown on demand */
     size_t attn_scratch_bytes;
+    /* cuda_backend.cu */
+    gl_dtype act_dtype;           /* F16 or BF16 */
+    void *staging;                /* CUDA_STAGING_BYTES of device memory: f32 <-> act conversions,
+                                     weight uploads (stream-ordered reuse, never host-waited) */
+    cudaError_t sticky_err;       /* first failure of an op that cannot return a status */
+    const char *sticky_what;
+    /* cuda_linear.cu */
+    void *lin_scratch;            /* pre-activation tile when y aliases the residual and act != NONE */
+    size_t lin_scratch_bytes;
+    bool gemm_fallback;           /* GLOSSA_CUDA_GEMM_FALLBACK=1: the plain kernel, no cuBLASLt */
+    /* cuda_misc.cu */
+    void *argmax_scratch;         /* per-chunk (value, index) partials, then the ids */
+    size_t argmax_scratch_bytes;
+    int32_t *argmax_host;         /* pinned, argmax_host_n ids */
+    size_t argmax_host_n;
 } cuda_state;
+
+#define CUDA_STAGING_BYTES ((size_t)16 << 20)
+#define CUDA_LT_WORKSPACE_BYTES ((size_t)32 << 20)
 
 static inline cuda_state *cuda_state_of(backend *b)
 {
     return (cuda_state *)b->impl;
+}
+
+/* Make the backend's device current on the calling thread (a no-op when it already is). */
+static inline void cuda_bind(cuda_state *s)
+{
+    int cur = -1;
+    if (cudaGetDevice(&cur) != cudaSuccess || cur != s->device) cudaSetDevice(s->device);
 }
 
 /* A CUDA error as a glossa_status with a message naming the call. */
@@ -42,5 +67,74 @@ extern "C" void cuda_op_attention_paged(backend *b, int32_t n_seqs, const void *
                                         float scale, void *out);
 /* Free cuda_attention.cu's scratch (called by destroy). */
 void cuda_attention_release(cuda_state *s);
+
+/* Record the first error of an op that cannot return one (kernel launches, cuBLASLt calls); it is
+ * logged once and returned by the next download / download_f32 / argmax. Returns err == success. */
+bool cuda_note(cuda_state *s, cudaError_t err, const char *what);
+/* The recorded error, as a status (OK when none). */
+glossa_status cuda_sticky_status(cuda_state *s);
+/* Make sure *p holds at least `bytes` of device memory (grows, never shrinks; contents lost). */
+glossa_status cuda_grow(void **p, size_t *cap, size_t bytes, const char *what);
+
+/* cuda_linear.cu */
+glossa_status cuda_linear_init(cuda_state *s);
+void cuda_linear_release(cuda_state *s);
+void cuda_op_linear(backend *b, int32_t m, const void *x, int32_t x_stride, const gl_weight *w,
+                    const gl_weight *bias, gl_act act, const void *residual, void *y);
+
+/* cuda_norm.cu */
+void cuda_op_layernorm(backend *b, int32_t m, void *x, const void *r, const gl_weight *gamma,
+                       const gl_weight *beta, float eps, void *y);
+void cuda_op_add(backend *b, int64_t n, const void *x, const void *r, void *y);
+
+/* cuda_misc.cu */
+void cuda_op_embed(backend *b, int32_t m, const int32_t *ids, const int32_t *positions,
+                   const gl_weight *tok, const gl_weight *pos, float scale, void *y);
+void cuda_op_gather_rows(backend *b, int32_t m, int32_t d, const void *x, const int32_t *rows,
+                         void *y);
+glossa_status cuda_op_argmax(backend *b, int32_t m, int32_t n, const void *x, int32_t *out);
+void cuda_op_kv_write(backend *b, int32_t n, const void *k, const void *v, int32_t kv_stride,
+                      const int32_t *slot_mapping, const gl_kv_view *kv);
+void cuda_op_kv_copy_blocks(backend *b, const gl_kv_view *kv, int32_t n, const int32_t *src,
+                            const int32_t *dst);
+void cuda_misc_release(cuda_state *s);
+
+/* cuda_backend.cu: dst[i] = src[i] converted (F32 / F16 / BF16 either way), n elements, on the
+ * stream. */
+void cuda_convert(cuda_state *s, void *dst, gl_dtype dst_t, const void *src, gl_dtype src_t,
+                  size_t n);
+
+/* ---- device helpers shared by the .cu files: act dtype <-> fp32 ---- */
+static __device__ __forceinline__ float gl_cu_f32(__half v)
+{
+    return __half2float(v);
+}
+static __device__ __forceinline__ float gl_cu_f32(__nv_bfloat16 v)
+{
+    return __bfloat162float(v);
+}
+static __device__ __forceinline__ float gl_cu_f32(float v)
+{
+    return v;
+}
+template <typename T> __device__ __forceinline__ T gl_cu_from_f32(float v);
+template <> __device__ __forceinline__ __half gl_cu_from_f32<__half>(float v)
+{
+    return __float2half_rn(v);
+}
+template <> __device__ __forceinline__ __nv_bfloat16 gl_cu_from_f32<__nv_bfloat16>(float v)
+{
+    return __float2bfloat16_rn(v);
+}
+template <> __device__ __forceinline__ float gl_cu_from_f32<float>(float v)
+{
+    return v;
+}
+
+/* The address allows 16-byte vector accesses. */
+static inline bool cuda_aligned16(const void *p)
+{
+    return ((uintptr_t)p & 15u) == 0;
+}
 
 #endif

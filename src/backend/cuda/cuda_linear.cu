@@ -1,0 +1,411 @@
+/* linear: y(m, n) = act(x(m, k) W(n, k)^T + bias(n)) (+ residual(m, n)) through cuBLASLt.
+ *
+ * Row-major to cuBLASLt's column-major. A row-major (r, c) matrix with row stride ld is, read in
+ * column-major terms, a (c x r) matrix with leading dimension ld: the same bytes, transposed. So
+ *   y (m, n), stride n    is the column-major n x m matrix  Y^T (ld n)
+ *   x (m, k), stride xs   is the column-major k x m matrix  X^T (ld xs: x_stride is just lda)
+ *   W (n, k), stride k    is the column-major k x n matrix  W^T (ld k)
+ * and y = x W^T is y^T = W x^T, i.e. D (n x m) = op(A) op(B) with
+ *   A = W^T stored k x n, op(A) = transpose -> W (n x k)       [TRANSA = T]
+ *   B = X^T stored k x m, op(B) = as is    -> X^T (k x m)       [TRANSB = N]
+ *   C = D = Y^T stored n x m, ld n.
+ * (the "TN" layout, cuBLAS's preferred one for fp16 / bf16.) D(j, i) = sum_c W[j k + c] x[i xs + c]
+ * = y[i n + j]. cuBLASLt's bias vector has one entry per row of D, i.e. per output feature.
+ *
+ * Epilogues. cuBLASLt computes D = epilogue(alpha A B + beta C + bias): an activation would be
+ * applied after the residual, so the residual rides on beta = 1 (C = residual, C == D in place
+ * when y aliases it) only when act is NONE. cuBLASLt's GELU epilogue is the tanh approximation
+ * (PyTorch's fallback for it applies gelu(approximate="tanh")), so GELU_BIAS serves
+ * GL_ACT_GELU_TANH only; RELU_BIAS serves GL_ACT_RELU. Exact GELU and SiLU, and any activation
+ * together with a residual, run as GEMM (+ BIAS epilogue) followed by one elementwise kernel
+ * y = act(t) (+ residual); t is y itself, or a scratch buffer when y aliases the residual.
+ *
+ * Heuristics are queried once per (m, n, k, x_stride, epilogue, dtype, beta, alignments) and kept
+ * with the descriptors in a small open-addressing hash table (flushed when half full). A shape
+ * with no cuBLASLt algorithm, a failed cuBLASLt call, or GLOSSA_CUDA_GEMM_FALLBACK=1 runs a plain
+ * tiled kernel that does everything (GEMM, bias, activation, residual) in one pass. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cuda/cuda_internal.h"
+#include "core/log.h"
+
+#define GEMM_CACHE_CAP 1024 /* power of two */
+
+typedef struct gemm_key {
+    int32_t m, n, k, ldb;
+    uint32_t epi;                      /* cublasLtEpilogue_t */
+    uint8_t dtype, beta1, align_a, align_b, align_c, align_bias, pad0, pad1;
+} gemm_key;
+
+typedef struct gemm_plan {
+    gemm_key key;
+    bool used;
+    bool have_algo;                    /* false: cuBLASLt has nothing: the plain kernel runs it */
+    cublasLtMatmulDesc_t op;
+    cublasLtMatrixLayout_t a, b, c;    /* c describes both C and D */
+    cublasLtMatmulAlgo_t algo;
+} gemm_plan;
+
+typedef struct gemm_cache {
+    gemm_plan slot[GEMM_CACHE_CAP];
+    int used;
+} gemm_cache;
+
+/* ---- activations (fp32, same forms as the CPU twin) ---- */
+
+static __device__ __forceinline__ float lin_act(float v, int act)
+{
+    switch (act) {
+    case GL_ACT_GELU: return 0.5f * v * erfcf(-v * 0.70710678118654752440f);
+    case GL_ACT_GELU_TANH: {
+        float u = 0.79788456080286535588f * (v + 0.044715f * (v * v * v));
+        return v / (1.0f + expf(-2.0f * u));
+    }
+    case GL_ACT_RELU: return v < 0.0f ? 0.0f : v; /* NaN stays NaN */
+    case GL_ACT_SILU: return v / (1.0f + expf(-v));
+    default: return v;
+    }
+}
+
+/* y[i] = act(t[i]) (+ res[i]) over m * n elements; t, res may alias y (each element is read before
+ * it is written, by the same thread). vec: 8-element (16-byte) accesses, all pointers aligned and
+ * the count a multiple of 8. */
+template <typename T>
+__global__ void lin_post_kernel(T *y, const T *t, const T *res, int64_t total, int act, bool vec)
+{
+    int64_t stride = (int64_t)gridDim.x * blockDim.x;
+    int64_t i0 = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (vec) {
+        for (int64_t i = i0; i < total / 8; i += stride) {
+            uint4 tv = ((const uint4 *)t)[i], rv = make_uint4(0, 0, 0, 0), out;
+            if (res) rv = ((const uint4 *)res)[i];
+            const T *te = (const T *)&tv, *re = (const T *)&rv;
+            T *oe = (T *)&out;
+#pragma unroll
+            for (int e = 0; e < 8; e++) {
+                float v = lin_act(gl_cu_f32(te[e]), act);
+                if (res) v += gl_cu_f32(re[e]);
+                oe[e] = gl_cu_from_f32<T>(v);
+            }
+            ((uint4 *)y)[i] = out;
+        }
+        return;
+    }
+    for (int64_t i = i0; i < total; i += stride) {
+        float v = lin_act(gl_cu_f32(t[i]), act);
+        if (res) v += gl_cu_f32(res[i]);
+        y[i] = gl_cu_from_f32<T>(v);
+    }
+}
+
+/* The plain kernel: 16 x 16 output tile per block, k in steps of 16 through shared memory, fp32
+ * accumulation, the whole epilogue fused (y may alias res: read, then written by one thread). */
+#define FB_TILE 16
+template <typename T>
+__global__ void lin_fallback_kernel(int32_t m, int32_t n, int32_t k, const T *x, int32_t xs,
+                                    const T *w, const T *bias, int act, const T *res, T *y)
+{
+    __shared__ float xt[FB_TILE][FB_TILE + 1];
+    __shared__ float wt[FB_TILE][FB_TILE + 1];
+    int tx = threadIdx.x, ty = threadIdx.y;
+    int64_t row = (int64_t)blockIdx.y * FB_TILE + ty; /* token */
+    int64_t col = (int64_t)blockIdx.x * FB_TILE + tx; /* output feature */
+    int64_t wrow = (int64_t)blockIdx.x * FB_TILE + ty;
+    float acc = 0.0f;
+    for (int32_t k0 = 0; k0 < k; k0 += FB_TILE) {
+        int32_t c = k0 + tx;
+        xt[ty][tx] = row < m && c < k ? gl_cu_f32(x[row * xs + c]) : 0.0f;
+        wt[ty][tx] = wrow < n && c < k ? gl_cu_f32(w[wrow * k + c]) : 0.0f;
+        __syncthreads();
+#pragma unroll
+        for (int e = 0; e < FB_TILE; e++) acc += xt[ty][e] * wt[tx][e];
+        __syncthreads();
+    }
+    if (row >= m || col >= n) return;
+    float v = acc;
+    if (bias) v += gl_cu_f32(bias[col]);
+    v = lin_act(v, act);
+    if (res) v += gl_cu_f32(res[row * n + col]);
+    y[row * n + col] = gl_cu_from_f32<T>(v);
+}
+
+template <typename T>
+static void lin_fallback(cuda_state *s, int32_t m, int32_t n, int32_t k, const void *x, int32_t xs,
+                         const void *w, const void *bias, gl_act act, const void *res, void *y)
+{
+    dim3 block(FB_TILE, FB_TILE);
+    dim3 grid((unsigned)((n + FB_TILE - 1) / FB_TILE), (unsigned)((m + FB_TILE - 1) / FB_TILE));
+    lin_fallback_kernel<T><<<grid, block, 0, s->stream>>>(m, n, k, (const T *)x, xs, (const T *)w,
+                                                          (const T *)bias, (int)act,
+                                                          (const T *)res, (T *)y);
+    cuda_note(s, cudaGetLastError(), "linear (plain kernel)");
+}
+
+static void lin_post(cuda_state *s, void *y, const void *t, const void *res, int64_t total,
+                     gl_act act)
+{
+    bool vec = total % 8 == 0 && cuda_aligned16(y) && cuda_aligned16(t) &&
+               (!res || cuda_aligned16(res));
+    int64_t work = vec ? total / 8 : total;
+    int64_t blocks = (work + 255) / 256, cap = (int64_t)s->sm_count * 16;
+    if (blocks > cap) blocks = cap;
+    if (blocks < 1) blocks = 1;
+    if (s->act_dtype == GL_DTYPE_F16)
+        lin_post_kernel<__half><<<(unsigned)blocks, 256, 0, s->stream>>>(
+            (__half *)y, (const __half *)t, (const __half *)res, total, (int)act, vec);
+    else
+        lin_post_kernel<__nv_bfloat16><<<(unsigned)blocks, 256, 0, s->stream>>>(
+            (__nv_bfloat16 *)y, (const __nv_bfloat16 *)t, (const __nv_bfloat16 *)res, total,
+            (int)act, vec);
+    cuda_note(s, cudaGetLastError(), "linear (activation)");
+}
+
+/* ---- the plan cache ---- */
+
+/* The largest power of two (at most 256) dividing both the address and the row pitch. */
+static uint8_t lin_align(const void *p, int64_t pitch_bytes)
+{
+    uint64_t v = (uint64_t)(uintptr_t)p | (uint64_t)pitch_bytes | 256u;
+    uint64_t a = v & (~v + 1); /* lowest set bit */
+    return (uint8_t)(a >= 256 ? 0 : a); /* 0 stands for 256 */
+}
+
+static uint32_t lin_align_bytes(uint8_t a)
+{
+    return a ? a : 256u;
+}
+
+static uint64_t lin_hash(const gemm_key *k)
+{
+    const unsigned char *p = (const unsigned char *)k;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < sizeof *k; i++) h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+static void plan_destroy(gemm_plan *p)
+{
+    if (p->op) cublasLtMatmulDescDestroy(p->op);
+    if (p->a) cublasLtMatrixLayoutDestroy(p->a);
+    if (p->b) cublasLtMatrixLayoutDestroy(p->b);
+    if (p->c) cublasLtMatrixLayoutDestroy(p->c);
+    memset(p, 0, sizeof *p);
+}
+
+static void cache_flush(gemm_cache *c)
+{
+    for (int i = 0; i < GEMM_CACHE_CAP; i++)
+        if (c->slot[i].used) plan_destroy(&c->slot[i]);
+    c->used = 0;
+}
+
+#define LT_TRY(call)                                                                               \
+    do {                                                                                           \
+        if ((call) != CUBLAS_STATUS_SUCCESS) return false;                                         \
+    } while (0)
+
+/* Descriptors and the heuristic's best algorithm for one key; false when a descriptor cannot be
+ * made (the plan then stays without an algorithm). */
+static bool plan_build(cuda_state *s, gemm_plan *p, const void *bias_ptr)
+{
+    const gemm_key *k = &p->key;
+    cudaDataType_t dt = k->dtype == GL_DTYPE_F16 ? CUDA_R_16F : CUDA_R_16BF;
+    LT_TRY(cublasLtMatmulDescCreate(&p->op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    int32_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
+    LT_TRY(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
+    LT_TRY(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
+    uint32_t epi = k->epi;
+    LT_TRY(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
+    if (epi & CUBLASLT_EPILOGUE_BIAS) {
+        int32_t bt = (int32_t)dt;
+        LT_TRY(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt,
+                                              sizeof bt));
+        LT_TRY(cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias_ptr,
+                                              sizeof bias_ptr));
+    }
+    LT_TRY(cublasLtMatrixLayoutCreate(&p->a, dt, (uint64_t)k->k, (uint64_t)k->n, k->k));
+    LT_TRY(cublasLtMatrixLayoutCreate(&p->b, dt, (uint64_t)k->k, (uint64_t)k->m, k->ldb));
+    LT_TRY(cublasLtMatrixLayoutCreate(&p->c, dt, (uint64_t)k->n, (uint64_t)k->m, k->n));
+
+    cublasLtMatmulPreference_t pref = NULL;
+    LT_TRY(cublasLtMatmulPreferenceCreate(&pref));
+    uint64_t ws = s->lt_workspace_bytes;
+    uint32_t aa = lin_align_bytes(k->align_a), ab = lin_align_bytes(k->align_b);
+    uint32_t ac = lin_align_bytes(k->align_c);
+    bool ok = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                   &ws, sizeof ws) == CUBLAS_STATUS_SUCCESS &&
+              cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES,
+                                                   &aa, sizeof aa) == CUBLAS_STATUS_SUCCESS &&
+              cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+                                                   &ab, sizeof ab) == CUBLAS_STATUS_SUCCESS &&
+              cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES,
+                                                   &ac, sizeof ac) == CUBLAS_STATUS_SUCCESS &&
+              cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES,
+                                                   &ac, sizeof ac) == CUBLAS_STATUS_SUCCESS;
+    cublasLtMatmulHeuristicResult_t res;
+    memset(&res, 0, sizeof res);
+    int n_res = 0;
+    if (ok &&
+        cublasLtMatmulAlgoGetHeuristic(s->lt, p->op, p->a, p->b, p->c, p->c, pref, 1, &res,
+                                       &n_res) == CUBLAS_STATUS_SUCCESS &&
+        n_res > 0 && res.state == CUBLAS_STATUS_SUCCESS) {
+        p->algo = res.algo;
+        p->have_algo = true;
+    }
+    cublasLtMatmulPreferenceDestroy(pref);
+    if (!p->have_algo)
+        GLOSSA_LOG_DEBUG("cuda linear: no cuBLASLt algorithm for m=%d n=%d k=%d ldb=%d epi=%u "
+                         "(plain kernel)", k->m, k->n, k->k, k->ldb, k->epi);
+    return true;
+}
+
+/* The plan for a key, built on first use; NULL only when the cache itself is missing. */
+static gemm_plan *plan_get(cuda_state *s, const gemm_key *key, const void *bias_ptr)
+{
+    gemm_cache *c = (gemm_cache *)s->gemm_cache;
+    if (!c) return NULL;
+    uint32_t mask = GEMM_CACHE_CAP - 1, i = (uint32_t)lin_hash(key) & mask;
+    for (;; i = (i + 1) & mask) {
+        gemm_plan *p = &c->slot[i];
+        if (!p->used) break;
+        if (memcmp(&p->key, key, sizeof *key) == 0) return p;
+    }
+    if (c->used >= GEMM_CACHE_CAP / 2) {
+        cache_flush(c);
+        i = (uint32_t)lin_hash(key) & mask;
+    }
+    gemm_plan *p = &c->slot[i];
+    memset(p, 0, sizeof *p);
+    p->key = *key;
+    p->used = true;
+    c->used++;
+    if (!plan_build(s, p, bias_ptr)) {
+        /* keep the key (so the failure is not retried every call) without descriptors */
+        gemm_key k = p->key;
+        plan_destroy(p);
+        p->key = k;
+        p->used = true;
+    }
+    return p;
+}
+
+/* D = epilogue(x W^T + beta C + bias) through cuBLASLt; false when it cannot run it. */
+static bool lin_gemm(cuda_state *s, int32_t m, const void *x, int32_t xs, const gl_weight *w,
+                     const void *bias, cublasLtEpilogue_t epi, const void *c, void *d)
+{
+    if (s->gemm_fallback) return false;
+    size_t es = 2;
+    gemm_key key;
+    memset(&key, 0, sizeof key);
+    key.m = m;
+    key.n = w->rows;
+    key.k = w->cols;
+    key.ldb = xs;
+    key.epi = (uint32_t)epi;
+    key.dtype = (uint8_t)s->act_dtype;
+    key.beta1 = c != NULL;
+    key.align_a = lin_align(w->data, (int64_t)w->cols * es);
+    key.align_b = lin_align(x, (int64_t)xs * es);
+    uint8_t ad = lin_align(d, (int64_t)w->rows * es);
+    uint8_t ac = c ? lin_align(c, (int64_t)w->rows * es) : ad;
+    key.align_c = lin_align_bytes(ad) < lin_align_bytes(ac) ? ad : ac;
+    key.align_bias = bias ? lin_align(bias, 0) : 0;
+    gemm_plan *p = plan_get(s, &key, bias);
+    if (!p || !p->have_algo) return false;
+    if (bias &&
+        cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
+                                       sizeof bias) != CUBLAS_STATUS_SUCCESS)
+        return false;
+    float alpha = 1.0f, beta = c ? 1.0f : 0.0f;
+    cublasStatus_t st = cublasLtMatmul(s->lt, p->op, &alpha, w->data, p->a, x, p->b, &beta,
+                                       c ? c : d, p->c, d, p->c, &p->algo, s->lt_workspace,
+                                       s->lt_workspace_bytes, s->stream);
+    if (st != CUBLAS_STATUS_SUCCESS) {
+        GLOSSA_LOG_WARN("cuda linear: cublasLtMatmul m=%d n=%d k=%d: %s (plain kernel instead)", m,
+                        w->rows, w->cols, cublasLtGetStatusString(st));
+        p->have_algo = false; /* do not try this plan again */
+        return false;
+    }
+    return true;
+}
+
+void cuda_op_linear(backend *b, int32_t m, const void *x, int32_t x_stride, const gl_weight *w,
+                    const gl_weight *bias, gl_act act, const void *residual, void *y)
+{
+    if (m <= 0) return;
+    cuda_state *s = cuda_state_of(b);
+    cuda_bind(s);
+    int32_t n = w->rows, k = w->cols;
+    const void *bp = bias ? bias->data : NULL;
+    int64_t total = (int64_t)m * n;
+    bool ok;
+    if (residual && act == GL_ACT_NONE) {
+        /* y = x W^T + bias + residual in one GEMM: C = residual, beta = 1 (C == D when aliased) */
+        ok = lin_gemm(s, m, x, x_stride, w, bp, bp ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT,
+                      residual, y);
+    } else if (residual) {
+        /* t = x W^T + bias, then y = act(t) + residual; t must not be the residual's memory */
+        void *t = y;
+        if (residual == y) {
+            size_t bytes = (size_t)total * 2;
+            t = cuda_grow(&s->lin_scratch, &s->lin_scratch_bytes, bytes, "linear scratch") ==
+                        GLOSSA_STATUS_OK
+                    ? s->lin_scratch
+                    : NULL;
+        }
+        ok = t && lin_gemm(s, m, x, x_stride, w, bp,
+                           bp ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT, NULL, t);
+        if (ok) lin_post(s, y, t, residual, total, act);
+    } else {
+        cublasLtEpilogue_t epi = bp ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT;
+        bool fused = act == GL_ACT_NONE;
+        if (act == GL_ACT_RELU) {
+            epi = bp ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_RELU;
+            fused = true;
+        } else if (act == GL_ACT_GELU_TANH) {
+            epi = bp ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_GELU;
+            fused = true;
+        }
+        ok = lin_gemm(s, m, x, x_stride, w, bp, epi, NULL, y);
+        if (ok && !fused) lin_post(s, y, y, NULL, total, act); /* exact GELU, SiLU */
+    }
+    if (ok) return;
+    if (s->act_dtype == GL_DTYPE_F16)
+        lin_fallback<__half>(s, m, n, k, x, x_stride, w->data, bp, act, residual, y);
+    else
+        lin_fallback<__nv_bfloat16>(s, m, n, k, x, x_stride, w->data, bp, act, residual, y);
+}
+
+glossa_status cuda_linear_init(cuda_state *s)
+{
+    if (cublasLtCreate(&s->lt) != CUBLAS_STATUS_SUCCESS) {
+        s->lt = NULL;
+        return glossa_error(GLOSSA_STATUS_INTERNAL, "cuda: cublasLtCreate failed");
+    }
+    GLOSSA_TRY(cuda_grow(&s->lt_workspace, &s->lt_workspace_bytes, CUDA_LT_WORKSPACE_BYTES,
+                         "cuBLASLt workspace"));
+    s->gemm_cache = calloc(1, sizeof(gemm_cache));
+    if (!s->gemm_cache)
+        return glossa_error(GLOSSA_STATUS_OUT_OF_MEMORY, "cuda: GEMM plan cache");
+    const char *env = getenv("GLOSSA_CUDA_GEMM_FALLBACK");
+    s->gemm_fallback = env && env[0] == '1';
+    return GLOSSA_STATUS_OK;
+}
+
+void cuda_linear_release(cuda_state *s)
+{
+    if (s->gemm_cache) {
+        cache_flush((gemm_cache *)s->gemm_cache);
+        free(s->gemm_cache);
+        s->gemm_cache = NULL;
+    }
+    if (s->lt) cublasLtDestroy(s->lt);
+    s->lt = NULL;
+    cudaFree(s->lt_workspace);
+    s->lt_workspace = NULL;
+    s->lt_workspace_bytes = 0;
+    cudaFree(s->lin_scratch);
+    s->lin_scratch = NULL;
+    s->lin_scratch_bytes = 0;
+}

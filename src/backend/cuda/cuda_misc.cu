@@ -1,0 +1,319 @@
+/* embed, gather_rows, argmax, kv_write, kv_copy_blocks.
+ *
+ * Row ops run one block per row with 16-byte accesses where the row length and the pointers
+ * allow. Copies (gather_rows, kv_write, kv_copy_blocks) move raw bits, so they are exact.
+ * argmax runs in two launches: blocks of ARG_CHUNK columns each reduce to one (value, index)
+ * candidate, then one warp per row reduces its candidates; the ids go to the host through a
+ * pinned buffer (the one host wait of the op). The order used to pick a winner is total (NaN above
+ * everything, then the larger value, then the lower index), so the result does not depend on how
+ * the reduction is split: torch.argmax's answer, as the CPU twin's. */
+#include <string.h>
+
+#include "backend/cuda/cuda_internal.h"
+
+#define ROW_THREADS 128
+#define ARG_THREADS 256
+#define ARG_CHUNK 4096 /* columns per block of the first argmax pass */
+
+/* ---- embed ---- */
+
+template <typename T>
+__global__ void embed_kernel(const int32_t *ids, const int32_t *positions, const T *tok,
+                             const T *pos, float scale, T *y, int32_t d, bool vec)
+{
+    int64_t i = blockIdx.x;
+    const T *t = tok + (int64_t)ids[i] * d;
+    const T *p = pos ? pos + (int64_t)positions[i] * d : NULL;
+    T *yr = y + i * d;
+    if (vec) {
+        for (int c = (int)threadIdx.x * 8; c < d; c += (int)blockDim.x * 8) {
+            uint4 tv = *(const uint4 *)(t + c), pv = p ? *(const uint4 *)(p + c) : tv, out;
+            const T *te = (const T *)&tv, *pe = (const T *)&pv;
+            T *oe = (T *)&out;
+#pragma unroll
+            for (int e = 0; e < 8; e++) {
+                float v = gl_cu_f32(te[e]) * scale;
+                if (p) v += gl_cu_f32(pe[e]);
+                oe[e] = gl_cu_from_f32<T>(v);
+            }
+            *(uint4 *)(yr + c) = out;
+        }
+        return;
+    }
+    for (int c = (int)threadIdx.x; c < d; c += (int)blockDim.x) {
+        float v = gl_cu_f32(t[c]) * scale;
+        if (p) v += gl_cu_f32(p[c]);
+        yr[c] = gl_cu_from_f32<T>(v);
+    }
+}
+
+void cuda_op_embed(backend *b, int32_t m, const int32_t *ids, const int32_t *positions,
+                   const gl_weight *tok, const gl_weight *pos, float scale, void *y)
+{
+    if (m <= 0) return;
+    cuda_state *s = cuda_state_of(b);
+    cuda_bind(s);
+    int32_t d = tok->cols;
+    const void *pd = pos ? pos->data : NULL;
+    bool vec = d % 8 == 0 && cuda_aligned16(tok->data) && cuda_aligned16(y) &&
+               (!pd || cuda_aligned16(pd));
+    if (s->act_dtype == GL_DTYPE_F16)
+        embed_kernel<__half><<<(unsigned)m, ROW_THREADS, 0, s->stream>>>(
+            ids, pd ? positions : NULL, (const __half *)tok->data, (const __half *)pd, scale,
+            (__half *)y, d, vec);
+    else
+        embed_kernel<__nv_bfloat16><<<(unsigned)m, ROW_THREADS, 0, s->stream>>>(
+            ids, pd ? positions : NULL, (const __nv_bfloat16 *)tok->data,
+            (const __nv_bfloat16 *)pd, scale, (__nv_bfloat16 *)y, d, vec);
+    cuda_note(s, cudaGetLastError(), "embed");
+}
+
+/* ---- raw row copies ---- */
+
+/* Copy `len` 2-byte elements (16 bytes at a time when vec) with the threads of one block. */
+static __device__ __forceinline__ void copy_row(uint16_t *dst, const uint16_t *src, int64_t len,
+                                                bool vec)
+{
+    if (vec) {
+        for (int64_t c = threadIdx.x; c < len / 8; c += blockDim.x)
+            ((uint4 *)dst)[c] = ((const uint4 *)src)[c];
+        return;
+    }
+    for (int64_t c = threadIdx.x; c < len; c += blockDim.x) dst[c] = src[c];
+}
+
+__global__ void gather_kernel(const uint16_t *x, const int32_t *rows, uint16_t *y, int32_t d,
+                              bool vec)
+{
+    int64_t i = blockIdx.x;
+    copy_row(y + i * d, x + (int64_t)rows[i] * d, d, vec);
+}
+
+void cuda_op_gather_rows(backend *b, int32_t m, int32_t d, const void *x, const int32_t *rows,
+                         void *y)
+{
+    if (m <= 0 || d <= 0) return;
+    cuda_state *s = cuda_state_of(b);
+    cuda_bind(s);
+    bool vec = d % 8 == 0 && cuda_aligned16(x) && cuda_aligned16(y);
+    gather_kernel<<<(unsigned)m, ROW_THREADS, 0, s->stream>>>((const uint16_t *)x, rows,
+                                                              (uint16_t *)y, d, vec);
+    cuda_note(s, cudaGetLastError(), "gather_rows");
+}
+
+__global__ void kv_write_kernel(const uint16_t *k, const uint16_t *v, int32_t kv_stride,
+                                const int32_t *slots, uint16_t *kd, uint16_t *vd, int32_t row,
+                                bool vec)
+{
+    int64_t t = blockIdx.x;
+    int64_t slot = slots[t];
+    if (slot < 0) return; /* padding token: nothing to store */
+    copy_row(kd + slot * row, k + t * kv_stride, row, vec);
+    copy_row(vd + slot * row, v + t * kv_stride, row, vec);
+}
+
+void cuda_op_kv_write(backend *b, int32_t n, const void *k, const void *v, int32_t kv_stride,
+                      const int32_t *slot_mapping, const gl_kv_view *kv)
+{
+    if (n <= 0) return;
+    cuda_state *s = cuda_state_of(b);
+    cuda_bind(s);
+    int32_t row = kv->n_heads * kv->head_dim;
+    bool vec = row % 8 == 0 && kv_stride % 8 == 0 && cuda_aligned16(k) && cuda_aligned16(v) &&
+               cuda_aligned16(kv->k) && cuda_aligned16(kv->v);
+    kv_write_kernel<<<(unsigned)n, ROW_THREADS, 0, s->stream>>>(
+        (const uint16_t *)k, (const uint16_t *)v, kv_stride, slot_mapping, (uint16_t *)kv->k,
+        (uint16_t *)kv->v, row, vec);
+    cuda_note(s, cudaGetLastError(), "kv_write");
+}
+
+/* grid.x = pair (2 i: K of pair i, 2 i + 1: V), grid.y: slices of the block, stepping by gridDim.y */
+__global__ void kv_copy_kernel(uint16_t *k, uint16_t *v, const int32_t *src, const int32_t *dst,
+                               int64_t elems, int64_t slice, bool vec)
+{
+    int64_t i = blockIdx.x >> 1;
+    uint16_t *base = (blockIdx.x & 1) ? v : k;
+    const uint16_t *from = base + (int64_t)src[i] * elems;
+    uint16_t *to = base + (int64_t)dst[i] * elems;
+    for (int64_t o = (int64_t)blockIdx.y * slice; o < elems; o += (int64_t)gridDim.y * slice) {
+        int64_t len = elems - o < slice ? elems - o : slice;
+        copy_row(to + o, from + o, len, vec);
+    }
+}
+
+void cuda_op_kv_copy_blocks(backend *b, const gl_kv_view *kv, int32_t n, const int32_t *src,
+                            const int32_t *dst)
+{
+    if (n <= 0) return;
+    cuda_state *s = cuda_state_of(b);
+    cuda_bind(s);
+    int64_t elems = (int64_t)kv->block_size * kv->n_heads * kv->head_dim;
+    bool vec = elems % 8 == 0 && cuda_aligned16(kv->k) && cuda_aligned16(kv->v);
+    int64_t slice = (int64_t)ROW_THREADS * 8 * 4; /* a multiple of 8: slices stay aligned */
+    int64_t slices = (elems + slice - 1) / slice;
+    if (slices > 65535) slices = 65535;
+    if (slices < 1) slices = 1;
+    dim3 grid((unsigned)(2 * (int64_t)n), (unsigned)slices);
+    kv_copy_kernel<<<grid, ROW_THREADS, 0, s->stream>>>((uint16_t *)kv->k, (uint16_t *)kv->v, src,
+                                                        dst, elems, slice, vec);
+    cuda_note(s, cudaGetLastError(), "kv_copy_blocks");
+}
+
+/* ---- argmax ---- */
+
+/* a beats b: a real candidate over none; NaN over numbers; the larger value; the lower index. */
+static __device__ __forceinline__ bool arg_better(float av, int32_t ai, float bv, int32_t bi)
+{
+    if (ai < 0) return false;
+    if (bi < 0) return true;
+    bool an = av != av, bn = bv != bv;
+    if (an != bn) return an;
+    if (!an && av != bv) return av > bv;
+    return ai < bi;
+}
+
+/* Block-wide winner (blockDim.x == ARG_THREADS); thread 0 gets the result. */
+static __device__ void arg_block_reduce(float *v, int32_t *i)
+{
+    __shared__ float sv[ARG_THREADS / 32];
+    __shared__ int32_t si[ARG_THREADS / 32];
+    for (int o = 16; o > 0; o >>= 1) {
+        float ov = __shfl_xor_sync(0xffffffffu, *v, o);
+        int32_t oi = __shfl_xor_sync(0xffffffffu, *i, o);
+        if (arg_better(ov, oi, *v, *i)) {
+            *v = ov;
+            *i = oi;
+        }
+    }
+    int lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
+    if (lane == 0) {
+        sv[wid] = *v;
+        si[wid] = *i;
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        for (int w = 1; w < ARG_THREADS / 32; w++)
+            if (arg_better(sv[w], si[w], *v, *i)) {
+                *v = sv[w];
+                *i = si[w];
+            }
+    }
+}
+
+/* Pass 1: block (chunk, row) reduces columns [chunk * ARG_CHUNK, +ARG_CHUNK) of its row. With one
+ * chunk per row it writes the id directly. */
+template <typename T>
+__global__ void argmax_chunks(const T *x, int32_t n, float *pv, int32_t *pi, int32_t *ids)
+{
+    int64_t row = blockIdx.y;
+    const T *xr = x + row * n;
+    int32_t c0 = (int32_t)blockIdx.x * ARG_CHUNK;
+    int32_t c1 = n - c0 < ARG_CHUNK ? n : c0 + ARG_CHUNK;
+    float bv = 0.0f;
+    int32_t bi = -1;
+    for (int32_t c = c0 + (int32_t)threadIdx.x; c < c1; c += ARG_THREADS) {
+        float v = gl_cu_f32(xr[c]);
+        if (arg_better(v, c, bv, bi)) {
+            bv = v;
+            bi = c;
+        }
+    }
+    arg_block_reduce(&bv, &bi);
+    if (threadIdx.x != 0) return;
+    if (gridDim.x == 1) {
+        ids[row] = bi;
+    } else {
+        pv[row * gridDim.x + blockIdx.x] = bv;
+        pi[row * gridDim.x + blockIdx.x] = bi;
+    }
+}
+
+/* Pass 2: one warp per row over its n_chunks candidates. */
+__global__ void argmax_final(const float *pv, const int32_t *pi, int32_t n_chunks, int32_t *ids)
+{
+    int64_t row = blockIdx.x;
+    float bv = 0.0f;
+    int32_t bi = -1;
+    for (int32_t c = (int32_t)threadIdx.x; c < n_chunks; c += 32) {
+        float v = pv[row * n_chunks + c];
+        int32_t i = pi[row * n_chunks + c];
+        if (arg_better(v, i, bv, bi)) {
+            bv = v;
+            bi = i;
+        }
+    }
+    for (int o = 16; o > 0; o >>= 1) {
+        float ov = __shfl_xor_sync(0xffffffffu, bv, o);
+        int32_t oi = __shfl_xor_sync(0xffffffffu, bi, o);
+        if (arg_better(ov, oi, bv, bi)) {
+            bv = ov;
+            bi = oi;
+        }
+    }
+    if (threadIdx.x == 0) ids[row] = bi;
+}
+
+/* Pinned room for m ids (NULL when pinned memory cannot be had: the caller copies directly). */
+static int32_t *argmax_host_buf(cuda_state *s, int32_t m)
+{
+    if (s->argmax_host && s->argmax_host_n >= (size_t)m) return s->argmax_host;
+    if (s->argmax_host) cudaFreeHost(s->argmax_host);
+    s->argmax_host = NULL;
+    s->argmax_host_n = 0;
+    size_t want = (size_t)m < 1024 ? 1024 : (size_t)m;
+    void *p = NULL;
+    if (cudaMallocHost(&p, want * sizeof(int32_t)) != cudaSuccess) {
+        cudaGetLastError();
+        return NULL;
+    }
+    s->argmax_host = (int32_t *)p;
+    s->argmax_host_n = want;
+    return s->argmax_host;
+}
+
+glossa_status cuda_op_argmax(backend *b, int32_t m, int32_t n, const void *x, int32_t *out)
+{
+    if (m <= 0 || n <= 0) return GLOSSA_STATUS_OK;
+    cuda_state *s = cuda_state_of(b);
+    cuda_bind(s);
+    int32_t chunks = (int32_t)(((int64_t)n + ARG_CHUNK - 1) / ARG_CHUNK);
+    size_t part = (size_t)m * (size_t)chunks;
+    size_t bytes = part * (sizeof(float) + sizeof(int32_t)) + (size_t)m * sizeof(int32_t);
+    GLOSSA_TRY(cuda_grow(&s->argmax_scratch, &s->argmax_scratch_bytes, bytes, "argmax scratch"));
+    float *pv = (float *)s->argmax_scratch;
+    int32_t *pi = (int32_t *)(pv + part);
+    int32_t *ids = pi + part;
+    for (int64_t r0 = 0; r0 < m; r0 += 65535) { /* grid.y holds at most 65535 rows */
+        int32_t rows = (int32_t)(m - r0 < 65535 ? m - r0 : 65535);
+        size_t po = (size_t)r0 * (size_t)chunks, xo = (size_t)r0 * (size_t)n;
+        dim3 grid((unsigned)chunks, (unsigned)rows);
+        if (s->act_dtype == GL_DTYPE_F16)
+            argmax_chunks<__half><<<grid, ARG_THREADS, 0, s->stream>>>(
+                (const __half *)x + xo, n, pv + po, pi + po, ids + r0);
+        else
+            argmax_chunks<__nv_bfloat16><<<grid, ARG_THREADS, 0, s->stream>>>(
+                (const __nv_bfloat16 *)x + xo, n, pv + po, pi + po, ids + r0);
+        if (chunks > 1)
+            argmax_final<<<(unsigned)rows, 32, 0, s->stream>>>(pv + po, pi + po, chunks, ids + r0);
+    }
+    GLOSSA_TRY(cuda_check(cudaGetLastError(), "argmax launch"));
+    int32_t *host = argmax_host_buf(s, m);
+    size_t ob = (size_t)m * sizeof(int32_t);
+    GLOSSA_TRY(cuda_check(cudaMemcpyAsync(host ? host : out, ids, ob, cudaMemcpyDeviceToHost,
+                                          s->stream),
+                          "argmax download"));
+    GLOSSA_TRY(cuda_check(cudaStreamSynchronize(s->stream), "argmax (sync)"));
+    GLOSSA_TRY(cuda_sticky_status(s));
+    if (host) memcpy(out, host, ob);
+    return GLOSSA_STATUS_OK;
+}
+
+void cuda_misc_release(cuda_state *s)
+{
+    cudaFree(s->argmax_scratch);
+    s->argmax_scratch = NULL;
+    s->argmax_scratch_bytes = 0;
+    if (s->argmax_host) cudaFreeHost(s->argmax_host);
+    s->argmax_host = NULL;
+    s->argmax_host_n = 0;
+}

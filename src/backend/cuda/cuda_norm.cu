@@ -1,0 +1,171 @@
+/* layernorm (with the fused residual add) and add.
+ *
+ * layernorm: one block per row. Pass 1 adds the residual in place (x += r, rounded to the act
+ * dtype and stored; the statistics are of the stored sum, as the CPU twin's) and sums the row;
+ * pass 2 sums squared deviations from the mean (two-pass, fp32); pass 3 writes
+ * y = (x - mean) * rstd * gamma + beta. Every thread visits the same columns in all three passes,
+ * so y may alias x without any hazard between threads; the re-reads of the row hit L1. Rows with
+ * d % 8 == 0 and 16-byte aligned pointers move 8 elements (16 bytes) per access. */
+#include "backend/cuda/cuda_internal.h"
+
+#define LN_MAX_THREADS 256
+
+static __device__ __forceinline__ float warp_sum(float v)
+{
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+/* Sum over the block (blockDim.x a multiple of 32); every thread gets the total. red: 32 floats. */
+static __device__ float block_sum(float v, float *red)
+{
+    int lane = threadIdx.x & 31, wid = threadIdx.x >> 5, nw = (int)(blockDim.x >> 5);
+    v = warp_sum(v);
+    __syncthreads(); /* red may still be read by an earlier call */
+    if (lane == 0) red[wid] = v;
+    __syncthreads();
+    return warp_sum(lane < nw ? red[lane] : 0.0f);
+}
+
+template <typename T>
+__global__ void ln_kernel(T *x, const T *r, const T *gamma, const T *beta, T *y, int32_t d,
+                          float eps, bool vec)
+{
+    __shared__ float red[32];
+    int64_t row = blockIdx.x;
+    T *xr = x + row * d;
+    T *yr = y + row * d;
+    const T *rr = r ? r + row * d : NULL;
+    int step = vec ? 8 : 1, c0 = (int)threadIdx.x * step, cs = (int)blockDim.x * step;
+
+    float sum = 0.0f;
+    for (int c = c0; c < d; c += cs) {
+        if (vec) {
+            uint4 xv = *(const uint4 *)(xr + c);
+            T *xe = (T *)&xv;
+            if (rr) {
+                uint4 rv = *(const uint4 *)(rr + c);
+                const T *re = (const T *)&rv;
+#pragma unroll
+                for (int e = 0; e < 8; e++)
+                    xe[e] = gl_cu_from_f32<T>(gl_cu_f32(xe[e]) + gl_cu_f32(re[e]));
+                *(uint4 *)(xr + c) = xv;
+            }
+#pragma unroll
+            for (int e = 0; e < 8; e++) sum += gl_cu_f32(xe[e]);
+        } else {
+            T v = xr[c];
+            if (rr) {
+                v = gl_cu_from_f32<T>(gl_cu_f32(v) + gl_cu_f32(rr[c]));
+                xr[c] = v;
+            }
+            sum += gl_cu_f32(v);
+        }
+    }
+    float mean = block_sum(sum, red) / (float)d;
+
+    float sq = 0.0f;
+    for (int c = c0; c < d; c += cs) {
+        if (vec) {
+            uint4 xv = *(const uint4 *)(xr + c);
+            const T *xe = (const T *)&xv;
+#pragma unroll
+            for (int e = 0; e < 8; e++) {
+                float t = gl_cu_f32(xe[e]) - mean;
+                sq += t * t;
+            }
+        } else {
+            float t = gl_cu_f32(xr[c]) - mean;
+            sq += t * t;
+        }
+    }
+    float rstd = rsqrtf(block_sum(sq, red) / (float)d + eps);
+
+    for (int c = c0; c < d; c += cs) {
+        if (vec) {
+            uint4 xv = *(const uint4 *)(xr + c), gv = *(const uint4 *)(gamma + c);
+            uint4 bv = beta ? *(const uint4 *)(beta + c) : make_uint4(0, 0, 0, 0), out;
+            const T *xe = (const T *)&xv, *ge = (const T *)&gv, *be = (const T *)&bv;
+            T *oe = (T *)&out;
+#pragma unroll
+            for (int e = 0; e < 8; e++) {
+                float v = (gl_cu_f32(xe[e]) - mean) * rstd * gl_cu_f32(ge[e]);
+                if (beta) v += gl_cu_f32(be[e]);
+                oe[e] = gl_cu_from_f32<T>(v);
+            }
+            *(uint4 *)(yr + c) = out;
+        } else {
+            float v = (gl_cu_f32(xr[c]) - mean) * rstd * gl_cu_f32(gamma[c]);
+            if (beta) v += gl_cu_f32(beta[c]);
+            yr[c] = gl_cu_from_f32<T>(v);
+        }
+    }
+}
+
+template <typename T>
+static void ln_launch(cuda_state *s, int32_t m, void *x, const void *r, const void *g,
+                      const void *bt, float eps, void *y, int32_t d)
+{
+    bool vec = d % 8 == 0 && cuda_aligned16(x) && cuda_aligned16(y) && cuda_aligned16(g) &&
+               (!r || cuda_aligned16(r)) && (!bt || cuda_aligned16(bt));
+    int per = vec ? d / 8 : d;
+    int threads = (per + 31) / 32 * 32;
+    if (threads > LN_MAX_THREADS) threads = LN_MAX_THREADS;
+    if (threads < 32) threads = 32;
+    ln_kernel<T><<<(unsigned)m, threads, 0, s->stream>>>((T *)x, (const T *)r, (const T *)g,
+                                                         (const T *)bt, (T *)y, d, eps, vec);
+}
+
+void cuda_op_layernorm(backend *b, int32_t m, void *x, const void *r, const gl_weight *gamma,
+                       const gl_weight *beta, float eps, void *y)
+{
+    if (m <= 0) return;
+    cuda_state *s = cuda_state_of(b);
+    cuda_bind(s);
+    int32_t d = gamma->cols;
+    const void *bt = beta ? beta->data : NULL;
+    if (s->act_dtype == GL_DTYPE_F16)
+        ln_launch<__half>(s, m, x, r, gamma->data, bt, eps, y, d);
+    else
+        ln_launch<__nv_bfloat16>(s, m, x, r, gamma->data, bt, eps, y, d);
+    cuda_note(s, cudaGetLastError(), "layernorm");
+}
+
+/* y = x + r elementwise; y may alias x or r (each element read, then written, by one thread). */
+template <typename T>
+__global__ void add_kernel(const T *x, const T *r, T *y, int64_t n, bool vec)
+{
+    int64_t stride = (int64_t)gridDim.x * blockDim.x;
+    int64_t i0 = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (vec) {
+        for (int64_t i = i0; i < n / 8; i += stride) {
+            uint4 xv = ((const uint4 *)x)[i], rv = ((const uint4 *)r)[i], out;
+            const T *xe = (const T *)&xv, *re = (const T *)&rv;
+            T *oe = (T *)&out;
+#pragma unroll
+            for (int e = 0; e < 8; e++) oe[e] = gl_cu_from_f32<T>(gl_cu_f32(xe[e]) + gl_cu_f32(re[e]));
+            ((uint4 *)y)[i] = out;
+        }
+        return;
+    }
+    for (int64_t i = i0; i < n; i += stride) y[i] = gl_cu_from_f32<T>(gl_cu_f32(x[i]) + gl_cu_f32(r[i]));
+}
+
+void cuda_op_add(backend *b, int64_t n, const void *x, const void *r, void *y)
+{
+    if (n <= 0) return;
+    cuda_state *s = cuda_state_of(b);
+    cuda_bind(s);
+    bool vec = n % 8 == 0 && cuda_aligned16(x) && cuda_aligned16(r) && cuda_aligned16(y);
+    int64_t work = vec ? n / 8 : n;
+    int64_t blocks = (work + 255) / 256, cap = (int64_t)s->sm_count * 16;
+    if (blocks > cap) blocks = cap;
+    if (s->act_dtype == GL_DTYPE_F16)
+        add_kernel<__half><<<(unsigned)blocks, 256, 0, s->stream>>>(
+            (const __half *)x, (const __half *)r, (__half *)y, n, vec);
+    else
+        add_kernel<__nv_bfloat16><<<(unsigned)blocks, 256, 0, s->stream>>>(
+            (const __nv_bfloat16 *)x, (const __nv_bfloat16 *)r, (__nv_bfloat16 *)y, n, vec);
+    cuda_note(s, cudaGetLastError(), "add");
+}
