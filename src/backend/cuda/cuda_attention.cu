@@ -1,0 +1,415 @@
+/* The two attention ops of the CUDA backend (contracts in backend.h).
+ *
+ * attention (packed sequences, contiguous K/V): the tensor-core kernel of cuda_attention_flash.cu
+ * for head_dim 32/64/80/96/128 with 16-byte aligned rows; any other call (tiny models' head_dim
+ * 4..24, odd strides) runs the row kernel below with contiguous K/V.
+ *
+ * attention_paged (decode; cross-attention; teacher forcing): the row kernel reading K/V through
+ * the block tables, flash-decoding style.
+ *
+ * Row kernel: one block of 128 threads per (sequence, head, part), grid x = n_seqs * parts,
+ * y = n_heads. The block attends one query at a time with all its threads: lanes form groups of
+ * LPK lanes (LPK * 8 >= head_dim, a power of two), each lane holding 8 dimensions of q, k and v
+ * (one 16-byte load each when aligned); the 128 / LPK groups of the block take keys round-robin,
+ * U = 4 keys per group in flight, each group keeping an fp32 online softmax (running max, sum,
+ * output slice). The groups' states are merged through shared memory at the end.
+ * parts > 1 splits work over more blocks when n_seqs * n_heads alone would not fill the GPU:
+ *   - split mode (paged op, the sequence has at most ATT_QMAX queries: decode): part p reduces its
+ *     chunk of the keys of every query and writes (max, sum, unnormalised output) partials to
+ *     cuda_state.attn_scratch; a second kernel merges the parts of each query. Chunks are sized on
+ *     the device from the real kv length (at least ATT_MIN_CHUNK keys; parts past the end write
+ *     empty partials), so the host only picks the part count, from n_seqs * n_heads and
+ *     max_blocks_per_seq, and never synchronises.
+ *   - otherwise (contiguous op, or many queries per sequence): part p takes queries p, p + parts,
+ *     ... over all their keys, writing outputs directly; the merge kernel skips such sequences.
+ * attn_scratch grows on demand (cuda_grow: a cudaMalloc outside the steady state; run one step of
+ * each shape before capturing a CUDA graph). If it cannot grow, the call runs with parts = 1. */
+#include <string.h>
+
+#include "backend/cuda/cuda_attention.cuh"
+
+#define ATT_THREADS 128
+#define ATT_U 4            /* keys per lane group in flight */
+#define ATT_QMAX 8         /* split mode only for sequences with at most this many queries */
+#define ATT_MIN_CHUNK 32   /* keys per split part at least */
+#define ATT_MAX_PARTS 64
+#define ATT_MAX_HD 256
+#define ATT_SO 1024        /* floats of the group-state tile: groups * LPK * 8 = 128 * 8 */
+
+typedef struct rows_params {
+    const void *q;
+    int64_t q_stride;
+    const int32_t *q_off;
+    const void *k, *v;
+    /* contiguous K/V */
+    int64_t kv_stride;
+    const int32_t *k_off;
+    /* paged K/V: rows (slot * n_heads + h) * head_dim */
+    const int32_t *tables;
+    int32_t mbps, block_size;
+    const int32_t *kv_lens;
+    void *out;
+    int64_t out_stride;
+    int32_t head_dim, n_heads;
+    int32_t parts;  /* grid.x = n_seqs * parts */
+    int32_t split;  /* parts split the keys of sequences with <= ATT_QMAX queries */
+    float *partials;
+    int32_t causal;
+    float scale_log2; /* scale * log2(e) */
+} rows_params;
+
+/* f[0..8) = row[d0 .. d0 + 8), zeros past head_dim. VEC: one 16-byte load (head_dim % 8 == 0). */
+template <typename T, bool VEC>
+__device__ __forceinline__ void rows_load(const T *row, int d0, int hd, float f[8])
+{
+    if (VEC) {
+        if (d0 < hd) {
+            attn_load8(row + d0, f);
+        } else {
+#pragma unroll
+            for (int e = 0; e < 8; e++) f[e] = 0.0f;
+        }
+    } else {
+#pragma unroll
+        for (int e = 0; e < 8; e++) f[e] = d0 + e < hd ? gl_cu_f32(row[d0 + e]) : 0.0f;
+    }
+}
+
+/* Element offset of key/value row j of the block's (sequence, head). */
+template <bool PAGED>
+__device__ __forceinline__ int64_t rows_kv_off(const rows_params &p, const int32_t *table,
+                                               int64_t kvbase, int h, int j)
+{
+    if (PAGED) {
+        int64_t slot = (int64_t)table[j / p.block_size] * p.block_size + j % p.block_size;
+        return (slot * p.n_heads + h) * p.head_dim;
+    }
+    return kvbase + (int64_t)j * p.kv_stride;
+}
+
+typedef struct rows_smem {
+    float o[ATT_SO]; /* group g's output slice at o[g * head_dim] */
+    float m[ATT_THREADS], l[ATT_THREADS], w[ATT_THREADS];
+} rows_smem;
+
+/* Merge the groups' states; write the normalised row to orow, or (max, sum, output) to part. */
+template <typename T>
+__device__ void rows_merge(rows_smem *sm, int ng, int hd, T *orow, float *part)
+{
+    __syncthreads(); /* group states written */
+    float mx = -INFINITY;
+    for (int g = 0; g < ng; g++) mx = fmaxf(mx, sm->m[g]);
+    if (threadIdx.x < ng) {
+        float mg = sm->m[threadIdx.x];
+        sm->w[threadIdx.x] = mg == -INFINITY ? 0.0f : exp2f(mg - mx);
+    }
+    __syncthreads();
+    float sum = 0.0f;
+    for (int g = 0; g < ng; g++) sum += sm->w[g] * sm->l[g];
+    for (int d = threadIdx.x; d < hd; d += ATT_THREADS) {
+        float acc = 0.0f;
+        for (int g = 0; g < ng; g++) acc += sm->w[g] * sm->o[g * hd + d];
+        if (orow)
+            orow[d] = gl_cu_from_f32<T>(sum > 0.0f ? acc / sum : 0.0f);
+        else
+            part[2 + d] = acc;
+    }
+    if (part && threadIdx.x == 0) {
+        part[0] = mx;
+        part[1] = sum;
+    }
+    __syncthreads(); /* shared memory free for the next query */
+}
+
+/* One query (qrow, head offset applied) against keys [jb, je) of the block's (sequence, head). */
+template <typename T, int LPK, bool VEC, bool PAGED>
+__device__ void rows_query(const rows_params &p, rows_smem *sm, const T *qrow, const int32_t *table,
+                           int64_t kvbase, int h, int jb, int je, T *orow, float *part)
+{
+    constexpr int KPW = 32 / LPK, NG = (ATT_THREADS / 32) * KPW;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+    const int g = lane / LPK, d0 = (lane % LPK) * 8, grp = warp * KPW + g;
+    const int hd = p.head_dim;
+    const T *kp = static_cast<const T *>(p.k), *vp = static_cast<const T *>(p.v);
+
+    float qf[8], acc[8];
+    rows_load<T, VEC>(qrow, d0, hd, qf);
+#pragma unroll
+    for (int e = 0; e < 8; e++) {
+        qf[e] *= p.scale_log2;
+        acc[e] = 0.0f;
+    }
+    float m = -INFINITY, l = 0.0f;
+    /* the loop bound depends on the warp only, so the shuffles below see all 32 lanes */
+    for (int jw = jb + warp * KPW; jw < je; jw += NG * ATT_U) {
+        float kf[ATT_U][8], vf[ATT_U][8], sc[ATT_U];
+#pragma unroll
+        for (int u = 0; u < ATT_U; u++) {
+            const int j = jw + g + u * NG;
+            if (j < je) {
+                const int64_t off = rows_kv_off<PAGED>(p, table, kvbase, h, j);
+                rows_load<T, VEC>(kp + off, d0, hd, kf[u]);
+                rows_load<T, VEC>(vp + off, d0, hd, vf[u]);
+            } else {
+#pragma unroll
+                for (int e = 0; e < 8; e++) kf[u][e] = vf[u][e] = 0.0f;
+            }
+        }
+        float mt = -INFINITY;
+#pragma unroll
+        for (int u = 0; u < ATT_U; u++) {
+            float s = 0.0f;
+#pragma unroll
+            for (int e = 0; e < 8; e++) s += qf[e] * kf[u][e];
+            /* butterfly: every lane of the group ends with the same bits (a + b == b + a) */
+#pragma unroll
+            for (int off = LPK / 2; off > 0; off >>= 1) s += __shfl_xor_sync(0xffffffffu, s, off);
+            sc[u] = jw + g + u * NG < je ? s : -INFINITY;
+            mt = fmaxf(mt, sc[u]);
+        }
+        const float mnew = fmaxf(m, mt);
+        if (mnew != -INFINITY) {
+            const float corr = exp2f(m - mnew);
+            l *= corr;
+#pragma unroll
+            for (int e = 0; e < 8; e++) acc[e] *= corr;
+#pragma unroll
+            for (int u = 0; u < ATT_U; u++) {
+                const float pu = exp2f(sc[u] - mnew);
+                l += pu;
+#pragma unroll
+                for (int e = 0; e < 8; e++) acc[e] += pu * vf[u][e];
+            }
+            m = mnew;
+        }
+    }
+    if ((lane % LPK) == 0) {
+        sm->m[grp] = m;
+        sm->l[grp] = l;
+    }
+#pragma unroll
+    for (int e = 0; e < 8; e++)
+        if (d0 + e < hd) sm->o[grp * hd + d0 + e] = acc[e];
+    rows_merge<T>(sm, NG, hd, orow, part);
+}
+
+template <typename T, int LPK, bool VEC, bool PAGED>
+__global__ void __launch_bounds__(ATT_THREADS) rows_kernel(rows_params p)
+{
+    __shared__ rows_smem sm;
+    const int s = blockIdx.x / p.parts, part = blockIdx.x % p.parts, h = blockIdx.y;
+    const int hd = p.head_dim;
+    const int q0 = p.q_off[s], nq = p.q_off[s + 1] - q0;
+    int nk;
+    int64_t kvbase = 0;
+    const int32_t *table = nullptr;
+    if (PAGED) {
+        nk = p.kv_lens[s];
+        table = p.tables + (int64_t)s * p.mbps;
+    } else {
+        const int k0 = p.k_off[s];
+        nk = p.k_off[s + 1] - k0;
+        kvbase = (int64_t)k0 * p.kv_stride + (int64_t)h * hd;
+    }
+    const T *qb = static_cast<const T *>(p.q) + (int64_t)q0 * p.q_stride + (int64_t)h * hd;
+    T *ob = static_cast<T *>(p.out) + (int64_t)q0 * p.out_stride + (int64_t)h * hd;
+    const bool split = p.split && nq <= ATT_QMAX;
+    const int i_first = split ? 0 : part, i_step = split ? 1 : p.parts;
+    for (int i = i_first; i < nq; i += i_step) {
+        int jlim = nk;
+        if (p.causal) jlim = max(0, min(nk, nk - nq + i + 1));
+        const T *qrow = qb + (int64_t)i * p.q_stride;
+        if (split) {
+            const int chunk = max(ATT_MIN_CHUNK, (jlim + p.parts - 1) / p.parts);
+            const int jb = min(jlim, part * chunk), je = min(jlim, jb + chunk);
+            float *dst = p.partials +
+                         ((((int64_t)s * ATT_QMAX + i) * p.n_heads + h) * p.parts + part) * (hd + 2);
+            rows_query<T, LPK, VEC, PAGED>(p, &sm, qrow, table, kvbase, h, jb, je, nullptr, dst);
+        } else {
+            rows_query<T, LPK, VEC, PAGED>(p, &sm, qrow, table, kvbase, h, 0, jlim,
+                                           ob + (int64_t)i * p.out_stride, nullptr);
+        }
+    }
+}
+
+/* Merge the split parts of each query of sequences in split mode. Grid (n_seqs, n_heads). */
+template <typename T> __global__ void __launch_bounds__(ATT_THREADS) rows_combine(rows_params p)
+{
+    const int s = blockIdx.x, h = blockIdx.y, hd = p.head_dim;
+    const int q0 = p.q_off[s], nq = p.q_off[s + 1] - q0;
+    if (nq > ATT_QMAX) return; /* written directly by rows_kernel */
+    for (int i = 0; i < nq; i++) {
+        const float *base =
+            p.partials + (((int64_t)s * ATT_QMAX + i) * p.n_heads + h) * p.parts * (hd + 2);
+        float mx = -INFINITY;
+        for (int x = 0; x < p.parts; x++) mx = fmaxf(mx, base[(int64_t)x * (hd + 2)]);
+        float sum = 0.0f;
+        for (int x = 0; x < p.parts; x++) {
+            const float mp = base[(int64_t)x * (hd + 2)];
+            if (mp != -INFINITY) sum += exp2f(mp - mx) * base[(int64_t)x * (hd + 2) + 1];
+        }
+        T *orow = static_cast<T *>(p.out) + (int64_t)(q0 + i) * p.out_stride + (int64_t)h * hd;
+        for (int d = threadIdx.x; d < hd; d += ATT_THREADS) {
+            float acc = 0.0f;
+            for (int x = 0; x < p.parts; x++) {
+                const float mp = base[(int64_t)x * (hd + 2)];
+                if (mp != -INFINITY) acc += exp2f(mp - mx) * base[(int64_t)x * (hd + 2) + 2 + d];
+            }
+            orow[d] = gl_cu_from_f32<T>(sum > 0.0f ? acc / sum : 0.0f);
+        }
+    }
+}
+
+template <typename T, int LPK, bool PAGED>
+static void rows_launch_lpk(cuda_state *s, const rows_params &p, int n_seqs, bool vec)
+{
+    dim3 grid((unsigned)((int64_t)n_seqs * p.parts), (unsigned)p.n_heads);
+    if (vec)
+        rows_kernel<T, LPK, true, PAGED><<<grid, ATT_THREADS, 0, s->stream>>>(p);
+    else
+        rows_kernel<T, LPK, false, PAGED><<<grid, ATT_THREADS, 0, s->stream>>>(p);
+}
+
+template <typename T, bool PAGED>
+static void rows_launch(cuda_state *s, const rows_params &p, int n_seqs, bool vec)
+{
+    const int hd = p.head_dim;
+    if (hd <= 8)
+        rows_launch_lpk<T, 1, PAGED>(s, p, n_seqs, vec);
+    else if (hd <= 16)
+        rows_launch_lpk<T, 2, PAGED>(s, p, n_seqs, vec);
+    else if (hd <= 32)
+        rows_launch_lpk<T, 4, PAGED>(s, p, n_seqs, vec);
+    else if (hd <= 64)
+        rows_launch_lpk<T, 8, PAGED>(s, p, n_seqs, vec);
+    else if (hd <= 128)
+        rows_launch_lpk<T, 16, PAGED>(s, p, n_seqs, vec);
+    else
+        rows_launch_lpk<T, 32, PAGED>(s, p, n_seqs, vec);
+    if (p.split) {
+        dim3 grid((unsigned)n_seqs, (unsigned)p.n_heads);
+        rows_combine<T><<<grid, ATT_THREADS, 0, s->stream>>>(p);
+    }
+}
+
+static void rows_run(cuda_state *s, gl_dtype t, bool paged, const rows_params &p, int n_seqs,
+                     bool vec)
+{
+    if (t == GL_DTYPE_BF16) {
+        if (paged)
+            rows_launch<__nv_bfloat16, true>(s, p, n_seqs, vec);
+        else
+            rows_launch<__nv_bfloat16, false>(s, p, n_seqs, vec);
+    } else {
+        if (paged)
+            rows_launch<__half, true>(s, p, n_seqs, vec);
+        else
+            rows_launch<__half, false>(s, p, n_seqs, vec);
+    }
+    cuda_note(s, cudaGetLastError(), "attention (row kernel)");
+}
+
+/* Blocks per (sequence, head) so that about two blocks per SM are resident, capped by want. */
+static int32_t rows_parts(const cuda_state *s, int64_t n_seqs, int64_t n_heads, int64_t want)
+{
+    const int64_t base = n_seqs * n_heads;
+    const int64_t target = (int64_t)(s->sm_count > 0 ? s->sm_count : 132) * 2;
+    int64_t parts = (target + base - 1) / base;
+    if (parts > want) parts = want;
+    if (parts > ATT_MAX_PARTS) parts = ATT_MAX_PARTS;
+    return (int32_t)(parts < 1 ? 1 : parts);
+}
+
+extern "C" void cuda_op_attention(backend *b, int32_t n_seqs, int32_t n_heads, int32_t head_dim,
+                                  const void *q, int32_t q_stride, const void *k, const void *v,
+                                  int32_t kv_stride, const int32_t *q_off, const int32_t *k_off,
+                                  bool causal, float scale, void *out)
+{
+    cuda_state *s = cuda_state_of(b);
+    if (n_seqs <= 0 || n_heads <= 0 || head_dim <= 0) return;
+    cuda_bind(s);
+    if (head_dim > ATT_MAX_HD) {
+        cuda_note(s, cudaErrorInvalidValue, "attention: head_dim > 256 is not supported");
+        return;
+    }
+    attn_packed_args a = {n_seqs, n_heads, head_dim, q,     k,     v,     q_stride,
+                          kv_stride, q_off, k_off, causal, scale, out};
+    if (cuda_attn_flash(s, b->act_dtype, &a)) return;
+
+    rows_params p;
+    memset(&p, 0, sizeof p);
+    p.q = q;
+    p.q_stride = q_stride;
+    p.q_off = q_off;
+    p.k = k;
+    p.v = v;
+    p.kv_stride = kv_stride;
+    p.k_off = k_off;
+    p.out = out;
+    p.out_stride = (int64_t)n_heads * head_dim;
+    p.head_dim = head_dim;
+    p.n_heads = n_heads;
+    p.parts = rows_parts(s, n_seqs, n_heads, ATT_MAX_PARTS);
+    p.split = 0;
+    p.causal = causal;
+    p.scale_log2 = scale * 1.4426950408889634f;
+    const bool vec = head_dim % 8 == 0 && q_stride % 8 == 0 && kv_stride % 8 == 0 &&
+                     cuda_aligned16(q) && cuda_aligned16(k) && cuda_aligned16(v) &&
+                     cuda_aligned16(out);
+    rows_run(s, b->act_dtype, false, p, n_seqs, vec);
+}
+
+extern "C" void cuda_op_attention_paged(backend *b, int32_t n_seqs, const void *q,
+                                        int32_t q_stride, const int32_t *q_off,
+                                        const gl_kv_view *kv, const int32_t *kv_lens, bool causal,
+                                        float scale, void *out)
+{
+    cuda_state *s = cuda_state_of(b);
+    const int32_t hd = kv->head_dim, nh = kv->n_heads;
+    if (n_seqs <= 0 || nh <= 0 || hd <= 0) return;
+    cuda_bind(s);
+    if (hd > ATT_MAX_HD) {
+        cuda_note(s, cudaErrorInvalidValue, "attention_paged: head_dim > 256 is not supported");
+        return;
+    }
+    rows_params p;
+    memset(&p, 0, sizeof p);
+    p.q = q;
+    p.q_stride = q_stride;
+    p.q_off = q_off;
+    p.k = kv->k;
+    p.v = kv->v;
+    p.tables = kv->block_tables;
+    p.mbps = kv->max_blocks_per_seq;
+    p.block_size = kv->block_size;
+    p.kv_lens = kv_lens;
+    p.out = out;
+    p.out_stride = (int64_t)nh * hd;
+    p.head_dim = hd;
+    p.n_heads = nh;
+    p.causal = causal;
+    p.scale_log2 = scale * 1.4426950408889634f;
+    /* parts: fill the GPU, but no more than the longest possible context has chunks */
+    const int64_t max_ctx = (int64_t)kv->max_blocks_per_seq * kv->block_size;
+    p.parts = rows_parts(s, n_seqs, nh, (max_ctx + ATT_MIN_CHUNK - 1) / ATT_MIN_CHUNK);
+    if (p.parts > 1) {
+        const size_t bytes = (size_t)n_seqs * ATT_QMAX * nh * p.parts * (hd + 2) * sizeof(float);
+        if (cuda_grow(&s->attn_scratch, &s->attn_scratch_bytes, bytes, "attention scratch") ==
+            GLOSSA_STATUS_OK) {
+            p.split = 1;
+            p.partials = static_cast<float *>(s->attn_scratch);
+        } else {
+            p.parts = 1;
+        }
+    }
+    const bool vec = hd % 8 == 0 && q_stride % 8 == 0 && cuda_aligned16(q) &&
+                     cuda_aligned16(kv->k) && cuda_aligned16(kv->v) && cuda_aligned16(out);
+    rows_run(s, b->act_dtype, true, p, n_seqs, vec);
+}
+
+void cuda_attention_release(cuda_state *s)
+{
+    if (s->attn_scratch) cudaFree(s->attn_scratch);
+    s->attn_scratch = NULL;
+    s->attn_scratch_bytes = 0;
+}
