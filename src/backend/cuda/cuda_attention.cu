@@ -19,7 +19,8 @@
  *     cuda_state.attn_scratch; a second kernel merges the parts of each query. Chunks are sized on
  *     the device from the real kv length (at least ATT_MIN_CHUNK keys; parts past the end write
  *     empty partials), so the host only picks the part count, from n_seqs * n_heads and
- *     max_blocks_per_seq, and never synchronises.
+ *     max_blocks_per_seq (no split while max_blocks_per_seq * block_size <= ATT_SPLIT_KEYS), and
+ *     never synchronises.
  *   - otherwise (contiguous op, or many queries per sequence): part p takes queries p, p + parts,
  *     ... over all their keys, writing outputs directly; the merge kernel skips such sequences.
  * attn_scratch grows on demand (cuda_grow: a cudaMalloc outside the steady state; run one step of
@@ -31,7 +32,8 @@
 #define ATT_THREADS 128
 #define ATT_U 4            /* keys per lane group in flight */
 #define ATT_QMAX 8         /* split mode only for sequences with at most this many queries */
-#define ATT_MIN_CHUNK 32   /* keys per split part at least */
+#define ATT_MIN_CHUNK 32   /* keys per split part at least (device side, real lengths) */
+#define ATT_SPLIT_KEYS 128 /* host side: parts <= max context / this (no split up to 128 keys) */
 #define ATT_MAX_PARTS 64
 #define ATT_MAX_HD 256
 #define ATT_SO 1024        /* floats of the group-state tile: groups * LPK * 8 = 128 * 8 */
@@ -389,9 +391,10 @@ extern "C" void cuda_op_attention_paged(backend *b, int32_t n_seqs, const void *
     p.n_heads = nh;
     p.causal = causal;
     p.scale_log2 = scale * 1.4426950408889634f;
-    /* parts: fill the GPU, but no more than the longest possible context has chunks */
+    /* parts: fill the GPU, but short contexts (<= ATT_SPLIT_KEYS by the host's bound) run in one
+     * kernel without the merge launch */
     const int64_t max_ctx = (int64_t)kv->max_blocks_per_seq * kv->block_size;
-    p.parts = rows_parts(s, n_seqs, nh, (max_ctx + ATT_MIN_CHUNK - 1) / ATT_MIN_CHUNK);
+    p.parts = rows_parts(s, n_seqs, nh, (max_ctx + ATT_SPLIT_KEYS - 1) / ATT_SPLIT_KEYS);
     if (p.parts > 1) {
         const size_t bytes = (size_t)n_seqs * ATT_QMAX * nh * p.parts * (hd + 2) * sizeof(float);
         if (cuda_grow(&s->attn_scratch, &s->attn_scratch_bytes, bytes, "attention scratch") ==

@@ -228,10 +228,16 @@ template <typename T, int D> __global__ void __launch_bounds__(FL_THREADS) fl_ke
 template <typename T, int D> static cudaError_t fl_launch(cuda_state *s, const fl_params &p, dim3 grid)
 {
     const size_t bytes = fl_layout<T, D>::total;
-    /* more than 48 KiB of dynamic shared memory must be allowed per function (and device) */
-    cudaError_t err = cudaFuncSetAttribute(fl_kernel<T, D>,
-                                           cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
-    if (err != cudaSuccess) return err;
+    /* more than 48 KiB of dynamic shared memory must be allowed once per function and device
+     * (a benign race between threads: both set the same value) */
+    static unsigned long long allowed; /* bit per device */
+    const unsigned long long bit = s->device < 64 ? 1ull << s->device : 0;
+    if (!(allowed & bit)) {
+        cudaError_t err = cudaFuncSetAttribute(
+            fl_kernel<T, D>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
+        if (err != cudaSuccess) return err;
+        allowed |= bit;
+    }
     fl_kernel<T, D><<<grid, FL_THREADS, bytes, s->stream>>>(p);
     return cudaGetLastError();
 }
