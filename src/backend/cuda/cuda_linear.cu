@@ -255,8 +255,9 @@ static bool plan_build(cuda_state *s, gemm_plan *p, const void *bias_ptr)
     }
     cublasLtMatmulPreferenceDestroy(pref);
     if (!p->have_algo)
-        GLOSSA_LOG_DEBUG("cuda linear: no cuBLASLt algorithm for m=%d n=%d k=%d ldb=%d epi=%u "
-                         "(plain kernel)", k->m, k->n, k->k, k->ldb, k->epi);
+        GLOSSA_LOG_WARN("cuda linear: no cuBLASLt algorithm for m=%d n=%d k=%d ldb=%d epi=%u "
+                        "align a/b/c=%u/%u/%u (the slow plain kernel runs it)",
+                        k->m, k->n, k->k, k->ldb, k->epi, aa, ab, ac);
     return true;
 }
 
