@@ -223,6 +223,8 @@ typedef struct glossa_model_params {
     int32_t n_threads;          /* CPU threads; <= 0: all cores (default) */
     glossa_progress_callback progress;
     void *progress_user_data;
+    int32_t gpu;                /* CUDA device index (default 0) */
+    bool bf16;                  /* CUDA: bf16 activations and weights instead of fp16 */
 } glossa_model_params;
 
 glossa_model_params glossa_model_default_params(void);

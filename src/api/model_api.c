@@ -29,7 +29,9 @@ struct glossa_request {
 
 glossa_model_params glossa_model_default_params(void)
 {
-    glossa_model_params p = {GLOSSA_DEVICE_CPU, 0, NULL, NULL};
+    glossa_model_params p;
+    memset(&p, 0, sizeof p);
+    p.device = GLOSSA_DEVICE_CPU;
     return p;
 }
 
@@ -46,8 +48,7 @@ static void on_progress(float f, void *user)
 static glossa_status create_backend(const glossa_model_params *p, backend **be)
 {
     if (p->device == GLOSSA_DEVICE_CUDA)
-        return glossa_error(GLOSSA_STATUS_UNSUPPORTED,
-                            "the CUDA backend is not available in this build; use the CPU device");
+        return backend_cuda_create(p->gpu, p->bf16 ? GL_DTYPE_BF16 : GL_DTYPE_F16, be);
     if (p->device != GLOSSA_DEVICE_CPU)
         return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT, "unknown device %d", (int)p->device);
     return backend_cpu_create(p->n_threads, be);
