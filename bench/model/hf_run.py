@@ -25,9 +25,9 @@ def cmd_greedy(a):
     torch.set_num_threads(a.threads)
     tok = AutoTokenizer.from_pretrained(a.dir)
     tok.src_lang = a.src
-    m = load(a.dir, "cpu", "fp32")
+    m = load(a.dir, a.device, a.dtype)
     lines = [l.rstrip("\n") for l in open(a.lines, encoding="utf-8")]
-    enc = tok(lines, return_tensors="pt", padding=True)
+    enc = tok(lines, return_tensors="pt", padding=True).to(a.device)
     bos = tok.convert_tokens_to_ids(a.tgt)
     with torch.no_grad():
         out = m.generate(**enc, forced_bos_token_id=bos, num_beams=1, do_sample=False,
@@ -93,6 +93,8 @@ def main():
     g.add_argument("--lines", required=True)
     g.add_argument("--max-new", type=int, default=32)
     g.add_argument("--threads", type=int, default=os.cpu_count())
+    g.add_argument("--device", default="cpu")
+    g.add_argument("--dtype", default="fp32")
     g.add_argument("--out", required=True)
     b = sub.add_parser("bench")
     b.add_argument("dir")
