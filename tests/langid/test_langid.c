@@ -72,16 +72,12 @@ static void test_accuracy(const glossa_langid *l)
 {
     size_t ok_all = 0, per_ok[N_WANT] = {0}, per_n[N_WANT] = {0};
     double conf_sum = 0.0;
-    double t0 = now_s();
-    size_t bytes = 0;
     for (size_t i = 0; i < n_rows; i++) {
         float conf = -1.0f;
         CHECK_OK(glossa_langid_detect(l, rows[i].text, rows[i].len, &rows[i].got, &conf));
-        bytes += rows[i].len;
         CHECK(conf >= 0.0f && conf <= 1.0f);
         conf_sum += conf;
     }
-    double dt = now_s() - t0;
     for (size_t i = 0; i < n_rows; i++) {
         bool hit = rows[i].got && strcmp(rows[i].got, rows[i].lang) == 0;
         ok_all += hit;
@@ -104,11 +100,31 @@ static void test_accuracy(const glossa_langid *l)
     double acc = n_rows ? 100.0 * (double)ok_all / (double)n_rows : 0.0;
     printf("overall: %zu/%zu = %.2f%%, mean confidence %.3f\n", ok_all, n_rows, acc,
            n_rows ? conf_sum / (double)n_rows : 0.0);
-    printf("throughput: %.0f lines/s, %.2f us/line, %.1f MB/s (%zu lines, %zu bytes)\n",
-           (double)n_rows / dt, 1e6 * dt / (double)n_rows, (double)bytes / dt / 1e6, n_rows,
-           bytes);
     CHECK(n_rows >= 1000);
     CHECK_MSG(acc >= 95.0, "overall accuracy %.2f%%", acc);
+}
+
+/* The best of three passes over the held-out lines (one thread). */
+static void test_throughput(const glossa_langid *l)
+{
+    double best = 1e30;
+    size_t bytes = 0;
+    for (int pass = 0; pass < 3; pass++) {
+        bytes = 0;
+        double t0 = now_s();
+        for (size_t i = 0; i < n_rows; i++) {
+            const char *got;
+            float conf;
+            glossa_langid_detect(l, rows[i].text, rows[i].len, &got, &conf);
+            bytes += rows[i].len;
+        }
+        double dt = now_s() - t0;
+        if (dt < best) best = dt;
+    }
+    if (n_rows == 0 || best <= 0.0) return;
+    printf("throughput: %.0f lines/s, %.2f us/line, %.1f MB/s (%zu lines, %zu bytes)\n",
+           (double)n_rows / best, 1e6 * best / (double)n_rows, (double)bytes / best / 1e6, n_rows,
+           bytes);
 }
 
 static void expect(const glossa_langid *l, const char *text, const char *want)
@@ -143,6 +159,7 @@ static void test_examples(const glossa_langid *l)
     expect(l, "빠른 갈색 여우가 게으른 개를 뛰어넘습니다.", "ko");
     expect(l, "素早い茶色の狐がのろまな犬を飛び越える。", "ja");
     expect(l, "敏捷的棕色狐狸跳过了懒狗。", "zh");
+    expect(l, "谢谢", "zh");
     /* NFD input (decomposed accents, Hangul jamo) reads as its NFC form */
     expect(l, "Der schnelle braune Fuchs springt u\xcc\x88" "ber den faulen Hund.", "de");
     expect(l, "\xe1\x84\x88\xe1\x85\xa1\xe1\x84\x85\xe1\x85\xb3\xe1\x86\xab "
@@ -270,6 +287,7 @@ int main(void)
     test_examples(l);
     test_bad_input(l);
     test_threads(l);
+    test_throughput(l);
     glossa_langid_free(l);
     glossa_langid_free(NULL);
     for (size_t i = 0; i < n_rows; i++) free(rows[i].text);

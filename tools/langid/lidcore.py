@@ -47,13 +47,14 @@ SCRIPT_RANGES = sorted([
 for _a, _b in zip(SCRIPT_RANGES, SCRIPT_RANGES[1:]):
     assert _a[1] < _b[0], (_a, _b)
 
-# The languages, in the order of the generated table, with the scripts they are written in.
+# The languages, in the order of the generated table, with the scripts they are written in. A tie
+# goes to the first (so Han text with no known n-gram reads as Chinese).
 LANGS = [
     ("en", [LATIN]), ("de", [LATIN]), ("fr", [LATIN]), ("cs", [LATIN]), ("es", [LATIN]),
     ("tr", [LATIN]), ("vi", [LATIN]), ("sw", [LATIN]),
     ("ru", [CYRILLIC]), ("uk", [CYRILLIC]), ("el", [GREEK]), ("he", [HEBREW]), ("ar", [ARABIC]),
     ("hi", [DEVANAGARI]), ("ne", [DEVANAGARI]), ("bn", [BENGALI]), ("th", [THAI]),
-    ("ka", [GEORGIAN]), ("am", [ETHIOPIC]), ("ko", [HANGUL]), ("ja", [HAN, KANA]), ("zh", [HAN]),
+    ("ka", [GEORGIAN]), ("am", [ETHIOPIC]), ("ko", [HANGUL]), ("zh", [HAN]), ("ja", [HAN, KANA]),
 ]
 LANG_CODES = [c for c, _ in LANGS]
 MAX_ORDER = 4
