@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api_internal.h"
 #include "api/model_internal.h"
 #include "core/log.h"
 #include "core/status.h"
@@ -11,21 +12,6 @@
 #include "io/safetensors.h"
 #include "model/bart.h"
 #include "runtime/generate.h"
-
-struct glossa_model {
-    model_config cfg;
-    generation_config gen;
-    backend *be;
-    bart_model *bart;
-    gen_engine eng;
-    glossa_tokenizer *tok; /* NULL when the directory has no tokenizer files */
-};
-
-struct glossa_request {
-    gen_request g;
-    int32_t *src;
-    const glossa_tokenizer *tok; /* the model's, for result text */
-};
 
 glossa_model_params glossa_model_default_params(void)
 {
@@ -258,6 +244,7 @@ glossa_status glossa_request_create_ids(const glossa_model *m, const int32_t *id
     }
     memcpy(r->src, ids, n * sizeof *ids);
     r->tok = m->tok;
+    r->model = m;
     r->g.src = r->src;
     r->g.n_src = (int32_t)n;
     *out = r;
@@ -349,7 +336,7 @@ glossa_status glossa_model_last_run_stats(const glossa_model *m, glossa_run_stat
     out->decode_ms = g->decode_ms;
     out->decode_steps = g->decode_steps;
     out->generated_tokens = g->generated_tokens;
-    out->kv_bytes_per_token = kv_pool_bytes_per_token(&m->eng.self);
+    out->kv_bytes_per_token = kv_pool_bytes_per_token(&m->eng.core.self);
     return GLOSSA_STATUS_OK;
 }
 

@@ -98,6 +98,34 @@ glossa_status bart_encode(bart_model *m, bart_ws *ws, const bart_kv *kv, const b
 glossa_status bart_decode(bart_model *m, bart_ws *ws, const bart_kv *kv, const bart_dec_batch *b,
                           float *logits);
 
+/* Chunked encoder of one sequence (chunked context: an input longer than an iteration's token
+ * budget is encoded over several calls). The encoder is bidirectional: each layer's attention
+ * needs the K/V of every row of that layer. So the state keeps the sequence's hidden states
+ * (n, d) and the current layer's Q/K/V (n, 3 d), and the position-wise work is cut by layer and
+ * by rows into parts, run in this order (a part may hold any number of rows):
+ *
+ *   for each encoder layer l: QKV parts covering rows [0, n), then OUT parts covering [0, n)
+ *
+ * QKV: (layer 0: embed the rows) the rows' Q, K, V. OUT: the rows' queries attend to all keys of
+ * the layer, then the output projection and FFN. OUT of the last layer also applies the final
+ * layer norm and writes the rows' cross-attention K/V of every decoder layer to their cross slots
+ * (cross_slots: the flat slots of all n source tokens; read only there). Every operation is
+ * row-wise or sees the whole layer, so the result equals bart_encode's up to the float rounding
+ * of different row groupings. The state is device memory of n * 4 * d activations. */
+typedef struct bart_enc_state bart_enc_state;
+
+typedef enum bart_enc_phase {
+    BART_ENC_QKV = 0,
+    BART_ENC_OUT = 1,
+} bart_enc_phase;
+
+/* ids are copied (checked: range, positions). */
+glossa_status bart_enc_state_new(bart_model *m, const int32_t *ids, int32_t n, bart_enc_state **out);
+void bart_enc_state_free(bart_enc_state *s);
+glossa_status bart_encode_part(bart_model *m, bart_ws *ws, const bart_kv *kv, bart_enc_state *s,
+                               int32_t layer, bart_enc_phase phase, int32_t row0, int32_t n_rows,
+                               const int32_t *cross_slots);
+
 int32_t bart_decoder_vocab(const bart_model *m);
 
 #endif

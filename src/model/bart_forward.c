@@ -135,20 +135,25 @@ static glossa_status up(backend *be, int32_t *dst, const int32_t *src, size_t n)
     return n ? be->ops->upload(be, dst, src, n * sizeof *src) : GLOSSA_STATUS_OK;
 }
 
-/* Self-attention block input `in` (already normed for pre-LN) -> ws->attn. */
-static void encoder_self_attn(bart_ws *ws, const bart_layer *ly, int32_t n_tok, int32_t n_seqs,
-                              const void *in)
+/* Q, K, V of n_tok rows of x (pre-LN: of their layer norm) into qkv, rows 3 d apart. */
+static void encoder_qkv(bart_ws *ws, const bart_layer *ly, int32_t n_tok, void *x, void *qkv)
 {
     backend *be = ws->m->be;
     const model_config *c = &ws->m->cfg;
-    int32_t d = c->d_model, hd = d / c->encoder_heads;
-    be->ops->linear(be, n_tok, in, d, &ly->self_qkv_w, &ly->self_qkv_b, GL_ACT_NONE, NULL, ws->qkv);
-    be->ops->attention(be, n_seqs, c->encoder_heads, hd, ws->qkv, 3 * d, at(ws, ws->qkv, (size_t)d),
-                       at(ws, ws->qkv, 2 * (size_t)d), 3 * d, ws->off, ws->off, false,
-                       1.0f / sqrtf((float)hd), ws->attn);
+    const void *in = x;
+    if (c->pre_ln) {
+        be->ops->layernorm(be, n_tok, x, NULL, &ly->self_ln_g, &ly->self_ln_b,
+                           c->layer_norm_eps, ws->y);
+        in = ws->y;
+    }
+    be->ops->linear(be, n_tok, in, c->d_model, &ly->self_qkv_w, &ly->self_qkv_b, GL_ACT_NONE, NULL,
+                    qkv);
 }
 
-static void encoder_layer(bart_ws *ws, const bart_layer *ly, int32_t n_tok, int32_t n_seqs)
+/* The rest of an encoder layer for n_tok rows of x (updated in place), given their attention
+ * output in ws->attn: the output projection, the residual, the FFN (and the norms). Position-wise:
+ * any grouping of rows gives the same rows. */
+static void encoder_post_attn(bart_ws *ws, const bart_layer *ly, int32_t n_tok, void *x)
 {
     bart_model *m = ws->m;
     backend *be = m->be;
@@ -157,21 +162,49 @@ static void encoder_layer(bart_ws *ws, const bart_layer *ly, int32_t n_tok, int3
     float eps = c->layer_norm_eps;
     gl_act act = c->activation;
     if (c->pre_ln) {
-        be->ops->layernorm(be, n_tok, ws->x, NULL, &ly->self_ln_g, &ly->self_ln_b, eps, ws->y);
-        encoder_self_attn(ws, ly, n_tok, n_seqs, ws->y);
-        be->ops->linear(be, n_tok, ws->attn, d, &ly->self_o_w, &ly->self_o_b, GL_ACT_NONE, ws->x, ws->x);
-        be->ops->layernorm(be, n_tok, ws->x, NULL, &ly->ffn_ln_g, &ly->ffn_ln_b, eps, ws->y);
+        be->ops->linear(be, n_tok, ws->attn, d, &ly->self_o_w, &ly->self_o_b, GL_ACT_NONE, x, x);
+        be->ops->layernorm(be, n_tok, x, NULL, &ly->ffn_ln_g, &ly->ffn_ln_b, eps, ws->y);
         be->ops->linear(be, n_tok, ws->y, d, &ly->fc1_w, &ly->fc1_b, act, NULL, ws->h);
-        be->ops->linear(be, n_tok, ws->h, c->encoder_ffn, &ly->fc2_w, &ly->fc2_b, GL_ACT_NONE, ws->x,
-                        ws->x);
+        be->ops->linear(be, n_tok, ws->h, c->encoder_ffn, &ly->fc2_w, &ly->fc2_b, GL_ACT_NONE, x, x);
     } else {
-        encoder_self_attn(ws, ly, n_tok, n_seqs, ws->x);
         be->ops->linear(be, n_tok, ws->attn, d, &ly->self_o_w, &ly->self_o_b, GL_ACT_NONE, NULL, ws->y);
-        be->ops->layernorm(be, n_tok, ws->x, ws->y, &ly->self_ln_g, &ly->self_ln_b, eps, ws->x);
-        be->ops->linear(be, n_tok, ws->x, d, &ly->fc1_w, &ly->fc1_b, act, NULL, ws->h);
+        be->ops->layernorm(be, n_tok, x, ws->y, &ly->self_ln_g, &ly->self_ln_b, eps, x);
+        be->ops->linear(be, n_tok, x, d, &ly->fc1_w, &ly->fc1_b, act, NULL, ws->h);
         be->ops->linear(be, n_tok, ws->h, c->encoder_ffn, &ly->fc2_w, &ly->fc2_b, GL_ACT_NONE, NULL,
                         ws->y);
-        be->ops->layernorm(be, n_tok, ws->x, ws->y, &ly->ffn_ln_g, &ly->ffn_ln_b, eps, ws->x);
+        be->ops->layernorm(be, n_tok, x, ws->y, &ly->ffn_ln_g, &ly->ffn_ln_b, eps, x);
+    }
+}
+
+static void encoder_layer(bart_ws *ws, const bart_layer *ly, int32_t n_tok, int32_t n_seqs)
+{
+    backend *be = ws->m->be;
+    const model_config *c = &ws->m->cfg;
+    int32_t d = c->d_model, hd = d / c->encoder_heads;
+    encoder_qkv(ws, ly, n_tok, ws->x, ws->qkv);
+    be->ops->attention(be, n_seqs, c->encoder_heads, hd, ws->qkv, 3 * d, at(ws, ws->qkv, (size_t)d),
+                       at(ws, ws->qkv, 2 * (size_t)d), 3 * d, ws->off, ws->off, false,
+                       1.0f / sqrtf((float)hd), ws->attn);
+    encoder_post_attn(ws, ly, n_tok, ws->x);
+}
+
+/* The encoder's final layer norm (when the model has one) over n_tok rows of x, in place, then
+ * every decoder layer's cross-attention K/V of those rows into the cross pool at the slots already
+ * uploaded to ws->slots. ws->qkv holds (n_tok, 2 d) scratch. */
+static void encoder_finish_rows(bart_ws *ws, const bart_kv *kv, int32_t n_tok, void *x)
+{
+    bart_model *m = ws->m;
+    backend *be = m->be;
+    const model_config *c = &m->cfg;
+    if (c->final_layer_norm)
+        be->ops->layernorm(be, n_tok, x, NULL, &m->enc_final_ln_g, &m->enc_final_ln_b,
+                           c->layer_norm_eps, x);
+    int32_t d = c->d_model, hd = d / c->decoder_heads;
+    for (int32_t l = 0; l < c->decoder_layers; l++) {
+        const bart_layer *ly = &m->dec[l];
+        be->ops->linear(be, n_tok, x, d, &ly->cross_kv_w, &ly->cross_kv_b, GL_ACT_NONE, NULL, ws->qkv);
+        gl_kv_view v = {kv->cross_k[l], kv->cross_v[l], NULL, 0, kv->block_size, c->decoder_heads, hd};
+        be->ops->kv_write(be, n_tok, ws->qkv, at(ws, ws->qkv, (size_t)d), 2 * d, ws->slots, &v);
     }
 }
 
@@ -200,14 +233,15 @@ static glossa_status check_ids(const int32_t *ids, int32_t n, int32_t vocab, con
     return GLOSSA_STATUS_OK;
 }
 
+/* n_tok rows of embeddings (ids and position rows already in ws->ids, ws->pos) into x. */
 static void embed(bart_ws *ws, int32_t n_tok, const gl_weight *tok, const gl_weight *pos,
-                  const gl_weight *ln_g, const gl_weight *ln_b)
+                  const gl_weight *ln_g, const gl_weight *ln_b, void *x)
 {
     bart_model *m = ws->m;
     backend *be = m->be;
-    be->ops->embed(be, n_tok, ws->ids, ws->pos, tok, pos, m->embed_scale, ws->x);
+    be->ops->embed(be, n_tok, ws->ids, ws->pos, tok, pos, m->embed_scale, x);
     if (m->cfg.layernorm_embedding)
-        be->ops->layernorm(be, n_tok, ws->x, NULL, ln_g, ln_b, m->cfg.layer_norm_eps, ws->x);
+        be->ops->layernorm(be, n_tok, x, NULL, ln_g, ln_b, m->cfg.layer_norm_eps, x);
 }
 
 glossa_status bart_encode(bart_model *m, bart_ws *ws, const bart_kv *kv, const bart_enc_batch *b)
@@ -227,19 +261,106 @@ glossa_status bart_encode(bart_model *m, bart_ws *ws, const bart_kv *kv, const b
     GLOSSA_TRY(up(be, ws->off, b->off, (size_t)n_seqs + 1));
     GLOSSA_TRY(up(be, ws->slots, b->cross_slots, (size_t)n_tok));
 
-    embed(ws, n_tok, &m->enc_embed, &m->enc_pos, &m->enc_emb_ln_g, &m->enc_emb_ln_b);
+    embed(ws, n_tok, &m->enc_embed, &m->enc_pos, &m->enc_emb_ln_g, &m->enc_emb_ln_b, ws->x);
     for (int32_t l = 0; l < c->encoder_layers; l++) encoder_layer(ws, &m->enc[l], n_tok, n_seqs);
-    if (c->final_layer_norm)
-        be->ops->layernorm(be, n_tok, ws->x, NULL, &m->enc_final_ln_g, &m->enc_final_ln_b,
-                           c->layer_norm_eps, ws->x);
+    encoder_finish_rows(ws, kv, n_tok, ws->x);
+    return GLOSSA_STATUS_OK;
+}
 
-    int32_t d = c->d_model, hd = d / c->decoder_heads;
-    for (int32_t l = 0; l < c->decoder_layers; l++) {
-        const bart_layer *ly = &m->dec[l];
-        be->ops->linear(be, n_tok, ws->x, d, &ly->cross_kv_w, &ly->cross_kv_b, GL_ACT_NONE, NULL,
-                        ws->qkv);
-        gl_kv_view v = {kv->cross_k[l], kv->cross_v[l], NULL, 0, kv->block_size, c->decoder_heads, hd};
-        be->ops->kv_write(be, n_tok, ws->qkv, at(ws, ws->qkv, (size_t)d), 2 * d, ws->slots, &v);
+struct bart_enc_state {
+    bart_model *m;
+    int32_t n;           /* source tokens */
+    int32_t *ids;        /* (n) host copy of the source ids */
+    void *x;             /* (n, d) hidden states between layers */
+    void *qkv;           /* (n, 3 d) the current layer's Q, K, V */
+    int32_t *off;        /* device (4): q_off {0, rows} and k_off {0, n} of a part's attention */
+};
+
+glossa_status bart_enc_state_new(bart_model *m, const int32_t *ids, int32_t n, bart_enc_state **out)
+{
+    *out = NULL;
+    if (n <= 0) return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT, "empty encoder input");
+    GLOSSA_TRY(check_ids(ids, n, m->cfg.vocab_size, "source"));
+    if (n - 1 + m->cfg.pos_offset >= m->enc_pos.rows)
+        return glossa_error(GLOSSA_STATUS_BAD_INPUT,
+                            "position %d is beyond the model's %d positions "
+                            "(max_position_embeddings)", n - 1, m->enc_pos.rows - m->cfg.pos_offset);
+    bart_enc_state *s = calloc(1, sizeof *s);
+    if (!s) return glossa_error(GLOSSA_STATUS_OUT_OF_MEMORY, "encoder state");
+    s->m = m;
+    s->n = n;
+    backend *be = m->be;
+    size_t esz = gl_dtype_size(be->act_dtype), d = (size_t)m->cfg.d_model;
+    glossa_status st = GLOSSA_STATUS_OK;
+    s->ids = malloc((size_t)n * sizeof *s->ids);
+    if (!s->ids) st = glossa_error(GLOSSA_STATUS_OUT_OF_MEMORY, "encoder state");
+    if (st == GLOSSA_STATUS_OK) st = be->ops->alloc(be, (size_t)n * d * esz, &s->x);
+    if (st == GLOSSA_STATUS_OK) st = be->ops->alloc(be, (size_t)n * 3 * d * esz, &s->qkv);
+    if (st == GLOSSA_STATUS_OK) st = be->ops->alloc(be, 4 * sizeof(int32_t), (void **)&s->off);
+    if (st != GLOSSA_STATUS_OK) {
+        bart_enc_state_free(s);
+        return st;
+    }
+    memcpy(s->ids, ids, (size_t)n * sizeof *ids);
+    *out = s;
+    return GLOSSA_STATUS_OK;
+}
+
+void bart_enc_state_free(bart_enc_state *s)
+{
+    if (!s) return;
+    backend *be = s->m->be;
+    dev_free(be, &s->x);
+    dev_free(be, &s->qkv);
+    dev_free(be, (void **)&s->off);
+    free(s->ids);
+    free(s);
+}
+
+/* Layer 0's QKV part: embed the part's rows first. */
+static glossa_status enc_part_embed(bart_ws *ws, bart_enc_state *s, int32_t r0, int32_t rows)
+{
+    bart_model *m = s->m;
+    for (int32_t i = 0; i < rows; i++) ws->host_pos[i] = r0 + i;
+    GLOSSA_TRY(position_rows(m, &m->enc_pos, ws->host_pos, ws->host_pos, rows));
+    GLOSSA_TRY(up(m->be, ws->ids, s->ids + r0, (size_t)rows));
+    GLOSSA_TRY(up(m->be, ws->pos, ws->host_pos, (size_t)rows));
+    embed(ws, rows, &m->enc_embed, &m->enc_pos, &m->enc_emb_ln_g, &m->enc_emb_ln_b,
+          at(ws, s->x, (size_t)r0 * (size_t)m->cfg.d_model));
+    return GLOSSA_STATUS_OK;
+}
+
+glossa_status bart_encode_part(bart_model *m, bart_ws *ws, const bart_kv *kv, bart_enc_state *s,
+                               int32_t layer, bart_enc_phase phase, int32_t row0, int32_t n_rows,
+                               const int32_t *cross_slots)
+{
+    const model_config *c = &m->cfg;
+    backend *be = m->be;
+    if (layer < 0 || layer >= c->encoder_layers || row0 < 0 || n_rows <= 0 || row0 + n_rows > s->n ||
+        (phase != BART_ENC_QKV && phase != BART_ENC_OUT))
+        return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT,
+                            "encoder part: layer %d, rows [%d, %d) of %d", layer, row0,
+                            row0 + n_rows, s->n);
+    GLOSSA_TRY(ws_reserve_tok(ws, n_rows));
+    size_t d = (size_t)c->d_model;
+    void *x = at(ws, s->x, (size_t)row0 * d);
+    const bart_layer *ly = &m->enc[layer];
+    if (phase == BART_ENC_QKV) {
+        if (layer == 0) GLOSSA_TRY(enc_part_embed(ws, s, row0, n_rows));
+        encoder_qkv(ws, ly, n_rows, x, at(ws, s->qkv, (size_t)row0 * 3 * d));
+        return GLOSSA_STATUS_OK;
+    }
+    /* OUT: the part's queries against every key and value of the layer */
+    int32_t off[4] = {0, n_rows, 0, s->n};
+    GLOSSA_TRY(up(be, s->off, off, 4));
+    int32_t hd = c->d_model / c->encoder_heads;
+    be->ops->attention(be, 1, c->encoder_heads, hd, at(ws, s->qkv, (size_t)row0 * 3 * d),
+                       3 * c->d_model, at(ws, s->qkv, d), at(ws, s->qkv, 2 * d), 3 * c->d_model,
+                       s->off, s->off + 2, false, 1.0f / sqrtf((float)hd), ws->attn);
+    encoder_post_attn(ws, ly, n_rows, x);
+    if (layer == c->encoder_layers - 1) {
+        GLOSSA_TRY(up(be, ws->slots, cross_slots + row0, (size_t)n_rows));
+        encoder_finish_rows(ws, kv, n_rows, x);
     }
     return GLOSSA_STATUS_OK;
 }
@@ -341,7 +462,7 @@ glossa_status bart_decode(bart_model *m, bart_ws *ws, const bart_kv *kv, const b
     GLOSSA_TRY(decode_upload(ws, b, n_tok));
     int32_t d = c->d_model, hd = d / c->decoder_heads, vocab = m->lm_head.rows;
 
-    embed(ws, n_tok, &m->dec_embed, &m->dec_pos, &m->dec_emb_ln_g, &m->dec_emb_ln_b);
+    embed(ws, n_tok, &m->dec_embed, &m->dec_pos, &m->dec_emb_ln_g, &m->dec_emb_ln_b, ws->x);
     for (int32_t l = 0; l < c->decoder_layers; l++) {
         dec_views v = {
             {kv->self_k[l], kv->self_v[l], ws->tab, b->self_max_blocks, kv->block_size,

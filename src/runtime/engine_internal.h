@@ -1,0 +1,36 @@
+/* Shared by the engine's files (engine.c: lifecycle, admission and policies, the iteration;
+ * engine_encode.c: whole and chunked encoder work; engine_decode.c: the decode step). */
+#ifndef GLOSSA_RUNTIME_ENGINE_INTERNAL_H
+#define GLOSSA_RUNTIME_ENGINE_INTERNAL_H
+
+#include "runtime/engine.h"
+
+static inline bart_kv engine_kv(const engine *e)
+{
+    bart_kv kv = {e->self.k, e->self.v, e->cross.k, e->cross.v, ENGINE_BLOCK_SIZE};
+    return kv;
+}
+
+/* engine_decode.c */
+/* The decoding state of an admitted job (sequences, beam search, RNG). */
+glossa_status engine_job_state_init(engine *e, engine_job *j);
+/* Release every block of j and free its decoding and encoder state (j stays linked). */
+void engine_job_state_free(engine *e, engine_job *j);
+/* Self blocks j's next decode step allocates (new blocks and copy-on-write copies). */
+int32_t engine_job_step_blocks(const engine *e, const engine_job *j);
+/* One decode step over the jobs (all RUNNING): forward, selection, commit, TOKEN events,
+ * finishing (end events). On a failed forward every job of the step ends with the status. */
+glossa_status engine_decode_step(engine *e, engine_job **jobs, int32_t n);
+
+/* engine_encode.c */
+/* Encode whole jobs (cross blocks allocated, xslots filled) in one packed pass; RUNNING after. */
+glossa_status engine_encode_whole(engine *e, engine_job **jobs, int32_t n);
+/* Advance j's chunked encoder by at most *units (reduced by what was used); RUNNING when its
+ * encoder is complete. */
+glossa_status engine_encode_chunk(engine *e, engine_job *j, int64_t *units);
+
+/* engine.c */
+/* Unlink j, free its state, count it, and send the end event. */
+void engine_job_end(engine *e, engine_job *j, glossa_status status);
+
+#endif
