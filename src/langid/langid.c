@@ -13,7 +13,9 @@
  * the held-out set). A script that only one language uses gives confidence 1.
  *
  * create parses the profile blob into an open-addressing hash table keyed by a 64-bit FNV-1a hash
- * of the n-gram's code points; detect uses only the stack (about 30 KB) and never allocates.
+ * of the n-gram's code points; a slot (8 bytes) holds 32 more bits of the hash and where the
+ * n-gram's postings (language, bonus) lie. detect uses only the stack (about 30 KB) and never
+ * allocates.
  */
 #include <math.h>
 #include <stdbool.h>
@@ -29,53 +31,51 @@
 
 struct glossa_langid {
     size_t n_ngrams;
-    uint64_t *keys;        /* (mask + 1) n-gram hashes, 0 = empty slot */
-    uint32_t *slot_entry;  /* (mask + 1) the entry of each slot */
+    uint64_t *slots;  /* (mask + 1) tag << 32 | first posting << 8 | (postings + 1); 0 = empty */
     size_t mask;
-    uint32_t *post_start;  /* (n_ngrams + 1) first posting of each entry */
-    uint8_t *post_lang;    /* (n_postings) index into langid_langs */
-    uint8_t *post_bonus;   /* (n_postings) steps */
+    uint16_t *post;   /* (n_postings) language index << 8 | bonus (steps) */
 };
+
+#define SLOT_MAX_POST 0xffffffu /* postings addressable from a slot (24 bits) */
 
 static inline uint64_t hash_step(uint64_t h, uint32_t cp)
 {
     return (h ^ cp) * FNV_PRIME;
 }
 
-static inline uint64_t hash_key(uint64_t h)
-{
-    return h ? h : 1;
-}
-
-static inline size_t hash_slot(uint64_t h, size_t mask)
+/* A hash's slot (its low bits, mixed) and tag (its high 32 bits, mixed): 49 bits tell n-grams
+ * apart, and create fails if two profile n-grams share a tag within a probe chain. */
+static inline uint64_t hash_mix(uint64_t h)
 {
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdull;
     h ^= h >> 33;
-    return (size_t)h & mask;
+    return h;
 }
 
-static long table_find(const glossa_langid *l, uint64_t key)
+/* The slot value of the n-gram with hash h, 0 when the table lacks it. */
+static inline uint64_t table_find(const glossa_langid *l, uint64_t h)
 {
-    for (size_t s = hash_slot(key, l->mask);; s = (s + 1) & l->mask) {
-        if (l->keys[s] == key) return (long)l->slot_entry[s];
-        if (l->keys[s] == 0) return -1;
+    uint64_t m = hash_mix(h), tag = m >> 32;
+    for (size_t s = (size_t)m & l->mask;; s = (s + 1) & l->mask) {
+        uint64_t v = l->slots[s];
+        if (v == 0 || v >> 32 == tag) return v;
     }
 }
 
-static bool table_insert(glossa_langid *l, uint64_t key, uint32_t entry)
+static bool table_insert(glossa_langid *l, uint64_t h, uint32_t first, uint32_t count)
 {
-    size_t s = hash_slot(key, l->mask);
-    for (; l->keys[s] != 0; s = (s + 1) & l->mask)
-        if (l->keys[s] == key) return false;
-    l->keys[s] = key;
-    l->slot_entry[s] = entry;
+    uint64_t m = hash_mix(h), tag = m >> 32;
+    size_t s = (size_t)m & l->mask;
+    for (; l->slots[s] != 0; s = (s + 1) & l->mask)
+        if (l->slots[s] >> 32 == tag) return false;
+    l->slots[s] = tag << 32 | (uint64_t)first << 8 | (count + 1);
     return true;
 }
 
-/* One entry of the blob at *pos: its n-gram's hash and its postings (stored when fill). */
+/* One entry of the blob at *pos: its n-gram's hash and its postings (stored when l). */
 static glossa_status parse_entry(glossa_langid *l, const int16_t *bonus_of, size_t *pos,
-                                 uint64_t *key, size_t *n_post, bool fill)
+                                 uint64_t *key, size_t *n_post)
 {
     const char *b = langid_profile_blob;
     size_t i = *pos, end = langid_profile_blob_len, order = 0;
@@ -95,22 +95,19 @@ static glossa_status parse_entry(glossa_langid *l, const int16_t *bonus_of, size
         int bonus = bonus_of[(unsigned char)b[i + 1]];
         if (b[i] < 'A' || lang >= langid_num_langs || bonus < 0)
             return glossa_error(GLOSSA_STATUS_INTERNAL, "langid profiles: bad posting at %zu", i);
-        if (fill) {
-            l->post_lang[*n_post] = (uint8_t)lang;
-            l->post_bonus[*n_post] = (uint8_t)bonus;
-        }
+        if (l) l->post[*n_post] = (uint16_t)(lang << 8 | (unsigned)bonus);
         (*n_post)++;
     }
     if (i >= end || b[i] != '~')
         return glossa_error(GLOSSA_STATUS_INTERNAL, "langid profiles: unterminated entry at %zu",
                             *pos);
     *pos = i + 1;
-    *key = hash_key(h);
+    *key = h;
     return GLOSSA_STATUS_OK;
 }
 
-/* Walk the blob: counting n-grams and postings, or (fill) storing them. */
-static glossa_status parse_blob(glossa_langid *l, size_t *n_ngrams, size_t *n_post, bool fill)
+/* Walk the blob: counting n-grams and postings, and when l is not NULL storing them. */
+static glossa_status parse_blob(glossa_langid *l, size_t *n_ngrams, size_t *n_post)
 {
     static const char alphabet[] = LANGID_BONUS_ALPHABET;
     int16_t bonus_of[256];
@@ -121,45 +118,46 @@ static glossa_status parse_blob(glossa_langid *l, size_t *n_ngrams, size_t *n_po
     *n_post = 0;
     while (pos < langid_profile_blob_len) {
         uint64_t key = 0;
-        if (fill) l->post_start[*n_ngrams] = (uint32_t)*n_post;
-        GLOSSA_TRY(parse_entry(l, bonus_of, &pos, &key, n_post, fill));
-        if (fill && !table_insert(l, key, (uint32_t)*n_ngrams))
-            return glossa_error(GLOSSA_STATUS_INTERNAL, "langid profiles: duplicate n-gram %zu",
-                                *n_ngrams);
+        size_t first = *n_post;
+        GLOSSA_TRY(parse_entry(l, bonus_of, &pos, &key, n_post));
+        if (*n_post - first > LANGID_MAX_LANGS)
+            return glossa_error(GLOSSA_STATUS_INTERNAL, "langid profiles: n-gram %zu: %zu postings",
+                                *n_ngrams, *n_post - first);
+        if (l && !table_insert(l, key, (uint32_t)first, (uint32_t)(*n_post - first)))
+            return glossa_error(GLOSSA_STATUS_INTERNAL,
+                                "langid profiles: n-gram %zu collides with another", *n_ngrams);
         (*n_ngrams)++;
     }
-    if (fill) l->post_start[*n_ngrams] = (uint32_t)*n_post;
     return GLOSSA_STATUS_OK;
 }
 
 glossa_status glossa_langid_create(glossa_langid **out)
 {
-    if (!out) return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT, "glossa_langid_create: out is NULL");
+    if (!out)
+        return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT, "glossa_langid_create: out is NULL");
     *out = NULL;
     if (langid_num_langs == 0 || langid_num_langs > LANGID_MAX_LANGS)
         return glossa_error(GLOSSA_STATUS_INTERNAL, "langid profiles: %zu languages",
                             langid_num_langs);
     size_t n_ngrams, n_post;
-    GLOSSA_TRY(parse_blob(NULL, &n_ngrams, &n_post, false));
-    if (n_ngrams != langid_profile_num_ngrams || n_post > UINT32_MAX)
-        return glossa_error(GLOSSA_STATUS_INTERNAL, "langid profiles: %zu n-grams, expected %zu",
-                            n_ngrams, langid_profile_num_ngrams);
+    GLOSSA_TRY(parse_blob(NULL, &n_ngrams, &n_post));
+    if (n_ngrams != langid_profile_num_ngrams || n_post > SLOT_MAX_POST)
+        return glossa_error(GLOSSA_STATUS_INTERNAL,
+                            "langid profiles: %zu n-grams (expected %zu), %zu postings", n_ngrams,
+                            langid_profile_num_ngrams, n_post);
     glossa_langid *l = calloc(1, sizeof *l);
     size_t slots = 16;
     while (slots < 2 * n_ngrams) slots *= 2;
     if (l) {
         l->mask = slots - 1;
-        l->keys = calloc(slots, sizeof *l->keys);
-        l->slot_entry = calloc(slots, sizeof *l->slot_entry);
-        l->post_start = calloc(n_ngrams + 1, sizeof *l->post_start);
-        l->post_lang = calloc(n_post + 1, 1);
-        l->post_bonus = calloc(n_post + 1, 1);
+        l->slots = calloc(slots, sizeof *l->slots);
+        l->post = calloc(n_post + 1, sizeof *l->post);
     }
-    if (!l || !l->keys || !l->slot_entry || !l->post_start || !l->post_lang || !l->post_bonus) {
+    if (!l || !l->slots || !l->post) {
         glossa_langid_free(l);
         return glossa_error(GLOSSA_STATUS_OUT_OF_MEMORY, "glossa_langid_create: out of memory");
     }
-    glossa_status st = parse_blob(l, &l->n_ngrams, &n_post, true);
+    glossa_status st = parse_blob(l, &l->n_ngrams, &n_post);
     if (st != GLOSSA_STATUS_OK) {
         glossa_langid_free(l);
         return st;
@@ -171,11 +169,8 @@ glossa_status glossa_langid_create(glossa_langid **out)
 void glossa_langid_free(glossa_langid *l)
 {
     if (!l) return;
-    free(l->keys);
-    free(l->slot_entry);
-    free(l->post_start);
-    free(l->post_lang);
-    free(l->post_bonus);
+    free(l->slots);
+    free(l->post);
     free(l);
 }
 
@@ -193,18 +188,24 @@ const char *glossa_langid_lang_at(const glossa_langid *l, size_t i)
 static void score(const glossa_langid *l, const langid_text *t, const int *cand, size_t nc,
                   const int *cand_of, int64_t *cost)
 {
-    for (size_t c = 0; c < nc; c++) cost[c] = 0;
+    uint32_t floor[LANGID_MAX_ORDER][LANGID_MAX_LANGS];
+    for (size_t c = 0; c < nc; c++) {
+        cost[c] = 0;
+        for (size_t k = 0; k < LANGID_MAX_ORDER; k++) floor[k][c] = langid_langs[cand[c]].floor[k];
+    }
     for (size_t i = 0; i < t->n; i++) {
         uint64_t h = FNV_OFFSET;
         for (size_t k = 0; k < LANGID_MAX_ORDER && i + k < t->n; k++) {
             h = hash_step(h, t->seq[i + k]);
-            if (k == 0 && t->seq[i] == ' ') continue;
-            long e = table_find(l, hash_key(h));
-            if (e < 0) continue;
-            for (size_t c = 0; c < nc; c++) cost[c] += langid_langs[cand[c]].floor[k];
-            for (uint32_t p = l->post_start[e]; p < l->post_start[e + 1]; p++) {
-                int c = cand_of[l->post_lang[p]];
-                if (c >= 0) cost[c] -= l->post_bonus[p];
+            if (k == 0 && t->seq[i] == ' ') continue; /* the lone space is no feature */
+            uint64_t v = table_find(l, h);
+            if (v == 0) break; /* the table holds every prefix of its n-grams */
+            size_t np = (size_t)(v & 0xff) - 1, p0 = (size_t)(v >> 8 & SLOT_MAX_POST);
+            if (np == 0) continue;
+            for (size_t c = 0; c < nc; c++) cost[c] += floor[k][c];
+            for (size_t p = p0; p < p0 + np; p++) {
+                int c = cand_of[l->post[p] >> 8];
+                if (c >= 0) cost[c] -= l->post[p] & 0xff;
             }
         }
     }

@@ -213,6 +213,13 @@ def select(counts, totals):
                 if bonus > 0:
                     table.setdefault(g, {})[li] = bonus
         floors.append(fl)
+    # Prefix closure: every prefix of a profile n-gram is in the table (with no postings when no
+    # profile keeps it, such an entry scores nothing), so scoring can stop at the first order
+    # that the table lacks.
+    for g in list(table):
+        for k in range(1, len(g)):
+            if g[:k] != " ":
+                table.setdefault(g[:k], {})
     return table, floors
 
 
@@ -228,7 +235,7 @@ class Model:
         cost = {c: 0 for c in cands}
         for k, g in lc.ngrams(lc.sequence(ws)):
             post = self.table.get(g)
-            if post is None:
+            if not post:   # (the C code also stops at the first order the table lacks)
                 continue
             for c in cands:
                 cost[c] += self.floors[c][k - 1] - post.get(c, 0)
