@@ -256,6 +256,20 @@ static glossa_status reserve_jobs(engine *e, int32_t n)
     return GLOSSA_STATUS_OK;
 }
 
+/* A job whose chunked encoder just finished takes its first step's rows from the budget; when
+ * they do not fit, nothing newer is admitted in this iteration (it decodes first, next time). */
+static void charge_first_step(engine *e, engine_job *j, int64_t *left)
+{
+    if (j->phase != ENGINE_JOB_RUNNING || j->in_step || j->prepaid) return;
+    int64_t rows = (int64_t)j->n_beams * e->units_per_token;
+    if (*left >= rows) {
+        *left -= rows;
+        j->prepaid = true;
+    } else {
+        *left = 0;
+    }
+}
+
 /* Admissions, first come first served, while the budget, the batch and the KV policy allow: a
  * job whose input and first step fit the budget left joins the whole group (one packed encoder
  * pass), else its encoder starts chunked with what is left. Returns the whole group's size. */
@@ -284,24 +298,20 @@ static int32_t admit_waiting(engine *e, int64_t *left, int64_t *used)
         s = engine_encode_chunk(e, j, left);
         *used += before - *left;
         if (s != GLOSSA_STATUS_OK) engine_job_end(e, j, s);
+        else charge_first_step(e, j, left);
     }
     return n_whole;
 }
 
 /* ---- the iteration ---- */
 
-/* The decode set, in arrival order: jobs running since an earlier iteration, the whole group
- * (prepaid), and jobs whose chunked encoder just finished when the budget has room. */
-static int32_t decode_set(engine *e, int64_t *left)
+/* The decode set, in arrival order: jobs running since an earlier iteration, and those whose
+ * encoder finished in this one with their first step paid for (the others decode next time). */
+static int32_t decode_set(engine *e)
 {
-    int64_t U = e->units_per_token;
     int32_t n = 0;
     for (engine_job *j = e->act_head; j; j = j->next) {
-        if (j->phase != ENGINE_JOB_RUNNING) continue;
-        if (!j->in_step && !j->prepaid) {
-            if (*left < (int64_t)j->n_beams * U) continue; /* next iteration */
-            *left -= (int64_t)j->n_beams * U;
-        }
+        if (j->phase != ENGINE_JOB_RUNNING || (!j->in_step && !j->prepaid)) continue;
         j->in_step = true;
         j->prepaid = false;
         e->b.jobs[n++] = j;
@@ -345,6 +355,8 @@ glossa_status engine_step(engine *e)
         if (s != GLOSSA_STATUS_OK) {
             engine_job_end(e, j, s);
             ret = s;
+        } else {
+            charge_first_step(e, j, &left);
         }
     }
     /* 3. admissions, the whole group's encoder pass */
@@ -357,7 +369,7 @@ glossa_status engine_step(engine *e)
         }
     }
     /* 4. the decode step */
-    int32_t n = decode_set(e, &left);
+    int32_t n = decode_set(e);
     if (e->cfg.policy == ENGINE_POLICY_MAX_UTIL) n = make_room(e, n);
     for (int32_t i = 0; i < n; i++) used += (int64_t)e->b.jobs[i]->n_beams * U;
     if (n > 0) {
