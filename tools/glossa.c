@@ -14,6 +14,7 @@ static const struct {
     {"synth", cmd_synth, "write a random-weight model directory of a real architecture"},
     {"translate", cmd_translate, "translate lines on stdin with a model directory"},
     {"bench", cmd_bench, "generation throughput with forced output lengths"},
+    {"serve", cmd_serve, "HTTP server: /translate, /v1/completions, /languages, /metrics"},
 };
 
 static void usage(FILE *f)
