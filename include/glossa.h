@@ -320,7 +320,9 @@ glossa_status glossa_model_last_run_stats(const glossa_model *m, glossa_run_stat
  *
  * and from any thread: glossa_engine_submit(e, request, on_event, user, &id); the callback runs on
  * the loop thread with each new token (greedy / sampling) and once with DONE or ERROR, after which
- * the request's results are readable and the engine no longer touches it.
+ * the request's results are readable and the engine no longer touches it. The engine computes on
+ * the model's backend: glossa_model_run() must not run while another thread steps an engine of the
+ * same model, and glossa_engine_free() comes before glossa_model_free().
  */
 typedef struct glossa_engine glossa_engine;
 

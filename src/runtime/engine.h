@@ -11,10 +11,11 @@
  *      budget, max_batch_size and the KV policy allow, the head job is admitted: its cross blocks
  *      are allocated and its encoder runs whole (packed with the other whole ones into one
  *      encoder pass) when input + first step fit the budget left, else it starts chunked;
- *   4. one decode step over every running sequence (jobs whose encoder finished in this
- *      iteration join when the budget has room for their rows), token selection (in parallel
- *      over jobs), KV reordering for beams, finishing; under max-utilization, when the self
- *      blocks of the step do not fit, the newest running jobs are preempted first.
+ *   4. one decode step over every running sequence, token selection (in parallel over jobs),
+ *      KV reordering for beams, streaming, finishing. A job whose encoder finishes in this
+ *      iteration joins when the budget has room for its rows (else it goes first next time and
+ *      nothing newer is admitted now). Under max-utilization, when the self blocks of the step
+ *      do not fit, the newest running jobs are preempted.
  *
  * Token budget. A decode token costs 1. An encoder token costs 1 too, counted in units of
  * 1 / (2 * encoder_layers): the encoder's work is cut per layer into a QKV phase and an
