@@ -35,7 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* placeholders over raw code points (bytes here) never grow the text */
     uint32_t cps[256];
     size_t n = size < 256 ? size : 256;
-    for (size_t i = 0; i < n; i++) cps[i] = data[i];
+    for (size_t i = 0; i < n; i++)
+        cps[i] = data[i];
     if (langid_strip_placeholders(cps, n) > n) abort();
     return 0;
 }

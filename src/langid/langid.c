@@ -31,9 +31,9 @@
 
 struct glossa_langid {
     size_t n_ngrams;
-    uint64_t *slots;  /* (mask + 1) tag << 32 | first posting << 8 | (postings + 1); 0 = empty */
+    uint64_t *slots; /* (mask + 1) tag << 32 | first posting << 8 | (postings + 1); 0 = empty */
     size_t mask;
-    uint16_t *post;   /* (n_postings) language index << 8 | bonus (steps) */
+    uint16_t *post; /* (n_postings) language index << 8 | bonus (steps) */
 };
 
 #define SLOT_MAX_POST 0xffffffu /* postings addressable from a slot (24 bits) */
@@ -111,8 +111,10 @@ static glossa_status parse_blob(glossa_langid *l, size_t *n_ngrams, size_t *n_po
 {
     static const char alphabet[] = LANGID_BONUS_ALPHABET;
     int16_t bonus_of[256];
-    for (int c = 0; c < 256; c++) bonus_of[c] = -1;
-    for (int i = 0; alphabet[i]; i++) bonus_of[(unsigned char)alphabet[i]] = (int16_t)i;
+    for (int c = 0; c < 256; c++)
+        bonus_of[c] = -1;
+    for (int i = 0; alphabet[i]; i++)
+        bonus_of[(unsigned char)alphabet[i]] = (int16_t)i;
     size_t pos = 0;
     *n_ngrams = 0;
     *n_post = 0;
@@ -147,7 +149,8 @@ glossa_status glossa_langid_create(glossa_langid **out)
                             langid_profile_num_ngrams, n_post);
     glossa_langid *l = calloc(1, sizeof *l);
     size_t slots = 16;
-    while (slots < 2 * n_ngrams) slots *= 2;
+    while (slots < 2 * n_ngrams)
+        slots *= 2;
     if (l) {
         l->mask = slots - 1;
         l->slots = calloc(slots, sizeof *l->slots);
@@ -191,7 +194,8 @@ static void score(const glossa_langid *l, const langid_text *t, const int *cand,
     uint32_t floor[LANGID_MAX_ORDER][LANGID_MAX_LANGS];
     for (size_t c = 0; c < nc; c++) {
         cost[c] = 0;
-        for (size_t k = 0; k < LANGID_MAX_ORDER; k++) floor[k][c] = langid_langs[cand[c]].floor[k];
+        for (size_t k = 0; k < LANGID_MAX_ORDER; k++)
+            floor[k][c] = langid_langs[cand[c]].floor[k];
     }
     for (size_t i = 0; i < t->n; i++) {
         uint64_t h = FNV_OFFSET;
@@ -202,7 +206,8 @@ static void score(const glossa_langid *l, const langid_text *t, const int *cand,
             if (v == 0) break; /* the table holds every prefix of its n-grams */
             size_t np = (size_t)(v & 0xff) - 1, p0 = (size_t)(v >> 8 & SLOT_MAX_POST);
             if (np == 0) continue;
-            for (size_t c = 0; c < nc; c++) cost[c] += floor[k][c];
+            for (size_t c = 0; c < nc; c++)
+                cost[c] += floor[k][c];
             for (size_t p = p0; p < p0 + np; p++) {
                 int c = cand_of[l->post[p] >> 8];
                 if (c >= 0) cost[c] -= l->post[p] & 0xff;
@@ -218,11 +223,13 @@ glossa_status glossa_langid_detect(const glossa_langid *l, const char *text, siz
     if (confidence) *confidence = 0.0f;
     if (!l || !lang || !confidence || (!text && len > 0))
         return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT, "glossa_langid_detect: NULL argument");
-    if (len == 0) return glossa_error(GLOSSA_STATUS_BAD_INPUT, "language identification: empty text");
+    if (len == 0)
+        return glossa_error(GLOSSA_STATUS_BAD_INPUT, "language identification: empty text");
     langid_text t;
     langid_text_prepare(text, len, &t);
     if (t.letters == 0)
-        return glossa_error(GLOSSA_STATUS_BAD_INPUT, "language identification: the text has no letters");
+        return glossa_error(GLOSSA_STATUS_BAD_INPUT,
+                            "language identification: the text has no letters");
     int script = langid_dominant_script(t.scripts);
     int cand[LANGID_MAX_LANGS], cand_of[LANGID_MAX_LANGS];
     size_t nc = 0;
@@ -243,7 +250,8 @@ glossa_status glossa_langid_detect(const glossa_langid *l, const char *text, siz
     for (size_t c = 1; c < nc; c++)
         if (cost[c] < cost[best]) best = c;
     double scale = 1.0 / (langid_steps_per_nat * langid_temperature), z = 0.0;
-    for (size_t c = 0; c < nc; c++) z += exp(-(double)(cost[c] - cost[best]) * scale);
+    for (size_t c = 0; c < nc; c++)
+        z += exp(-(double)(cost[c] - cost[best]) * scale);
     *lang = langid_langs[cand[best]].code;
     *confidence = (float)(1.0 / z);
     return GLOSSA_STATUS_OK;

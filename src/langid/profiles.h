@@ -27,8 +27,8 @@ enum {
 };
 #define LANGID_SCRIPT_BIT(s) (1u << (s))
 
-#define LANGID_MAX_ORDER 4    /* n-grams of 1..4 code points */
-#define LANGID_MAX_LANGS 26   /* language letters 'A'..'Z' in the blob */
+#define LANGID_MAX_ORDER 4  /* n-grams of 1..4 code points */
+#define LANGID_MAX_LANGS 26 /* language letters 'A'..'Z' in the blob */
 
 typedef struct langid_script_range {
     uint32_t first, last; /* code points, inclusive */
@@ -36,9 +36,9 @@ typedef struct langid_script_range {
 } langid_script_range;
 
 typedef struct langid_lang_info {
-    const char *code;                 /* ISO 639-1 */
-    uint32_t scripts;                 /* LANGID_SCRIPT_BIT mask: the scripts it is written in */
-    uint8_t floor[LANGID_MAX_ORDER];  /* cost (steps) of a known n-gram absent from its profile */
+    const char *code;                /* ISO 639-1 */
+    uint32_t scripts;                /* LANGID_SCRIPT_BIT mask: the scripts it is written in */
+    uint8_t floor[LANGID_MAX_ORDER]; /* cost (steps) of a known n-gram absent from its profile */
 } langid_lang_info;
 
 /* Sorted, disjoint. A letter outside them is LANGID_SCRIPT_OTHER. */

@@ -58,7 +58,8 @@ static bool is_lenmod(uint32_t c)
 static size_t placeholder_end(const uint32_t *s, size_t n, size_t i)
 {
     size_t j = i + 1;
-    while (j < n && is_flag(s[j])) j++;
+    while (j < n && is_flag(s[j]))
+        j++;
     if (j < n && s[j] == '%') return j;
     if (j + 2 < n && is_lenmod(s[j]) && is_lenmod(s[j + 1]) && is_ascii_letter(s[j + 2]))
         return j + 2;
@@ -90,10 +91,11 @@ static long nfc(const uint32_t *cps, size_t n, int32_t *dst, size_t dst_cap)
 {
     uint8_t utf8[4 * LANGID_MAX_CHARS];
     size_t len = 0;
-    for (size_t i = 0; i < n && len + 4 <= sizeof utf8; i++) len += utf8_encode(cps[i], (char *)utf8 + len);
+    for (size_t i = 0; i < n && len + 4 <= sizeof utf8; i++)
+        len += utf8_encode(cps[i], (char *)utf8 + len);
     const utf8proc_option_t opt = UTF8PROC_STABLE | UTF8PROC_COMPOSE;
-    utf8proc_ssize_t m = utf8proc_decompose(utf8, (utf8proc_ssize_t)len, dst,
-                                            (utf8proc_ssize_t)dst_cap, opt);
+    utf8proc_ssize_t m =
+        utf8proc_decompose(utf8, (utf8proc_ssize_t)len, dst, (utf8proc_ssize_t)dst_cap, opt);
     if (m < 0 || (size_t)m > dst_cap) return -1;
     m = utf8proc_normalize_utf32(dst, m, opt);
     return m < 0 ? -1 : (long)m;
@@ -139,7 +141,8 @@ void langid_text_prepare(const char *text, size_t len, langid_text *t)
         cps[n++] = cp;
     }
     n = langid_strip_placeholders(cps, n);
-    for (int s = 0; s < LANGID_NUM_SCRIPTS; s++) t->scripts[s] = 0;
+    for (int s = 0; s < LANGID_NUM_SCRIPTS; s++)
+        t->scripts[s] = 0;
     t->letters = 0;
     if (!plain) {
         int32_t norm[4 * LANGID_MAX_CHARS];

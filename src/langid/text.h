@@ -12,9 +12,9 @@
 #define LANGID_MAX_CHARS 1000 /* code points of a text that are looked at; the rest is ignored */
 
 typedef struct langid_text {
-    uint32_t seq[LANGID_MAX_CHARS + 2];     /* (n) ' ' w1 ' ' w2 ... ' ' (letters and marks) */
+    uint32_t seq[LANGID_MAX_CHARS + 2]; /* (n) ' ' w1 ' ' w2 ... ' ' (letters and marks) */
     size_t n;
-    uint32_t scripts[LANGID_NUM_SCRIPTS];   /* letters (not marks) per script */
+    uint32_t scripts[LANGID_NUM_SCRIPTS]; /* letters (not marks) per script */
     size_t letters;
 } langid_text;
 

@@ -10,7 +10,7 @@
 #include "langid/text.h"
 #include "test.h"
 
-#define MAX_ROWS 8000
+#define MAX_ROWS  8000
 #define N_THREADS 4
 
 typedef struct row {
@@ -42,7 +42,8 @@ static void load_rows(void)
     char line[65536];
     while (n_rows < MAX_ROWS && fgets(line, sizeof line, f)) {
         size_t len = strlen(line);
-        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
+        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = '\0';
         char *tab = strchr(line, '\t');
         if (!tab || (size_t)(tab - line) >= sizeof rows[0].lang) continue;
         row *r = &rows[n_rows++];
@@ -104,6 +105,35 @@ static void test_accuracy(const glossa_langid *l)
     CHECK_MSG(acc >= 95.0, "overall accuracy %.2f%%", acc);
 }
 
+/* The byte length of the first n code points of s[0..len). */
+static size_t prefix_len(const char *s, size_t len, size_t n)
+{
+    size_t i = 0;
+    for (size_t k = 0; k < n && i < len; k++) {
+        i++;
+        while (i < len && ((unsigned char)s[i] & 0xC0) == 0x80)
+            i++;
+    }
+    return i;
+}
+
+/* Short inputs: the first 20 characters of each held-out line (a harder, informative figure). */
+static void test_prefixes(const glossa_langid *l)
+{
+    size_t ok = 0, n = 0;
+    for (size_t i = 0; i < n_rows; i++) {
+        const char *got = NULL;
+        float conf;
+        size_t len = prefix_len(rows[i].text, rows[i].len, 20);
+        if (glossa_langid_detect(l, rows[i].text, len, &got, &conf) != GLOSSA_STATUS_OK) continue;
+        n++;
+        ok += strcmp(got, rows[i].lang) == 0;
+    }
+    double acc = n ? 100.0 * (double)ok / (double)n : 0.0;
+    printf("first 20 characters of each line: %zu/%zu = %.2f%%\n", ok, n, acc);
+    CHECK_MSG(acc >= 90.0, "20-character prefixes: %.2f%%", acc);
+}
+
 /* The best of three passes over the held-out lines (one thread). */
 static void test_throughput(const glossa_langid *l)
 {
@@ -161,9 +191,14 @@ static void test_examples(const glossa_langid *l)
     expect(l, "敏捷的棕色狐狸跳过了懒狗。", "zh");
     expect(l, "谢谢", "zh");
     /* NFD input (decomposed accents, Hangul jamo) reads as its NFC form */
-    expect(l, "Der schnelle braune Fuchs springt u\xcc\x88" "ber den faulen Hund.", "de");
-    expect(l, "\xe1\x84\x88\xe1\x85\xa1\xe1\x84\x85\xe1\x85\xb3\xe1\x86\xab "
-              "\xe1\x84\x80\xe1\x85\xa1\xe1\x86\xaf\xe1\x84\x89\xe1\x85\xa2\xe1\x86\xa8", "ko");
+    expect(l,
+           "Der schnelle braune Fuchs springt u\xcc\x88"
+           "ber den faulen Hund.",
+           "de");
+    expect(l,
+           "\xe1\x84\x88\xe1\x85\xa1\xe1\x84\x85\xe1\x85\xb3\xe1\x86\xab "
+           "\xe1\x84\x80\xe1\x85\xa1\xe1\x86\xaf\xe1\x84\x89\xe1\x85\xa2\xe1\x86\xa8",
+           "ko");
     /* placeholders and an English product name inside a translation */
     expect(l, "%s: ファイル '%s' を開けません: %s", "ja");
     expect(l, "PostScript फ़ाइल को सहेजा नहीं जा सका", "hi");
@@ -189,7 +224,8 @@ static void test_bad_input(const glossa_langid *l)
     CHECK_STATUS(glossa_langid_create(NULL), GLOSSA_STATUS_INVALID_ARGUMENT);
 
     /* invalid bytes are skipped; NUL bytes are boundaries */
-    static const char bad[] = "Die Datei \xff\xfe konnte nicht ge\xc3\xb6\xff" "ffnet werden, weil \x80";
+    static const char bad[] = "Die Datei \xff\xfe konnte nicht ge\xc3\xb6\xff"
+                              "ffnet werden, weil \x80";
     CHECK_OK(glossa_langid_detect(l, bad, sizeof bad - 1, &got, &conf));
     CHECK(got && strcmp(got, "de") == 0);
     static const char nul[] = "This\0file\0could\0not\0be\0opened\0because\0it\0is\0locked";
@@ -204,8 +240,10 @@ static void test_bad_input(const glossa_langid *l)
     /* 1 MB: the first LANGID_MAX_CHARS code points are read */
     size_t big = 1u << 20;
     char *s = malloc(big);
-    static const char phrase[] = "Ceci est une phrase en fran\xc3\xa7" "ais. ";
-    for (size_t i = 0; i < big; i++) s[i] = phrase[i % (sizeof phrase - 1)];
+    static const char phrase[] = "Ceci est une phrase en fran\xc3\xa7"
+                                 "ais. ";
+    for (size_t i = 0; i < big; i++)
+        s[i] = phrase[i % (sizeof phrase - 1)];
     double t0 = now_s();
     CHECK_OK(glossa_langid_detect(l, s, big, &got, &conf));
     printf("1 MB text: %.1f us\n", 1e6 * (now_s() - t0));
@@ -225,8 +263,8 @@ static void test_bad_input(const glossa_langid *l)
 
 static void test_text_model(void)
 {
-    uint32_t cps[] = {'a', '%', 's', 'b', '%', '%', 'c', '%', '1', '$', '-', '1', '0', 'l', 'u',
-                      'd', '%', 'l', ' ', '%'};
+    uint32_t cps[] = {'a', '%', 's', 'b', '%', '%', 'c', '%', '1', '$',
+                      '-', '1', '0', 'l', 'u', 'd', '%', 'l', ' ', '%'};
     size_t n = langid_strip_placeholders(cps, sizeof cps / sizeof cps[0]);
     uint32_t want[] = {'a', ' ', 'b', ' ', 'c', ' ', 'd', ' ', ' ', '%'};
     CHECK(n == sizeof want / sizeof want[0] && memcmp(cps, want, sizeof want) == 0);
@@ -252,7 +290,8 @@ static void *work(void *arg)
         size_t i = (w->start + k) % n_rows;
         const char *got = NULL;
         float conf;
-        if (glossa_langid_detect(w->l, rows[i].text, rows[i].len, &got, &conf) != GLOSSA_STATUS_OK ||
+        if (glossa_langid_detect(w->l, rows[i].text, rows[i].len, &got, &conf) !=
+                GLOSSA_STATUS_OK ||
             got != rows[i].got)
             w->mismatches++;
     }
@@ -284,12 +323,14 @@ int main(void)
     test_languages(l);
     test_text_model();
     test_accuracy(l);
+    test_prefixes(l);
     test_examples(l);
     test_bad_input(l);
     test_threads(l);
     test_throughput(l);
     glossa_langid_free(l);
     glossa_langid_free(NULL);
-    for (size_t i = 0; i < n_rows; i++) free(rows[i].text);
+    for (size_t i = 0; i < n_rows; i++)
+        free(rows[i].text);
     TEST_MAIN_END();
 }
