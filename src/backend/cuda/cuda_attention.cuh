@@ -3,6 +3,8 @@
 #ifndef GLOSSA_BACKEND_CUDA_ATTENTION_CUH
 #define GLOSSA_BACKEND_CUDA_ATTENTION_CUH
 
+#include <string.h>
+
 #include "backend/cuda/cuda_internal.h"
 
 /* Two activations as one 32-bit value, per act dtype. */
@@ -28,7 +30,8 @@ template <typename T> __device__ __forceinline__ void attn_load8(const T *p, flo
 {
     typedef typename attn_pair<T>::type T2;
     uint4 u = *reinterpret_cast<const uint4 *>(p);
-    const T2 *h = reinterpret_cast<const T2 *>(&u);
+    T2 h[4];
+    memcpy(h, &u, sizeof h); /* not a pointer pun: register moves after optimisation */
 #pragma unroll
     for (int i = 0; i < 4; i++) {
         float2 x = attn_f2(h[i]);
