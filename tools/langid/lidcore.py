@@ -98,9 +98,6 @@ def strip_placeholders(s):
     return "".join(out)
 
 
-_script_cache = {}
-
-
 def script_of(cp):
     lo, hi = 0, len(SCRIPT_RANGES)
     while lo < hi:
