@@ -31,8 +31,9 @@ static void serve_usage(FILE *f)
             "  --kv-cache-mb N          K/V cache size (default: the device's)\n"
             "  --static-batching        baseline: run batches of waiting requests to completion\n"
             "                           (glossa_model_run), nothing admitted in between\n"
-            "endpoints: POST /translate, POST /v1/completions, GET /languages, GET /health,\n"
-            "GET /metrics (see docs/API.md)\n");
+            "endpoints: POST /translate (LibreTranslate), POST /v1/completions (OpenAI, with\n"
+            "\"stream\": true), GET /languages, GET /health, GET /metrics (Prometheus)\n"
+            "SIGTERM / SIGINT: stop accepting (503), finish the requests in flight, exit 0\n");
 }
 
 static bool parse_ll(const char *s, long long lo, long long hi, long long *out)

@@ -104,22 +104,28 @@ static int wait_signal(const sigset_t *set)
     return sig;
 }
 
-/* Wait until every work request has been answered; a second signal gives up waiting. */
+/* Wait until every work request has been answered. A second signal cancels what is left and
+ * waits 5 s more at most (a client that stopped reading cannot hold the exit up). */
 static void drain(srv *s, const sigset_t *set)
 {
-    double t0 = srv_now();
+    double t0 = srv_now(), abort_at = 0;
     int last = -1;
     for (;;) {
         pthread_mutex_lock(&s->mu);
         int n = s->inflight;
         pthread_mutex_unlock(&s->mu);
         if (n == 0) break;
+        if (abort_at > 0 && srv_now() - abort_at > 5) {
+            fprintf(stderr, "glossa serve: %d requests still open: closing them\n", n);
+            break;
+        }
         if (n != last) fprintf(stderr, "glossa serve: draining: %d requests in flight\n", n);
         last = n;
         struct timespec zero = {0, 20 * 1000 * 1000};
-        if (sigtimedwait(set, NULL, &zero) > 0) {
+        if (sigtimedwait(set, NULL, &zero) > 0 && abort_at == 0) {
             fprintf(stderr, "glossa serve: second signal: cancelling what is left\n");
             atomic_store(&s->abort, true);
+            abort_at = srv_now();
         }
     }
     fprintf(stderr, "glossa serve: drained in %.2f s\n", srv_now() - t0);

@@ -295,6 +295,16 @@ def test_stream_slow(s, ck):
     log(f"  slow stream ({tgt}): {texts!r}")
     ck.check(done and not errors and "".join(texts) == whole and len([t for t in texts if t]) >= 3 and
              len(whole.encode()) > len(whole), "stream: multibyte text in several events", (texts, whole))
+    # a stop string whose first occurrence is mid-text: the stream ends right before it
+    firsts = [i for i in range(1, len(whole)) if whole.find(whole[i]) == i]
+    if firsts:
+        i = min(firsts, key=lambda k: abs(k - len(whole) // 2))
+        st = Stream(s, "/v1/completions", dict(body, stream=True, stop=[whole[i:i + 2]]))
+        texts, finish, done, errors = sse_collect(st, ck, "stream stop")
+        st.close()
+        ck.check(done and finish == "stop" and "".join(texts) == whole[:i], "stream: stop string",
+                 (texts, whole[i:i + 2], whole))
+    ck.check(bool(firsts), "stream: a text to test stop strings on", whole)
 
 
 def test_disconnects(s, ck):
@@ -321,6 +331,7 @@ def test_disconnects(s, ck):
 
 
 def test_queue_full(s, ck):
+    wait_idle(s, ck, "429")
     a = Stream(s, "/v1/completions", {"prompt": "Hello there", "max_tokens": 250, "stream": True})
     next(a.events(), None)  # running: the only batch slot
     res = {}
@@ -336,14 +347,24 @@ def test_queue_full(s, ck):
     ck.check(res.get("b") is not None and res["b"].status == 200, "429: the waiting one completes", res)
 
 
+def wait_idle(s, ck, name):
+    ok = all(s.wait_metric(k, lambda v: v == 0, 60) for k in (
+        "glossa_http_work_in_flight", "glossa_requests_running", "glossa_requests_waiting"))
+    ck.check(ok, f"{name}: the server is idle first", s.metrics())
+
+
 def test_drain(s, ck):
+    wait_idle(s, ck, "drain")
     res = {}
     ta = threading.Thread(target=lambda: res.setdefault("a", s.post(
         "/v1/completions", {"prompt": "Hello there", "max_tokens": 120})))
     ta.start()
-    ck.check(s.wait_metric("glossa_requests_running", lambda v: v == 1, 60), "drain: a request running")
+    ok = s.wait_metric("glossa_http_work_in_flight", lambda v: v == 1, 60) and \
+        s.wait_metric("glossa_requests_running", lambda v: v == 1, 60)
+    ck.check(ok and ta.is_alive(), "drain: a request running", (res, s.metrics()))
     b = Stream(s, "/v1/completions", {"prompt": "Good morning", "max_tokens": 20, "stream": True})
-    ck.check(s.wait_metric("glossa_http_work_in_flight", lambda v: v == 2, 60), "drain: two in flight")
+    ok = s.wait_metric("glossa_http_work_in_flight", lambda v: v == 2, 60)
+    ck.check(ok, "drain: two in flight", (res, s.metrics()))
     s.proc.send_signal(signal.SIGTERM)
     deadline, h = time.time() + 30, None
     while time.time() < deadline:
