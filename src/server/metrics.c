@@ -141,9 +141,9 @@ char *metrics_render(srv *s, size_t *len)
     if (!f) return NULL;
     glossa_engine_metrics em;
     memset(&em, 0, sizeof em);
-    if (s->sched) sched_get_metrics(s->sched, &em);
+    int phase = atomic_load(&s->phase); /* the scheduler exists once loading is over */
+    if (phase != SRV_PHASE_LOADING) sched_get_metrics(s->sched, &em);
     put_engine(f, &em);
-    int phase = atomic_load(&s->phase);
     put(f, "glossa_server_ready", "gauge", "1 when serving, 0 while loading or draining.",
         phase == SRV_PHASE_READY);
     pthread_mutex_lock(&s->mu);
