@@ -4,7 +4,7 @@
 Servers: "main" (the tiny synth model, API key, greedy, small limits): every endpoint, every error
 case, streaming, the load test with offline parity; "static" (--static-batching): parity and
 SIGINT; "slow" (a wider synth model, --max-queue 1 --max-batch-size 1): client disconnects,
-queue full, SIGTERM draining; "timeout" (--request-timeout 1): 504 and the stream's error event.
+queue full, SIGTERM draining; "timeout" (--request-timeout 0.5): 504 and the stream's error event.
 
 usage: client.py --glossa BIN --tiny DIR --slow DIR --work DIR --lines lines.json [--requests N]
 """
@@ -357,12 +357,12 @@ def test_drain(s, ck):
     wait_idle(s, ck, "drain")
     res = {}
     ta = threading.Thread(target=lambda: res.setdefault("a", s.post(
-        "/v1/completions", {"prompt": "Hello there", "max_tokens": 120})))
+        "/v1/completions", {"prompt": "Hello there", "max_tokens": 150})))
     ta.start()
     ok = s.wait_metric("glossa_http_work_in_flight", lambda v: v == 1, 60) and \
         s.wait_metric("glossa_requests_running", lambda v: v == 1, 60)
     ck.check(ok and ta.is_alive(), "drain: a request running", (res, s.metrics()))
-    b = Stream(s, "/v1/completions", {"prompt": "Good morning", "max_tokens": 20, "stream": True})
+    b = Stream(s, "/v1/completions", {"prompt": "Good morning", "max_tokens": 60, "stream": True})
     ok = s.wait_metric("glossa_http_work_in_flight", lambda v: v == 2, 60)
     ck.check(ok, "drain: two in flight", (res, s.metrics()))
     s.proc.send_signal(signal.SIGTERM)
@@ -389,7 +389,8 @@ def test_drain(s, ck):
 
 
 def test_timeout(args, ck):
-    s = Server(args.glossa, args.slow, ["--request-timeout", "1", "--max-new-tokens", "250"],
+    s = Server(args.glossa, args.slow, ["--request-timeout", "0.5", "--max-new-tokens", "250",
+                                        "--threads", "1"],
                os.path.join(args.work, "timeout.log"), "timeout")
     s.wait_ready()
     t0 = time.time()
@@ -422,7 +423,9 @@ def main():
     s = Server(args.glossa, args.tiny, ["--api-key", KEY, "--beam", "1", "--max-new-tokens", str(MAX_NEW),
                                         "--max-input-tokens", str(MAX_INPUT), "--max-body-bytes",
                                         str(MAX_BODY)], os.path.join(args.work, "main.log"), "main")
+    # one thread: generation speed (seconds for 250 tokens) does not depend on the machine's cores
     slow = Server(args.glossa, args.slow, ["--max-queue", "1", "--max-batch-size", "1", "--beam", "1",
+                                           "--threads", "1",
                                            "--max-new-tokens", "250"],
                   os.path.join(args.work, "slow.log"), "slow")
     try:
