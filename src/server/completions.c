@@ -158,6 +158,7 @@ void completions_handle(srv_call *c)
     if (!ok) rp_fail(&err, 503, "server_error", "out_of_memory", "out of memory");
     ok = ok && params(c, &req, &dp, &meta, &err);
     ok = ok && make_jobs(c, &req, &dp, jobs, per, &err);
+    if (ok && req.stream) job_want_tokens(jobs[0]);
     ok = ok && submit_all(jobs, n, &err);
     if (ok && req.stream) {
         cmpl_stream_start(c, jobs[0], &req, &meta); /* takes the job and req over */

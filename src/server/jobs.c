@@ -19,6 +19,7 @@ struct srv_job {
     pthread_cond_t cv;
     int refs;             /* the HTTP side, and the scheduler between submit and the last event */
     bool submitted, finished, cancelled;
+    bool want_tokens;     /* streaming: keep TOKEN events (set before submission) */
     uint64_t id;
     glossa_status status;
     int32_t *ids;         /* streamed tokens (TOKEN events) */
@@ -72,6 +73,7 @@ static void on_event(const glossa_event *ev, void *user)
 {
     srv_job *j = user;
     if (ev->kind == GLOSSA_EVENT_TOKEN) {
+        if (!j->want_tokens) return; /* a whole-reply waiter: no wake-up per token */
         pthread_mutex_lock(&g_mu);
         if (j->n_ids + ev->n_ids > j->cap_ids) {
             size_t cap = j->cap_ids ? j->cap_ids * 2 : 64;
@@ -98,6 +100,11 @@ static void on_event(const glossa_event *ev, void *user)
     bool last = --j->refs == 0;
     pthread_mutex_unlock(&g_mu);
     if (last) job_destroy(j);
+}
+
+void job_want_tokens(srv_job *j)
+{
+    j->want_tokens = true;
 }
 
 glossa_status job_submit(srv_job *j)

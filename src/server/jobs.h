@@ -30,6 +30,9 @@ typedef enum job_wait_result {
 
 /* Takes ownership of r (freed with the job). */
 srv_job *job_create(srv *s, glossa_request *r, int32_t prompt_tokens);
+/* Keep the streamed tokens (TOKEN events) for job_wait(..., n_seen_ids) / job_copy_ids(); call
+ * before job_submit(). Without it a job only reports its end. */
+void job_want_tokens(srv_job *j);
 /* Submit to the scheduler. BUSY when the queue is full. */
 glossa_status job_submit(srv_job *j);
 /* Cancel when submitted and not finished (idempotent). */
