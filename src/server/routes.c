@@ -32,24 +32,34 @@ static bool key_eq(const char *given, const char *key)
     return diff == 0;
 }
 
-static bool authorized(srv_call *c, const route *r)
+/* true when the request carries the key: "Authorization: Bearer KEY", "X-API-Key: KEY",
+ * ?api_key=KEY, or (LibreTranslate) "api_key" in a /translate body. *offered: some key came. */
+static bool authorized(srv_call *c, const route *r, bool *offered)
 {
     const char *key = c->s->cfg.api_key;
+    *offered = false;
     if (!key || r->open) return true;
     const char *h = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND,
                                                 MHD_HTTP_HEADER_AUTHORIZATION);
-    if (h && !strncasecmp(h, "Bearer ", 7)) {
-        h += 7;
-        while (*h == ' ') h++;
-        if (key_eq(h, key)) return true;
+    if (h) {
+        *offered = true;
+        if (!strncasecmp(h, "Bearer ", 7)) {
+            h += 7;
+            while (*h == ' ') h++;
+            if (key_eq(h, key)) return true;
+        }
     }
-    h = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, "X-API-Key");
-    if (h && key_eq(h, key)) return true;
-    h = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "api_key");
-    if (h && key_eq(h, key)) return true;
+    const char *alt[] = {MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, "X-API-Key"),
+                         MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "api_key")};
+    for (size_t i = 0; i < 2; i++) {
+        if (!alt[i]) continue;
+        *offered = true;
+        if (key_eq(alt[i], key)) return true;
+    }
     if (r->body_key) {
         char *k = rp_body_api_key(c->body, c->body_len);
         bool ok = k && key_eq(k, key);
+        *offered = *offered || k;
         free(k);
         if (ok) return true;
     }
@@ -86,13 +96,12 @@ void routes_dispatch(srv_call *c, const char *method, bool *counted)
         call_reply_error(c, &err);
         return;
     }
-    if (!authorized(c, r)) {
-        rp_fail(&err, 401, "authentication_error", "invalid_api_key",
-                c->s->cfg.api_key && (MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND,
-                                                                  MHD_HTTP_HEADER_AUTHORIZATION))
-                    ? "wrong API key"
-                    : "missing API key: send \"Authorization: Bearer KEY\" (or \"api_key\" in "
-                      "a /translate body)");
+    bool offered;
+    if (!authorized(c, r, &offered)) {
+        rp_fail(&err, 401, "authentication_error", "invalid_api_key", "%s",
+                offered ? "wrong API key"
+                        : "missing API key: send \"Authorization: Bearer KEY\" (or \"api_key\" in "
+                          "a /translate body)");
         call_reply_error(c, &err);
         return;
     }
