@@ -98,6 +98,12 @@ glossa_status bart_encode(bart_model *m, bart_ws *ws, const bart_kv *kv, const b
 glossa_status bart_decode(bart_model *m, bart_ws *ws, const bart_kv *kv, const bart_dec_batch *b,
                           float *logits);
 
+/* With logits == NULL, bart_decode keeps the logits on the device (until the next pass); then:
+ * the row-wise argmax to host ids (greedy without copying rows), and rows [row, row + n_rows) as
+ * fp32 on the host. */
+glossa_status bart_logits_argmax(bart_model *m, bart_ws *ws, int32_t rows, int32_t *ids);
+glossa_status bart_logits_rows(bart_model *m, bart_ws *ws, int32_t row, int32_t n_rows, float *dst);
+
 /* Chunked encoder of one sequence (chunked context: an input longer than an iteration's token
  * budget is encoded over several calls). The encoder is bidirectional: each layer's attention
  * needs the K/V of every row of that layer. So the state keeps the sequence's hidden states

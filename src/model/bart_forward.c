@@ -489,5 +489,23 @@ glossa_status bart_decode(bart_model *m, bart_ws *ws, const bart_kv *kv, const b
     be->ops->linear(be, rows, src, d, &m->lm_head,
                     m->final_logits_bias.data ? &m->final_logits_bias : NULL, GL_ACT_NONE, NULL,
                     ws->logits);
+    if (!logits) return GLOSSA_STATUS_OK; /* kept on the device: bart_logits_* */
     return be->ops->download_f32(be, logits, ws->logits, (size_t)rows * (size_t)vocab);
+}
+
+glossa_status bart_logits_argmax(bart_model *m, bart_ws *ws, int32_t rows, int32_t *ids)
+{
+    int32_t vocab = m->lm_head.rows;
+    if ((int64_t)rows * vocab > ws->cap_logits)
+        return glossa_error(GLOSSA_STATUS_INTERNAL, "argmax over %d rows of kept logits", rows);
+    return m->be->ops->argmax(m->be, rows, vocab, ws->logits, ids);
+}
+
+glossa_status bart_logits_rows(bart_model *m, bart_ws *ws, int32_t row, int32_t n_rows, float *dst)
+{
+    int32_t vocab = m->lm_head.rows;
+    if ((int64_t)(row + n_rows) * vocab > ws->cap_logits)
+        return glossa_error(GLOSSA_STATUS_INTERNAL, "rows %d..%d of kept logits", row, row + n_rows);
+    return m->be->ops->download_f32(m->be, dst, at(ws, ws->logits, (size_t)row * (size_t)vocab),
+                                    (size_t)n_rows * (size_t)vocab);
 }

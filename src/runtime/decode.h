@@ -65,6 +65,13 @@ int32_t decode_sample(float *row, int32_t vocab, const decode_params *p, decode_
  * that 0.6f computes as 0.6 does in Python (length penalty, top-p, temperature). */
 double decode_float_decimal(float f);
 
+/* Greedy without the logits row: given the argmax of the raw logits (computed on the device),
+ * the token decode_process_logits + decode_argmax would pick, when that is decidable without the
+ * row (no repetition penalty or n-gram ban; forced tokens; the argmax itself not banned). false:
+ * the row is needed. */
+bool decode_greedy_shortcut(const decode_params *p, int32_t vocab, int32_t seq_len,
+                            int32_t raw_argmax, int32_t *tok);
+
 /* Greedy: the argmax (lowest index on ties, like torch.argmax on CPU). */
 int32_t decode_argmax(const float *row, int32_t vocab);
 

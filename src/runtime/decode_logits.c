@@ -138,6 +138,33 @@ void decode_process_logits(float *row, int32_t vocab, const int32_t *seq, int32_
         force_token(row, vocab, p->forced_eos_token_id);
 }
 
+bool decode_greedy_shortcut(const decode_params *p, int32_t vocab, int32_t seq_len,
+                            int32_t raw_argmax, int32_t *tok)
+{
+    if (p->do_sample || (p->repetition_penalty != 1.0f && p->repetition_penalty > 0.0f) ||
+        p->no_repeat_ngram_size > 0)
+        return false;
+    /* the forcing processors run last and leave one finite entry: the later one wins */
+    if (p->forced_eos_token_id >= 0 && p->forced_eos_token_id < vocab &&
+        seq_len == p->max_length - 1) {
+        *tok = p->forced_eos_token_id;
+        return true;
+    }
+    if (p->forced_bos_token_id >= 0 && p->forced_bos_token_id < vocab && seq_len == 1) {
+        *tok = p->forced_bos_token_id;
+        return true;
+    }
+    /* masking other entries never moves the argmax; masking the argmax itself does */
+    for (int32_t i = 0; i < p->n_bad_words && i < DECODE_MAX_BAD_WORDS; i++)
+        if (p->bad_words[i] == raw_argmax && !is_eos(p, raw_argmax)) return false;
+    if (!p->ignore_eos && is_eos(p, raw_argmax) &&
+        ((p->min_length > 0 && seq_len < p->min_length) ||
+         (p->min_new_tokens > 0 && seq_len - 1 < p->min_new_tokens)))
+        return false;
+    *tok = raw_argmax;
+    return true;
+}
+
 int32_t decode_argmax(const float *row, int32_t vocab)
 {
     if (!row || vocab <= 0) return -1;

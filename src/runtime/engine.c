@@ -27,6 +27,10 @@ void engine_init(engine *e, bart_model *m, bart_ws *ws, threadpool *pool, const 
     memset(e, 0, sizeof *e);
     e->model = m;
     e->ws = ws;
+    /* logits stay on the device except on the CPU backend (where the copy is free); tests force
+     * the device path on the CPU with GLOSSA_DEVICE_LOGITS=1 */
+    const char *force = getenv("GLOSSA_DEVICE_LOGITS");
+    e->device_logits = strcmp(m->be->ops->name, "cpu") != 0 || (force && !strcmp(force, "1"));
     e->pool = pool;
     e->cfg = *cfg;
     if (ev) e->ev = *ev;
@@ -91,6 +95,7 @@ void engine_free(engine *e)
     kv_pool_free(&e->cross);
     kv_copies_free(&e->cow);
     free(e->logits);
+    free(e->argmax);
     engine_bufs *b = &e->b;
     int32_t *arrs[] = {b->ids, b->off, b->pos, b->slots, b->lens, b->xlens, b->tab, b->xtab,
                        b->enc_ids, b->enc_off, b->enc_slots};

@@ -104,6 +104,8 @@ struct engine_job {
     float *row_copy;         /* sampling: the processed row before the warpers */
     int32_t *parent, *token; /* beams: the step's selection */
     int32_t row0;            /* first logits row of this step */
+    bool shortcut;           /* greedy: this step's token decided from the device argmax */
+    int32_t shortcut_tok;
     bool finishing;          /* the step's selection ended the job */
     bool prepaid;            /* its first step's rows were charged at admission */
     bool in_step;            /* decodes in this iteration */
@@ -162,6 +164,10 @@ typedef struct engine {
     kv_copies cow;
     float *logits;           /* host (rows, vocab) */
     size_t logits_cap;
+    bool device_logits;      /* logits stay on the device (not the CPU backend): greedy rows
+                                take the device argmax, only rows that need processing move */
+    int32_t *argmax;         /* (cap_argmax) device argmax per row */
+    int32_t cap_argmax;
     engine_bufs b;
     engine_job *wait_head, *wait_tail; /* by seq_no */
     engine_job *act_head, *act_tail;   /* encoding and running, by seq_no */

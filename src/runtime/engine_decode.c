@@ -148,6 +148,32 @@ static void fill_tables(engine *e, engine_job **jobs, int32_t n, int32_t max_sel
     }
 }
 
+/* Device logits: greedy jobs whose token the raw argmax decides (decode_greedy_shortcut) take
+ * it from the device argmax; only the other jobs' rows are copied to the host. */
+static glossa_status fetch_rows(engine *e, engine_job **jobs, int32_t n, int32_t rows)
+{
+    if (rows > e->cap_argmax) {
+        int32_t *a = realloc(e->argmax, (size_t)rows * sizeof *a);
+        if (!a) return glossa_error(GLOSSA_STATUS_OUT_OF_MEMORY, "argmax ids");
+        e->argmax = a;
+        e->cap_argmax = rows;
+    }
+    int32_t vocab = bart_decoder_vocab(e->model);
+    bool any_greedy = false;
+    for (int32_t i = 0; i < n && !any_greedy; i++) any_greedy = !jobs[i]->bs;
+    if (any_greedy) GLOSSA_TRY(bart_logits_argmax(e->model, e->ws, rows, e->argmax));
+    for (int32_t i = 0; i < n; i++) {
+        engine_job *j = jobs[i];
+        j->shortcut = !j->bs && !j->r->output_scores &&
+                      decode_greedy_shortcut(&j->r->p, vocab, j->len, e->argmax[j->row0],
+                                             &j->shortcut_tok);
+        if (!j->shortcut)
+            GLOSSA_TRY(bart_logits_rows(e->model, e->ws, j->row0, j->n_beams,
+                                        e->logits + (size_t)j->row0 * (size_t)vocab));
+    }
+    return GLOSSA_STATUS_OK;
+}
+
 /* One decoder pass over every sequence of the jobs; logits rows in job order. */
 static glossa_status step_forward(engine *e, engine_job **jobs, int32_t n, int32_t *rows_out)
 {
@@ -184,7 +210,9 @@ static glossa_status step_forward(engine *e, engine_job **jobs, int32_t n, int32
     bart_dec_batch b = {rows, sb->ids, sb->off, sb->pos, sb->slots, sb->tab, sb->lens, max_self,
                         sb->xtab, sb->xlens, max_cross, false};
     *rows_out = rows;
-    return bart_decode(e->model, e->ws, &kv, &b, e->logits);
+    if (!e->device_logits) return bart_decode(e->model, e->ws, &kv, &b, e->logits);
+    GLOSSA_TRY(bart_decode(e->model, e->ws, &kv, &b, NULL));
+    return fetch_rows(e, jobs, n, rows);
 }
 
 static bool is_eos(const decode_params *p, int32_t tok)
@@ -246,8 +274,15 @@ static glossa_status finish_beams(engine_job *j)
 static glossa_status select_single(engine_job *j, float *row, int32_t vocab)
 {
     const decode_params *p = &j->r->p;
-    decode_process_logits(row, vocab, j->tokens, j->len, p);
     int32_t tok;
+    if (j->shortcut) {
+        j->shortcut = false;
+        tok = j->shortcut_tok;
+        j->tokens[j->len++] = tok;
+        j->finishing = (!p->ignore_eos && is_eos(p, tok)) || j->len >= p->max_length;
+        return GLOSSA_STATUS_OK;
+    }
+    decode_process_logits(row, vocab, j->tokens, j->len, p);
     if (p->do_sample) {
         memcpy(j->row_copy, row, (size_t)vocab * sizeof *row);
         tok = decode_sample(j->row_copy, vocab, p, &j->rng);

@@ -66,6 +66,9 @@ glossa_status kv_pool_resize(kv_pool *p, int32_t n_blocks)
 void kv_pool_free(kv_pool *p)
 {
     pool_release_storage(p);
+    if (p->copy_idx) p->be->ops->free(p->be, p->copy_idx);
+    p->copy_idx = NULL;
+    p->copy_cap = 0;
 }
 
 size_t kv_pool_bytes_per_token(const kv_pool *p)
@@ -179,10 +182,18 @@ glossa_status kv_copies_apply(kv_pool *p, kv_copies *cow)
 {
     if (cow->n == 0) return GLOSSA_STATUS_OK;
     backend *be = p->be;
-    void *dev = NULL;
+    if (cow->n > p->copy_cap) {
+        int32_t cap = cow->n > 2 * p->copy_cap ? cow->n : 2 * p->copy_cap;
+        if (p->copy_idx) be->ops->free(be, p->copy_idx);
+        p->copy_idx = NULL;
+        p->copy_cap = 0;
+        void *dev = NULL;
+        GLOSSA_TRY(be->ops->alloc(be, 2 * (size_t)cap * sizeof(int32_t), &dev));
+        p->copy_idx = dev;
+        p->copy_cap = cap;
+    }
     size_t bytes = (size_t)cow->n * sizeof(int32_t);
-    GLOSSA_TRY(be->ops->alloc(be, 2 * bytes, &dev));
-    int32_t *dsrc = dev, *ddst = (int32_t *)dev + cow->n;
+    int32_t *dsrc = p->copy_idx, *ddst = p->copy_idx + cow->n;
     glossa_status st = be->ops->upload(be, dsrc, cow->src, bytes);
     if (st == GLOSSA_STATUS_OK) st = be->ops->upload(be, ddst, cow->dst, bytes);
     if (st == GLOSSA_STATUS_OK) {
@@ -192,8 +203,6 @@ glossa_status kv_copies_apply(kv_pool *p, kv_copies *cow)
             be->ops->kv_copy_blocks(be, &v, cow->n, dsrc, ddst);
         }
     }
-    be->ops->sync(be);
-    be->ops->free(be, dev);
     cow->n = 0;
     return st;
 }

@@ -22,6 +22,8 @@ typedef struct kv_pool {
     int32_t *refcount;   /* (n_blocks) */
     int32_t *free_list;  /* (n_blocks) stack of free block ids */
     int32_t n_free;
+    int32_t *copy_idx;   /* device: copy-on-write block indices (src then dst), grown rarely */
+    int32_t copy_cap;    /* pairs it holds */
 } kv_pool;
 
 /* Block copies a step must perform before writing (copy-on-write), src[i] -> dst[i]. */
