@@ -15,7 +15,7 @@ need() { command -v "$1" >/dev/null || { echo "missing tool: $1 (run scripts/set
 
 corpus() { # path of the whole shared-data corpus, one sentence a line
     local c="$REF_CACHE/corpus.txt"
-    if [ ! -s "$c" ]; then "$GLOSSA_FIXTURES/spm/make_corpus.sh" "$GLOSSA_SHARED_DATA" > "$c.tmp" && mv "$c.tmp" "$c"; fi
+    if [ ! -s "$c" ]; then "$GLOSSA_FIXTURES/spm/make_corpus.sh" "$GLOSSA_SHARED_DATA" > "$c.$$" && mv "$c.$$" "$c"; fi
     echo "$c"
 }
 
@@ -26,7 +26,7 @@ parity_corpus() { # the corpus for reference-parity runs: all of it in the relea
     c=$(corpus)
     if [ "${GLOSSA_SANITIZED:-OFF}" = "ON" ]; then
         local s="$REF_CACHE/corpus-every8.txt"
-        [ -s "$s" ] || { awk 'NR % 8 == 1' "$c" > "$s.tmp" && mv "$s.tmp" "$s"; }
+        [ -s "$s" ] || { awk 'NR % 8 == 1' "$c" > "$s.$$" && mv "$s.$$" "$s"; }
         c=$s
     fi
     echo "$c"
@@ -56,7 +56,8 @@ edge_text() { # hostile and corner-case lines: invalid UTF-8, NUL, empty, whites
             printf 'U+FFFD itself \xef\xbf\xbd and private \xee\x80\x80\n'
             head -c 1048576 /dev/zero | tr '\0' 'a'; printf '\n'
             for i in $(seq 1 2000); do printf 'Ünïcödé 日本語 '; done; printf '\n'
-        } > "$e"
+        } > "$e.$$"
+        mv "$e.$$" "$e"
     fi
     echo "$e"
 }

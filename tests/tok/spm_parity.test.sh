@@ -7,7 +7,10 @@ need spm_encode
 need spm_decode
 corpus=$(parity_corpus)
 edge=$(edge_text)
-for model in "$GLOSSA_FIXTURES"/spm/*.model; do
+# GLOSSA_SPM_MODEL (a fixture name): only that model (ctest runs one test per model, in parallel)
+models=("$GLOSSA_FIXTURES"/spm/*.model)
+[ -n "${GLOSSA_SPM_MODEL:-}" ] && models=("$GLOSSA_FIXTURES/spm/$GLOSSA_SPM_MODEL.model")
+for model in "${models[@]}"; do
     name=$(basename "$model" .model)
     for input in "$corpus" "$edge"; do
         tag=$name.$(basename "$input" .txt)
