@@ -262,10 +262,12 @@ glossa_status glossa_tokenizer_lang_at(const glossa_tokenizer *t, size_t i, cons
     if (!t) return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT, "NULL argument");
     if (i >= t->n_langs)
         return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT, "language index %zu of %zu", i, t->n_langs);
-    if (t->lang_codes) { /* Marian: >>xx<< tokens */
+    if (t->family == GLOSSA_FAMILY_MARIAN || (t->lang_codes && t->lang_codes[i])) {
+        /* Marian's >>xx<< tokens, or a language the model adds to its family's table */
         if (code) *code = t->lang_codes[i];
         if (name) {
-            const tok_lang_short *e = tok_langs_short_find(t->lang_codes[i], strlen(t->lang_codes[i]));
+            const char *c = t->lang_codes[i];
+            const tok_lang_short *e = tok_langs_short_find(c, strcspn(c, "_"));
             *name = e ? e->name : "";
         }
         return GLOSSA_STATUS_OK;

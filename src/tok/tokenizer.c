@@ -47,6 +47,46 @@ static int32_t find_str(const glossa_tokenizer *t, const char *s)
     return s ? tok_token_to_id(t, s, strlen(s)) : -1;
 }
 
+/* A special added token spelled like a language code of the family (mBART-50 "am_ET", NLLB
+ * "amh_Ethi") that is not in the family's table. */
+static bool extra_lang_shape(const char *s)
+{
+    size_t b = 0;
+    while (s[b] >= 'a' && s[b] <= 'z') b++;
+    if (b < 2 || b > 3 || s[b] != '_') return false;
+    const char *r = s + b + 1;
+    size_t k = 0;
+    if (!(r[0] >= 'A' && r[0] <= 'Z')) return false;
+    while (r[k] && ((r[k] >= 'A' && r[k] <= 'Z') || (k > 0 && r[k] >= 'a' && r[k] <= 'z'))) k++;
+    return !r[k] && (k == 2 || k == 4);
+}
+
+/* Special tokens of a tokenizer.json pipeline shaped like language codes and missing from the
+ * family table: languages a model adds to its family's set (a fine-tuned mBART-50 with "am_ET",
+ * as transformers takes any additional special token as src_lang / tgt_lang). Counts them; with
+ * fill, appends their ids and codes after the table's (t->n_langs grows). */
+static size_t count_extra_langs(glossa_tokenizer *t, const tok_lang *tab, size_t n, glossa_tokenizer *fill)
+{
+    if (t->backend != TOK_BACKEND_HF) return 0;
+    size_t found = 0;
+    int32_t vs = hf_tokenizer_vocab_size(t->hf);
+    for (int32_t id = 0; id < vs; id++) {
+        if (!hf_tokenizer_is_special(t->hf, id)) continue;
+        const char *s = hf_tokenizer_id_to_token(t->hf, id);
+        if (!s || strlen(s) >= TOK_LANG_CODE_MAX || !extra_lang_shape(s)) continue;
+        bool known = false;
+        for (size_t i = 0; i < n && !known; i++) known = !strcmp(tab[i].code, s);
+        if (known) continue;
+        if (fill) {
+            fill->lang_codes[fill->n_langs] = strdup(s);
+            if (!fill->lang_codes[fill->n_langs]) return found;
+            fill->lang_ids[fill->n_langs++] = id;
+        }
+        found++;
+    }
+    return found;
+}
+
 static glossa_status finish_langs(glossa_tokenizer *t)
 {
     if (t->family == GLOSSA_FAMILY_MARIAN) {
@@ -68,7 +108,8 @@ static glossa_status finish_langs(glossa_tokenizer *t)
     size_t n;
     const tok_lang *tab = tok_langs_table(t->family, &n);
     if (!tab) return GLOSSA_STATUS_OK;
-    t->lang_ids = malloc(n * sizeof *t->lang_ids);
+    size_t n_extra = count_extra_langs(t, tab, n, NULL);
+    t->lang_ids = malloc((n + n_extra) * sizeof *t->lang_ids);
     if (!t->lang_ids) return glossa_error(GLOSSA_STATUS_OUT_OF_MEMORY, "languages");
     for (size_t i = 0; i < n; i++) {
         char tok[32];
@@ -79,6 +120,12 @@ static glossa_status finish_langs(glossa_tokenizer *t)
                                 tok_family_name(t->family), tok);
     }
     t->n_langs = n;
+    if (n_extra) {
+        t->lang_codes = calloc(n + n_extra, sizeof *t->lang_codes);
+        if (!t->lang_codes) return glossa_error(GLOSSA_STATUS_OUT_OF_MEMORY, "languages");
+        count_extra_langs(t, tab, n, t);
+        if (t->n_langs != n + n_extra) return glossa_error(GLOSSA_STATUS_OUT_OF_MEMORY, "languages");
+    }
     return GLOSSA_STATUS_OK;
 }
 
@@ -152,6 +199,30 @@ static bool marian_lang(const glossa_tokenizer *t, const char *lang, int32_t *id
     return e && *e->nllb && marian_match(t, e->nllb, 3, id);
 }
 
+/* A language the model adds to its family's table (count_extra_langs): its code in any case
+ * with '-' for '_' ("am-et"), or its base alone ("am" for "am_ET"). */
+static bool extra_lang(const glossa_tokenizer *t, const char *lang, int32_t *id)
+{
+    if (!t->lang_codes) return false;
+    char buf[TOK_LANG_CODE_MAX];
+    size_t len = strlen(lang);
+    if (len >= sizeof buf) return false;
+    for (size_t k = 0; k <= len; k++) buf[k] = lang[k] == '-' ? '_' : lang[k];
+    size_t b = strcspn(buf, "_");
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < t->n_langs; i++) {
+            const char *c = t->lang_codes[i];
+            if (!c) continue;
+            bool hit = pass == 0 ? !strcasecmp(c, buf) : b == len && strcspn(c, "_") == b && !strncasecmp(c, buf, b);
+            if (hit) {
+                *id = t->lang_ids[i];
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 glossa_status tok_lang_id(const glossa_tokenizer *t, const char *lang, int32_t *id)
 {
     *id = -1;
@@ -164,6 +235,7 @@ glossa_status tok_lang_id(const glossa_tokenizer *t, const char *lang, int32_t *
             *id = t->lang_ids[i];
             return GLOSSA_STATUS_OK;
         }
+        if (extra_lang(t, lang, id)) return GLOSSA_STATUS_OK;
     }
     if (t->family == GLOSSA_FAMILY_PLAIN || !t->n_langs)
         return glossa_error(GLOSSA_STATUS_BAD_INPUT, "language '%.64s': this %s tokenizer has no language codes",

@@ -38,10 +38,12 @@ struct glossa_tokenizer {
     bool hf_is_bpe;       /* the pipeline's model is BPE (transformers skips cleanup for BPE) */
     pyspm *py;            /* TOK_BACKEND_PYSPM */
 
-    /* Language codes: lang_ids[i] is the token id of the family table's i-th code (langs.h);
-     * for Marian, the >>xx<< tokens of the vocabulary (lang_codes owned). */
+    /* Language codes: lang_ids[i] is the token id of the family table's i-th code (langs.h),
+     * then of the codes the model adds to the table (special tokens shaped like its codes, such
+     * as "am_ET" in an mBART-50 tokenizer.json; their lang_codes[i] set); for Marian, the >>xx<<
+     * tokens of the vocabulary. */
     int32_t *lang_ids;    /* (n_langs) */
-    char **lang_codes;    /* (n_langs) Marian only, else NULL */
+    char **lang_codes;    /* (n_langs) owned; NULL when no entry is set, NULL entries for the table */
     size_t n_langs;
 
     glossa_special_ids special;

@@ -235,6 +235,69 @@ static void pieces(void)
     glossa_text_free(&txt);
 }
 
+/* Codes a model adds to its family's table (special tokens shaped like its codes): looked up by
+ * code, case-folded code and base, listed after the table, used in the template. */
+static void extra_languages(void)
+{
+    json_error_t err;
+    json_t *root = json_load_file(FIX "mbart50/hf/tokenizer.json", 0, &err);
+    CHECK(root != NULL);
+    if (!root) return;
+    json_t *added = json_object_get(root, "added_tokens");
+    int64_t next = 0;
+    for (size_t i = 0; i < json_array_size(added); i++) {
+        int64_t id = json_integer_value(json_object_get(json_array_get(added, i), "id"));
+        if (id >= next) next = id + 1;
+    }
+    static const char *const extra[4] = {"am_ET", "el_GR", "not_a_code", "xx_Yy"};
+    for (int k = 0; k < 4; k++)
+        json_array_append_new(added, json_pack("{sI ss sb sb sb sb sb}", "id", (json_int_t)(next + k), "content",
+                                               extra[k], "single_word", 0, "lstrip", 0, "rstrip", 0,
+                                               "normalized", 0, "special", k != 3));
+    char dir[] = "/tmp/glossa_extra_XXXXXX", path[512];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    CHECK(json_dump_file(root, path, 0) == 0);
+    json_decref(root);
+    char cfg[512];
+    snprintf(cfg, sizeof cfg, "%s/tokenizer_config.json", dir);
+    CHECK(symlink(FIX "mbart50/hf/tokenizer_config.json", cfg) == 0);
+    glossa_tokenizer *tok = NULL;
+    CHECK_OK(glossa_tokenizer_load_dir(dir, &tok));
+    if (tok) {
+        CHECK(glossa_tokenizer_lang_count(tok) == 54); /* the 52 codes, am_ET, el_GR */
+        int32_t id = -1;
+        CHECK_OK(glossa_tokenizer_lang_id(tok, "am_ET", &id));
+        CHECK(id == next);
+        CHECK_OK(glossa_tokenizer_lang_id(tok, "AM-et", &id));
+        CHECK(id == next);
+        CHECK_OK(glossa_tokenizer_lang_id(tok, "el", &id));
+        CHECK(id == next + 1);
+        CHECK_OK(glossa_tokenizer_lang_id(tok, "de", &id));
+        CHECK(id != next && id != next + 1);
+        CHECK_STATUS(glossa_tokenizer_lang_id(tok, "xx_Yy", &id), GLOSSA_STATUS_BAD_INPUT); /* not special */
+        CHECK_STATUS(glossa_tokenizer_lang_id(tok, "not", &id), GLOSSA_STATUS_BAD_INPUT);
+        CHECK_STATUS(glossa_tokenizer_lang_id(tok, "am_X", &id), GLOSSA_STATUS_BAD_INPUT);
+        const char *code = NULL, *name = NULL;
+        CHECK_OK(glossa_tokenizer_lang_at(tok, 52, &code, &name));
+        CHECK_STREQ(code, "am_ET");
+        CHECK_STREQ(name, "Amharic");
+        CHECK_OK(glossa_tokenizer_lang_at(tok, 3, &code, &name));
+        CHECK_STREQ(code, "en_XX");
+        int32_t fb = -1;
+        CHECK_OK(glossa_tokenizer_forced_bos_id(tok, "el", &fb));
+        CHECK(fb == next + 1);
+        glossa_tokens t = {0};
+        encode_ids(tok, "Hello", "am", NULL, false, &t);
+        CHECK(t.n >= 3 && t.ids[0] == next && t.ids[t.n - 1] == 2);
+        glossa_tokens_free(&t);
+        glossa_tokenizer_free(tok);
+    }
+    unlink(path);
+    unlink(cfg);
+    rmdir(dir);
+}
+
 int main(void)
 {
     conversion(GLOSSA_FAMILY_MBART50, "mbart50");
@@ -242,5 +305,6 @@ int main(void)
     templates();
     detection();
     pieces();
+    extra_languages();
     TEST_MAIN_END();
 }
