@@ -9,6 +9,7 @@ int cmd_synth(int argc, char **argv);
 int cmd_translate(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 /* Print "glossa: <what>: <last error>" to stderr and return 1. */
 int cli_fail(const char *what);

@@ -15,6 +15,7 @@ static const struct {
     {"translate", cmd_translate, "translate lines on stdin with a model directory"},
     {"bench", cmd_bench, "generation throughput with forced output lengths"},
     {"serve", cmd_serve, "HTTP server: /translate, /v1/completions, /languages, /metrics"},
+    {"eval", cmd_eval, "corpus BLEU and chrF2 of a hypothesis file against references"},
 };
 
 static void usage(FILE *f)
