@@ -17,6 +17,12 @@ int cli_fail(const char *what);
 /* Read all of f into a malloc'd buffer; NULL on failure. */
 char *cli_read_all(FILE *f, size_t *len);
 
+/* The model directory when -m is not given: $GLOSSA_MODEL, else the demo model the project ships
+ * (models/glossa-demo of the source tree this binary was built from, else beside the binary:
+ * <bin>/../models/glossa-demo or <bin>/../share/glossa/models/glossa-demo). NULL when none is
+ * there. The result is valid until the next call. */
+const char *cli_default_model(void);
+
 /* Monotonic seconds. */
 double cli_now(void);
 

@@ -10,8 +10,9 @@
 static void serve_usage(FILE *f)
 {
     fprintf(f,
-            "usage: glossa serve -m MODEL_DIR [options]\n"
-            "  -m MODEL_DIR             a Hugging Face model directory (default: $GLOSSA_MODEL)\n"
+            "usage: glossa serve [-m MODEL_DIR] [options]\n"
+            "  -m MODEL_DIR             a Hugging Face model directory (default: $GLOSSA_MODEL, else\n"
+            "                           the demo model, models/glossa-demo)\n"
             "  --host ADDR              IPv4 / IPv6 address to listen on (default 127.0.0.1)\n"
             "  --port N                 (default 8000; 0: any free port, printed at start)\n"
             "  --device cpu|cuda        (default cpu)\n"
@@ -115,7 +116,7 @@ static int value_opt(srv_config *c, const char *a, const char *v)
 int cmd_serve(int argc, char **argv)
 {
     srv_config c = srv_default_config();
-    c.model_dir = getenv("GLOSSA_MODEL");
+    c.model_dir = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -135,6 +136,7 @@ int cmd_serve(int argc, char **argv)
         }
         i++;
     }
+    if (!c.model_dir) c.model_dir = cli_default_model();
     if (!c.model_dir) {
         fprintf(stderr, "glossa serve: no model: pass -m MODEL_DIR (or set GLOSSA_MODEL)\n");
         return 2;

@@ -22,7 +22,8 @@ static void translate_usage(FILE *f)
 {
     fprintf(f,
             "usage: glossa translate [-m MODEL_DIR] --src LANG --tgt LANG [options] < lines\n"
-            "  -m MODEL_DIR          a Hugging Face model directory (default: $GLOSSA_MODEL)\n"
+            "  -m MODEL_DIR          a Hugging Face model directory (default: $GLOSSA_MODEL, else\n"
+            "                        the demo model, models/glossa-demo)\n"
             "  --src, --tgt LANG     family codes (zh_CN, zho_Hans, __zh__) or ISO codes (zh)\n"
             "  --beam N              beam size (default: the model's generation_config)\n"
             "  --max-new-tokens N    at most N generated tokens per line\n"
@@ -49,7 +50,7 @@ static int parse_args(int argc, char **argv, tr_opts *o)
     memset(o, 0, sizeof *o);
     o->mp = glossa_model_default_params();
     o->batch = 32;
-    o->dir = getenv("GLOSSA_MODEL");
+    o->dir = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -85,6 +86,7 @@ static int parse_args(int argc, char **argv, tr_opts *o)
             return 2;
         }
     }
+    if (!o->dir) o->dir = cli_default_model();
     if (!o->dir) {
         fprintf(stderr, "glossa translate: no model: pass -m MODEL_DIR (or set GLOSSA_MODEL)\n");
         return 2;

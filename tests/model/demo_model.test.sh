@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The demo model (models/glossa-demo) translates as HF transformers does: the first lines of a few
+# evaluation sets, greedy and beam 4, against HF's outputs (tests/fixtures/demo, made by
+# tools/train_demo/make_test_fixture.py from eval_hf.py's run on the GPU machine); and it is the
+# default model when -m is not given.
+source "$(dirname "$0")/../lib/common.sh"
+model=$GLOSSA_FIXTURES/../../models/glossa-demo
+fix=$GLOSSA_FIXTURES/demo
+
+check() { # name, mode, then translate args
+    local name=$1 mode=$2; shift 2
+    if "$GLOSSA" translate -m "$model" --max-new-tokens 160 "$@" > "$TEST_TMP/out" 2> "$TEST_TMP/err" &&
+        diff -u "$fix/$name.$mode" "$TEST_TMP/out" > "$TEST_TMP/diff"; then
+        PASSES=$((PASSES + 1))
+    else
+        FAILS=$((FAILS + 1))
+        echo "FAIL $name $mode: $(head -c 300 "$TEST_TMP/err")"
+        head -n 12 "$TEST_TMP/diff"
+    fi
+}
+
+while IFS=$'\t' read -r name src tgt; do
+    check "$name" greedy --src "$src" --tgt "$tgt" --beam 1 < "$fix/$name.src"
+    n=$(wc -l < "$fix/$name.beam4")
+    head -n "$n" "$fix/$name.src" > "$TEST_TMP/beam_src"
+    check "$name" beam4 --src "$src" --tgt "$tgt" --beam 4 < "$TEST_TMP/beam_src"
+done < "$fix/sets.tsv"
+
+# the default model: no -m, no GLOSSA_MODEL
+head -n 3 "$fix/m30k.en-de.src" | env -u GLOSSA_MODEL "$GLOSSA" translate --src en --tgt de --beam 1 \
+    --max-new-tokens 160 > "$TEST_TMP/default" 2> "$TEST_TMP/err" || true
+if diff -q <(head -n 3 "$fix/m30k.en-de.greedy") "$TEST_TMP/default" > /dev/null; then
+    PASSES=$((PASSES + 1))
+else
+    FAILS=$((FAILS + 1))
+    echo "FAIL default model: $(head -c 300 "$TEST_TMP/err")"
+fi
+
+echo "$PASSES passed, $FAILS failed"
+[ "$FAILS" -eq 0 ]
