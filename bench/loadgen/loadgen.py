@@ -10,6 +10,7 @@ Endpoints (--endpoint):
   completions  POST /v1/completions with "stream": true and the glossa extensions "source_lang" /
                "target_lang": latency, time to first token (first SSE event with text), tokens.
   translate    POST /translate (LibreTranslate): latency only (no streaming there).
+--no-stream sends completions with "stream": false (latency only, greedy like the streamed ones).
 
 Prints one JSON object per rate (a list for several --rate values): offered and achieved rate,
 throughput (requests/s, generated tokens/s), latency and TTFT p50 / p90 / p99 / mean in ms,
@@ -87,7 +88,8 @@ def percentiles(xs):
 
 
 class Client:
-    def __init__(self, url, api_key, timeout):
+    def __init__(self, url, api_key, timeout, stream=True):
+        self.stream = stream
         u = urllib.parse.urlparse(url)
         self.host, self.port = u.hostname, u.port or 80
         self.headers = {"Content-Type": "application/json"}
@@ -133,12 +135,12 @@ class Client:
                 r = c.getresponse()
                 r.read()
                 return r.status, time.perf_counter() - t0, None, None
-            body = {"prompt": text, "stream": True, "source_lang": src, "target_lang": tgt}
+            body = {"prompt": text, "stream": self.stream, "source_lang": src, "target_lang": tgt}
             if max_tokens:
                 body["max_tokens"] = max_tokens
             c.request("POST", "/v1/completions", body=json.dumps(body), headers=self.headers)
             r = c.getresponse()
-            if r.status != 200:
+            if r.status != 200 or not self.stream:
                 r.read()
                 return r.status, time.perf_counter() - t0, None, None
             ttft, events, buf = None, 0, b""
@@ -239,6 +241,9 @@ def main():
     ap.add_argument("--requests", type=int, default=0, help="stop after N arrivals (0: duration)")
     ap.add_argument("--endpoint", choices=["completions", "translate"], default="completions")
     ap.add_argument("--max-tokens", type=int, default=0, help="completions max_tokens (0: server's)")
+    ap.add_argument("--no-stream", action="store_true",
+                    help="completions without streaming (latency only): separates the cost of "
+                         "per-token events from scheduling")
     ap.add_argument("--lines", default=DEFAULT_LINES)
     ap.add_argument("--mix", default="30,50,20", help="weights of UI strings, sentences, paragraphs")
     ap.add_argument("--max-paragraph-bytes", type=int, default=1500)
@@ -249,7 +254,7 @@ def main():
     ap.add_argument("--pause", type=float, default=2, help="seconds between rates of a sweep")
     ap.add_argument("--out", help="also write the JSON here")
     args = ap.parse_args()
-    client = Client(args.url, args.api_key, args.timeout)
+    client = Client(args.url, args.api_key, args.timeout, stream=not args.no_stream)
     st, body = client.get("/languages")
     if st != 200:
         sys.exit(f"loadgen: GET /languages: {st} {body[:200]!r}")

@@ -38,6 +38,11 @@ void engine_init(engine *e, bart_model *m, bart_ws *ws, threadpool *pool, const 
     kv_pool_init(&e->self, m->be, c->decoder_layers, c->d_model, ENGINE_BLOCK_SIZE);
     kv_pool_init(&e->cross, m->be, c->decoder_layers, c->d_model, ENGINE_BLOCK_SIZE);
     e->units_per_token = 2 * (int64_t)(c->encoder_layers > 0 ? c->encoder_layers : 1);
+    const char *trace = getenv("GLOSSA_ENGINE_TRACE");
+    if (trace && *trace && strcmp(trace, "0") != 0) {
+        e->trace = !strcmp(trace, "1") ? stderr : fopen(trace, "a");
+        if (e->trace && e->trace != stderr) setvbuf(e->trace, NULL, _IOLBF, 0);
+    }
 }
 
 /* ---- lists (by seq_no) ---- */
@@ -101,6 +106,7 @@ void engine_free(engine *e)
                        b->enc_ids, b->enc_off, b->enc_slots};
     for (size_t i = 0; i < sizeof arrs / sizeof arrs[0]; i++) free(arrs[i]);
     free(b->jobs);
+    if (e->trace && e->trace != stderr) fclose(e->trace);
     memset(e, 0, sizeof *e);
 }
 
@@ -286,6 +292,7 @@ static int32_t admit_waiting(engine *e, int64_t *left, int64_t *used)
     while (e->wait_head && *left > 0 && can_admit(e, e->wait_head, pending)) {
         engine_job *j = e->wait_head;
         glossa_status s = admit(e, j);
+        e->it.admitted++;
         if (s != GLOSSA_STATUS_OK) {
             engine_job_end(e, j, s);
             continue;
@@ -337,9 +344,31 @@ static int32_t make_room(engine *e, int32_t n)
     return n;
 }
 
+static void trace_iter(engine *e, double t0)
+{
+    engine_iter_stats *it = &e->it;
+    double t1 = engine_now_ms();
+    it->step_ms = t1 - t0;
+    it->gap_ms = e->trace_prev_end > 0 ? t0 - e->trace_prev_end : 0;
+    e->trace_prev_end = t1;
+    if (!e->trace) return;
+    fprintf(e->trace,
+            "glossa-iter t=%.3f it=%lld wait=%d act=%d adm=%d enc_jobs=%d enc_tok=%d chunk=%lld "
+            "dec_jobs=%d rows=%d maxlen=%d enc_ms=%.3f fwd_ms=%.3f sel_ms=%.3f post_ms=%.3f "
+            "step_ms=%.3f gap_ms=%.3f\n",
+            t1, (long long)e->c.iterations, it->waiting, it->active, it->admitted, it->whole_jobs,
+            it->whole_tokens, (long long)it->chunk_units, it->dec_jobs, it->dec_rows,
+            it->max_self_len, it->enc_ms, it->fwd_ms, it->sel_ms, it->post_ms, it->step_ms,
+            it->gap_ms);
+}
+
 glossa_status engine_step(engine *e)
 {
     if (!e->act_head && !e->wait_head) return GLOSSA_STATUS_OK;
+    double t0 = engine_now_ms();
+    memset(&e->it, 0, sizeof e->it);
+    e->it.waiting = e->n_waiting;
+    e->it.active = e->n_active;
     glossa_status ret = reserve_jobs(e, e->n_active + e->n_waiting);
     if (ret != GLOSSA_STATUS_OK) return ret;
     int64_t U = e->units_per_token;
@@ -384,5 +413,6 @@ glossa_status engine_step(engine *e)
     if (used > 0) e->c.iterations++;
     e->c.last_iter_units = used;
     if (used > e->c.max_iter_units) e->c.max_iter_units = used;
+    trace_iter(e, t0);
     return ret;
 }

@@ -34,12 +34,22 @@
  *
  * Threads: an engine is used by one thread at a time; api/engine_api.c adds the thread-safe
  * queue, cancellation and metrics around it.
+ *
+ * Tracing: with GLOSSA_ENGINE_TRACE=1 (stderr) or =PATH (appended) every iteration writes one
+ * line "glossa-iter t=... it=... wait=... act=... adm=... enc_jobs=... enc_tok=... chunk=...
+ * dec_jobs=... rows=... maxlen=... enc_ms=... fwd_ms=... sel_ms=... post_ms=... step_ms=...
+ * gap_ms=...": the queue and the active jobs at its start, the jobs admitted, the packed encoder
+ * pass (jobs, tokens) and chunked encoder units, the decode step (jobs, rows, longest sequence),
+ * and the time of each part: encoder, decoder forward, token selection, after-selection work
+ * (KV reordering, TOKEN / end events), the whole step, and the time outside the engine since the
+ * previous iteration. glossa_model_run's batches trace too (the static-batching baseline).
  */
 #ifndef GLOSSA_RUNTIME_ENGINE_H
 #define GLOSSA_RUNTIME_ENGINE_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "core/threadpool.h"
 #include "model/bart.h"
@@ -144,6 +154,17 @@ typedef struct engine_counters {
     int64_t chunked_jobs;     /* jobs whose encoder was split across iterations */
 } engine_counters;
 
+/* What one iteration did (GLOSSA_ENGINE_TRACE writes it, one line per iteration). */
+typedef struct engine_iter_stats {
+    int32_t waiting, active;   /* at the start of the iteration */
+    int32_t admitted;          /* jobs admitted in it */
+    int32_t whole_jobs, whole_tokens; /* the packed encoder pass */
+    int64_t chunk_units;       /* chunked encoder work */
+    int32_t dec_jobs, dec_rows, max_self_len;
+    double enc_ms, fwd_ms, sel_ms, post_ms, step_ms;
+    double gap_ms;             /* since the previous iteration ended (outside the engine) */
+} engine_iter_stats;
+
 /* Step arrays, sized for the largest step so far. */
 typedef struct engine_bufs {
     int32_t *ids, *off, *pos, *slots, *lens, *xlens, *tab, *xtab;
@@ -177,6 +198,9 @@ typedef struct engine {
     uint64_t next_seq;
     int64_t units_per_token; /* 2 * encoder_layers */
     engine_counters c;
+    engine_iter_stats it;    /* the last iteration */
+    FILE *trace;             /* GLOSSA_ENGINE_TRACE=1 (stderr) or =PATH: one line per iteration */
+    double trace_prev_end;
 } engine;
 
 double engine_now_ms(void);

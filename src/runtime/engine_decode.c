@@ -195,6 +195,7 @@ static glossa_status step_forward(engine *e, engine_job **jobs, int32_t n, int32
             sb->lens[rows] = j->seqs[b].len;
             sb->xlens[rows] = j->cross.len;
             if (j->seqs[b].n_blocks > max_self) max_self = j->seqs[b].n_blocks;
+            if (j->seqs[b].len > e->it.max_self_len) e->it.max_self_len = j->seqs[b].len;
             if (j->cross.n_blocks > max_cross) max_cross = j->cross.n_blocks;
         }
     }
@@ -373,12 +374,19 @@ glossa_status engine_decode_step(engine *e, engine_job **jobs, int32_t n)
         return s;
     }
     e->c.generated_tokens += rows;
+    double t1 = engine_now_ms();
     select_ctx sc = {jobs, e->logits, bart_decoder_vocab(e->model)};
     if (e->pool) threadpool_parallel_for(e->pool, n, 1, select_range, &sc);
     else select_range(&sc, 0, n, 0);
     double now = engine_now_ms();
     for (int32_t i = 0; i < n; i++) job_after_select(e, jobs[i], now);
-    e->c.decode_ms += engine_now_ms() - t0;
+    double t3 = engine_now_ms();
+    e->c.decode_ms += t3 - t0;
+    e->it.fwd_ms += t1 - t0;
+    e->it.sel_ms += now - t1;
+    e->it.post_ms += t3 - now;
+    e->it.dec_jobs += n;
+    e->it.dec_rows += rows;
     e->c.decode_steps++;
     return GLOSSA_STATUS_OK;
 }

@@ -47,7 +47,11 @@ glossa_status engine_encode_whole(engine *e, engine_job **jobs, int32_t n)
     bart_kv kv = engine_kv(e);
     bart_enc_batch eb = {n, b->enc_ids, b->enc_off, b->enc_slots};
     glossa_status s = bart_encode(e->model, e->ws, &kv, &eb);
-    e->c.encode_ms += engine_now_ms() - t0;
+    double ms = engine_now_ms() - t0;
+    e->c.encode_ms += ms;
+    e->it.enc_ms += ms;
+    e->it.whole_jobs += n;
+    e->it.whole_tokens += (int32_t)total;
     if (s != GLOSSA_STATUS_OK) return s;
     for (int32_t i = 0; i < n; i++) {
         jobs[i]->phase = ENGINE_JOB_RUNNING;
@@ -81,8 +85,10 @@ glossa_status engine_encode_chunk(engine *e, engine_job *j, int64_t *units)
         j->enc_done += rows;
         *units -= rows;
         e->c.chunk_parts++;
+        e->it.chunk_units += rows;
     }
     e->c.encode_ms += engine_now_ms() - t0;
+    e->it.enc_ms += engine_now_ms() - t0;
     if (j->enc_done < total) {
         if (first) e->c.chunked_jobs++;
         return GLOSSA_STATUS_OK;
