@@ -41,10 +41,17 @@ def cmd_greedy(a):
             f.write(" ".join(map(str, ids)) + "\n")
 
 
-def cmd_bench(a):
+def cmd_bench(a, model_cache=None):
+    """model_cache: a dict that keeps loaded models across calls (bench/hf_compare.py)."""
     torch.set_num_threads(a.threads)
     dev = a.device
-    m = load(a.dir, dev, a.dtype)
+    key = (a.dir, dev, a.dtype)
+    if model_cache is not None and key in model_cache:
+        m = model_cache[key]
+    else:
+        m = load(a.dir, dev, a.dtype)
+        if model_cache is not None:
+            model_cache[key] = m
     g = torch.Generator().manual_seed(0)
     vocab = m.config.vocab_size
     ids = torch.randint(4, min(vocab, 250000) - 60, (a.batch, a.in_len), generator=g)
