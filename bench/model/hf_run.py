@@ -6,6 +6,8 @@
       decoder start token, one line each, space-separated
   hf_run.py bench DIR --batch B --in L --out L [--beam N] [--device cpu|cuda] [--dtype fp32|fp16]
       [--threads T] [--runs R] [--cache dynamic|static]
+  hf_run.py parity DIR --out DIR [--n 64] [--max-new 32] [--dtype fp16]
+      random inputs, HF's greedy ids and first-step logits: the reference of test_cuda_parity
       B requests of L random input ids (EOS last), exactly L new tokens (min_new_tokens = L);
       one warm-up, then the median of R runs; prints one JSON line
 """
@@ -39,6 +41,45 @@ def cmd_greedy(a):
             while ids and ids[-1] == pad:
                 ids.pop()
             f.write(" ".join(map(str, ids)) + "\n")
+
+
+def cmd_parity(a):
+    """The reference of tests/gpu/test_cuda_parity: N random inputs of random length (random ids
+    of the spm range, [src_lang] ... </s>), HF's greedy ids (forced target language, max_new
+    tokens) and HF's teacher-forced logits of the first two decoder positions ([</s>, tgt_lang]),
+    in the dtype given. Writes OUT/inputs.txt (one input a line), OUT/greedy.txt (generated ids
+    after the decoder start) and OUT/logits.f32 (N x 2 x vocab, little-endian float32)."""
+    torch.manual_seed(a.seed)
+    tok = AutoTokenizer.from_pretrained(a.dir)
+    m = load(a.dir, a.device, a.dtype)
+    src_id, tgt_id = tok.convert_tokens_to_ids(a.src), tok.convert_tokens_to_ids(a.tgt)
+    eos, pad = m.generation_config.eos_token_id, m.generation_config.pad_token_id
+    n_spm = min(m.config.vocab_size, 250000) - 60
+    g = torch.Generator().manual_seed(a.seed)
+    inputs = []
+    for _ in range(a.n):
+        n = int(torch.randint(8, 64, (1,), generator=g))
+        body = torch.randint(4, n_spm, (n,), generator=g).tolist()
+        inputs.append([src_id] + body + [eos])
+    os.makedirs(a.out, exist_ok=True)
+    with open(os.path.join(a.out, "inputs.txt"), "w") as f:
+        f.writelines(" ".join(map(str, x)) + "\n" for x in inputs)
+    greedy, logits = [], []
+    with torch.no_grad():
+        for x in inputs:
+            ids = torch.tensor([x], device=a.device)
+            out = m.generate(input_ids=ids, attention_mask=torch.ones_like(ids), forced_bos_token_id=tgt_id,
+                             num_beams=1, do_sample=False, max_new_tokens=a.max_new)
+            row = out[0].tolist()[1:]
+            while row and row[-1] == pad:
+                row.pop()
+            greedy.append(row)
+            dec = torch.tensor([[m.config.decoder_start_token_id, tgt_id]], device=a.device)
+            lg = m(input_ids=ids, attention_mask=torch.ones_like(ids), decoder_input_ids=dec).logits
+            logits.append(lg[0].float().cpu())
+    with open(os.path.join(a.out, "greedy.txt"), "w") as f:
+        f.writelines(" ".join(map(str, x)) + "\n" for x in greedy)
+    torch.stack(logits).numpy().astype("<f4").tofile(os.path.join(a.out, "logits.f32"))
 
 
 def cmd_bench(a, model_cache=None):
@@ -114,8 +155,18 @@ def main():
     b.add_argument("--threads", type=int, default=os.cpu_count())
     b.add_argument("--runs", type=int, default=3)
     b.add_argument("--cache", default="dynamic")
+    p = sub.add_parser("parity")
+    p.add_argument("dir")
+    p.add_argument("--src", default="en_XX")
+    p.add_argument("--tgt", default="de_DE")
+    p.add_argument("--n", type=int, default=64)
+    p.add_argument("--max-new", type=int, default=32)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cuda")
+    p.add_argument("--dtype", default="fp16")
+    p.add_argument("--out", required=True)
     a = ap.parse_args()
-    {"greedy": cmd_greedy, "bench": cmd_bench}[a.cmd](a)
+    {"greedy": cmd_greedy, "bench": cmd_bench, "parity": cmd_parity}[a.cmd](a)
 
 
 if __name__ == "__main__":
