@@ -22,6 +22,35 @@ const char *gl_dtype_name(gl_dtype t)
     return "?";
 }
 
+glossa_status gl_beam_groups_check(int32_t m, int32_t n, int32_t n_groups,
+                                   const gl_beam_group *groups)
+{
+    if (m < 0 || n < 1 || n_groups < 0 || (n_groups > 0 && !groups))
+        return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT,
+                            "beam_topk: %d groups over %d rows of %d columns", n_groups, m, n);
+    for (int32_t i = 0; i < n_groups; i++) {
+        const gl_beam_group *g = &groups[i];
+        if (g->n_beams < 1 || g->row0 < 0 || g->row0 > m - g->n_beams)
+            return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT,
+                                "beam_topk: group %d: rows %d + %d outside %d", i, g->row0,
+                                g->n_beams, m);
+        if ((int64_t)g->n_beams * n > INT32_MAX)
+            return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT,
+                                "beam_topk: group %d: %d beams x %d columns", i, g->n_beams, n);
+        if (g->k < 1 || g->k > GL_BEAM_MAX_K || g->k > g->n_beams * n)
+            return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT,
+                                "beam_topk: group %d: k %d (at most %d, and %d beams x %d)", i,
+                                g->k, GL_BEAM_MAX_K, g->n_beams, n);
+        if (g->n_ban < 0 || g->n_ban > GL_BEAM_MAX_BAN || (g->n_ban > 0 && !g->ban))
+            return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT, "beam_topk: group %d: %d bans",
+                                i, g->n_ban);
+        if (!g->scores || !g->out)
+            return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT,
+                                "beam_topk: group %d: NULL scores or out", i);
+    }
+    return GLOSSA_STATUS_OK;
+}
+
 #ifndef GLOSSA_HAVE_CUDA
 /* Built without CUDA: the CUDA backend is absent (src/backend/cuda/ defines these otherwise). */
 glossa_status backend_cuda_create(int device, gl_dtype act_dtype, backend **out)

@@ -69,6 +69,50 @@ typedef struct gl_kv_view {
     int32_t head_dim;
 } gl_kv_view;
 
+/* ---- beam search's candidate selection (the beam_topk op) ----
+ *
+ * One group is one beam-search request of a decode step: its num_beams running beams are
+ * consecutive logits rows. Per row the op computes HF's step on the raw logits x (act dtype, read
+ * as fp32, i.e. logits.float()):
+ *   lp  = log_softmax(x) in fp32: (x - max) - (float)log(sum exp(x - max)) (every entry NaN when
+ *         the row holds NaN or +inf or is all -inf, as torch gives),
+ *   then the processors that need no host state: lp[ban[i]] = -inf; with forced >= 0 every entry
+ *         becomes -inf except lp[forced] = 0 (ForcedBOS / ForcedEOS, applied last, as HF does),
+ *   acc = lp + scores[beam] (fp32),
+ * and per group returns the k best acc over all its beams (HF's torch.topk over the flattened
+ * (num_beams * n) scores) in one total order: larger acc first, NaN above every number (as
+ * torch.topk), +0 == -0, and equal values by the lower flat index beam * n + token first
+ * (beam_search.c, "Ties").
+ *
+ * The CPU op computes the sum with expf in a double accumulator, as runtime/decode_logits.c's
+ * decode_log_softmax does, so its candidates are bit-identical to the host path's. The CUDA op
+ * sums per 4096-column chunk, also in double, with CUDA's expf; (float)log(sum) can differ from
+ * the CPU's in the last bit for some rows, which shifts that row's acc by at most an ulp: equal
+ * candidate sets except where two acc values were within that ulp. */
+#define GL_BEAM_MAX_K 128  /* candidates per group */
+#define GL_BEAM_MAX_BAN 32 /* banned tokens per group */
+
+typedef struct gl_beam_cand {
+    float score;   /* acc: log-prob of the token plus the beam's running score */
+    int32_t token; /* in [0, n) */
+    int32_t beam;  /* in [0, n_beams) */
+} gl_beam_cand;
+
+typedef struct gl_beam_group {
+    int32_t row0;          /* the beams are rows row0 .. row0 + n_beams - 1 of x */
+    int32_t n_beams;       /* >= 1 */
+    int32_t k;             /* 1 .. GL_BEAM_MAX_K, and k <= n_beams * n */
+    int32_t forced;        /* a token in [0, n) forced at this step; anything else: none */
+    int32_t n_ban;         /* 0 .. GL_BEAM_MAX_BAN */
+    const int32_t *ban;    /* host (n_ban) tokens set to -inf; entries outside [0, n) ignored */
+    const float *scores;   /* host (n_beams) running beam scores */
+    gl_beam_cand *out;     /* host (k): the result, best first */
+} gl_beam_group;
+
+/* INVALID_ARGUMENT unless every group meets the limits above (shared by the backends). */
+glossa_status gl_beam_groups_check(int32_t m, int32_t n, int32_t n_groups,
+                                   const gl_beam_group *groups);
+
 typedef struct backend backend;
 
 typedef struct backend_ops {
@@ -148,6 +192,13 @@ typedef struct backend_ops {
 
     /* Row-wise argmax over n columns of x(m, n) (ties: the lowest index), ids to host out. */
     glossa_status (*argmax)(backend *b, int32_t m, int32_t n, const void *x, int32_t *out);
+
+    /* Beam search's step selection (see gl_beam_group above) over x(m, n), logits in the act
+     * dtype: every group's k best candidates to group->out (host). Groups' rows lie in [0, m)
+     * and may leave rows out (greedy jobs of the same step). Device backends wait for the
+     * result. */
+    glossa_status (*beam_topk)(backend *b, int32_t m, int32_t n, const void *x, int32_t n_groups,
+                               const gl_beam_group *groups);
 } backend_ops;
 
 struct backend {

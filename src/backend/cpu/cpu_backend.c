@@ -26,6 +26,7 @@ static void cpu_destroy(backend *b)
             for (int i = 0; i < st->n_threads; i++) cpu_attn_scratch_free(&st->attn[i]);
         free(st->attn);
         free(st->lin_scratch);
+        free(st->beam_scratch);
         threadpool_destroy(st->pool);
         free(st);
     }
@@ -137,6 +138,7 @@ static const backend_ops cpu_ops = {
     .kv_copy_blocks = cpu_kv_copy_blocks,
     .gather_rows = cpu_gather_rows,
     .argmax = cpu_argmax,
+    .beam_topk = cpu_beam_topk,
 };
 
 glossa_status backend_cpu_create(int n_threads, backend **out)

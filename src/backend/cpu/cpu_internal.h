@@ -23,6 +23,8 @@ typedef struct cpu_state {
     float *lin_scratch; /* n_threads x CPU_LIN_TILE floats: GEMM tiles when y aliases residual */
     cpu_attn_scratch *attn; /* n_threads */
     bool gemm_small;        /* cpu_gemm_small runs here (AVX2 + FMA) */
+    void *beam_scratch;     /* cpu_beam.c: per-row candidate lists, grown on demand */
+    size_t beam_scratch_bytes;
 } cpu_state;
 
 /* linear tiles: at most CPU_LIN_MB rows (when m > CPU_LIN_MB) by CPU_LIN_NB columns */
@@ -77,5 +79,9 @@ void cpu_embed(backend *b, int32_t m, const int32_t *ids, const int32_t *positio
 void cpu_gather_rows(backend *b, int32_t m, int32_t d, const void *x, const int32_t *rows,
                      void *y);
 glossa_status cpu_argmax(backend *b, int32_t m, int32_t n, const void *x, int32_t *out);
+
+/* cpu_beam.c */
+glossa_status cpu_beam_topk(backend *b, int32_t m, int32_t n, const void *x, int32_t n_groups,
+                            const gl_beam_group *groups);
 
 #endif

@@ -111,6 +111,7 @@ static void cu_destroy(backend *b)
         cuda_attention_release(s);
         cuda_linear_release(s);
         cuda_misc_release(s);
+        cuda_beam_release(s);
         cudaFree(s->staging);
         if (s->stream) cudaStreamDestroy(s->stream);
         free(s);
@@ -281,6 +282,7 @@ static const backend_ops cuda_ops = {
     cuda_op_kv_copy_blocks,  /* kv_copy_blocks */
     cuda_op_gather_rows,     /* gather_rows */
     cuda_op_argmax,          /* argmax */
+    cuda_op_beam_topk,       /* beam_topk */
 };
 
 extern "C" int backend_cuda_device_count(void)

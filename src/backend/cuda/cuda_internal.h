@@ -36,6 +36,12 @@ typedef struct cuda_state {
     size_t argmax_scratch_bytes;
     int32_t *argmax_host;         /* pinned, argmax_host_n ids */
     size_t argmax_host_n;
+    /* cuda_beam.cu */
+    void *beam_dev;               /* beam_topk: uploaded descriptors and the passes' buffers */
+    size_t beam_dev_bytes;
+    void *beam_host;              /* beam_topk: descriptors to upload, result keys */
+    size_t beam_host_bytes;
+    bool beam_host_pinned;        /* beam_host from cudaMallocHost (else malloc) */
 } cuda_state;
 
 #define CUDA_STAGING_BYTES ((size_t)16 << 20)
@@ -98,6 +104,11 @@ void cuda_op_kv_write(backend *b, int32_t n, const void *k, const void *v, int32
 void cuda_op_kv_copy_blocks(backend *b, const gl_kv_view *kv, int32_t n, const int32_t *src,
                             const int32_t *dst);
 void cuda_misc_release(cuda_state *s);
+
+/* cuda_beam.cu */
+glossa_status cuda_op_beam_topk(backend *b, int32_t m, int32_t n, const void *x, int32_t n_groups,
+                                const gl_beam_group *groups);
+void cuda_beam_release(cuda_state *s);
 
 /* cuda_backend.cu: dst[i] = src[i] converted (F32 / F16 / BF16 either way), n elements, on the
  * stream. */
