@@ -103,6 +103,10 @@ glossa_status bart_decode(bart_model *m, bart_ws *ws, const bart_kv *kv, const b
  * fp32 on the host. */
 glossa_status bart_logits_argmax(bart_model *m, bart_ws *ws, int32_t rows, int32_t *ids);
 glossa_status bart_logits_rows(bart_model *m, bart_ws *ws, int32_t row, int32_t n_rows, float *dst);
+/* Beam search's selection over the kept logits (rows: the pass's logits rows; backend.h
+ * beam_topk): each group's best candidates to its host out. */
+glossa_status bart_logits_beam_topk(bart_model *m, bart_ws *ws, int32_t rows, int32_t n_groups,
+                                    const gl_beam_group *groups);
 
 /* Chunked encoder of one sequence (chunked context: an input longer than an iteration's token
  * budget is encoded over several calls). The encoder is bidirectional: each layer's attention

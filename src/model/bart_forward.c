@@ -501,6 +501,15 @@ glossa_status bart_logits_argmax(bart_model *m, bart_ws *ws, int32_t rows, int32
     return m->be->ops->argmax(m->be, rows, vocab, ws->logits, ids);
 }
 
+glossa_status bart_logits_beam_topk(bart_model *m, bart_ws *ws, int32_t rows, int32_t n_groups,
+                                    const gl_beam_group *groups)
+{
+    int32_t vocab = m->lm_head.rows;
+    if ((int64_t)rows * vocab > ws->cap_logits)
+        return glossa_error(GLOSSA_STATUS_INTERNAL, "beam_topk over %d rows of kept logits", rows);
+    return m->be->ops->beam_topk(m->be, rows, vocab, ws->logits, n_groups, groups);
+}
+
 glossa_status bart_logits_rows(bart_model *m, bart_ws *ws, int32_t row, int32_t n_rows, float *dst)
 {
     int32_t vocab = m->lm_head.rows;

@@ -73,6 +73,18 @@
  * reaches Python as a decimal double; decode_params holds a float, so the decimal is recovered
  * (shortest round-tripping repr) before pow().
  *
+ * NaN. torch.topk ranks NaN above every number; so does top_continuations (and the device
+ * op, backend.h beam_topk): NaN logits or an all -inf row (log_softmax gives NaN) pick the NaN
+ * entries first, lower flat index first. Rows without NaN are unaffected.
+ *
+ * Device path (beam_search_device_group / beam_search_step_device). When the only processors in
+ * force are the ones that lower fixed tokens to -inf (bad words, min_length / min_new_tokens on
+ * the EOS ids) or force one token (forced BOS / EOS), a step needs no row on the host: the
+ * backend's beam_topk op computes log_softmax + running score and returns the beams_to_keep best
+ * candidates in the order of step c, and the rest of the step runs from them. On the CPU backend
+ * the op is bit-identical to step c here; on CUDA see backend.h (lse may differ by an ulp). A
+ * repetition penalty or no_repeat_ngram_size keeps the request on the host path.
+ *
  * Not covered: beam sampling (do_sample with num_beams > 1) returns UNSUPPORTED; batches (one
  * object per request). ignore_eos behaves like HF with eos_token_id None: no EOS criterion and
  * beams_to_keep = 2 * num_beams, so only max_length ends the search.
@@ -86,6 +98,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/backend.h"
 #include "core/status.h"
 
 #define BS_NEG 1.0e9f /* HF's -1e9 sentinel, as float32 */
@@ -118,6 +131,10 @@ struct beam_search {
     float *merged;  /* (nb + ntk) */
     bool *picked;   /* (nb + ntk) */
     int32_t *order; /* (nb) indices chosen by select_top */
+
+    gl_beam_cand *dev_cand; /* (ntk) candidates from the device op */
+    int32_t dev_ban[GL_BEAM_MAX_BAN];
+    bool dev_pending;       /* beam_search_device_group handed out dev_cand for this step */
 };
 
 
@@ -172,6 +189,7 @@ void beam_search_free(beam_search *bs)
     free(bs->merged);
     free(bs->picked);
     free(bs->order);
+    free(bs->dev_cand);
     free(bs);
 }
 
@@ -245,8 +263,9 @@ glossa_status beam_search_new(const decode_params *p, int32_t vocab, int32_t dec
     bs->merged = calloc((size_t)(nb + ntk), sizeof(float));
     bs->picked = calloc((size_t)(nb + ntk), sizeof(bool));
     bs->order = calloc((size_t)nb, sizeof(int32_t));
+    bs->dev_cand = calloc((size_t)ntk, sizeof *bs->dev_cand);
     if (!bs->run_seq || !bs->run_seq_next || !bs->run_score || !bs->cand_score || !bs->cand_flat ||
-        !bs->cand_hit || !bs->cand_run || !bs->fin_seq || !bs->fin_seq_next || !bs->fin_len ||
+        !bs->dev_cand || !bs->cand_hit || !bs->cand_run || !bs->fin_seq || !bs->fin_seq_next || !bs->fin_len ||
         !bs->fin_len_next || !bs->fin_score || !bs->fin_score_next || !bs->fin_done ||
         !bs->fin_done_next || !bs->merged || !bs->picked || !bs->order) {
         beam_search_free(bs);
@@ -285,6 +304,12 @@ bool beam_search_done(const beam_search *bs)
     return !bs || bs->done;
 }
 
+/* s ranks above t, t seen earlier (a lower flat index): larger, or NaN over a number */
+static inline bool bs_beats(float s, float t)
+{
+    return s > t || (s != s && t == t);
+}
+
 /* c. the beams_to_keep best accumulated scores over all beams, best first, ties by flat index.
  * A row scanned in index order never displaces an equal score already kept. */
 static void top_continuations(beam_search *bs, const float *rows)
@@ -301,11 +326,11 @@ static void top_continuations(beam_search *bs, const float *rows)
             int32_t pos;
             if (count < ntk)
                 pos = count++;
-            else if (s > cs[ntk - 1])
+            else if (bs_beats(s, cs[ntk - 1]))
                 pos = ntk - 1;
             else
                 continue;
-            while (pos > 0 && cs[pos - 1] < s) {
+            while (pos > 0 && bs_beats(s, cs[pos - 1])) {
                 cs[pos] = cs[pos - 1];
                 cf[pos] = cf[pos - 1];
                 pos--;
@@ -387,15 +412,10 @@ static void update_done(beam_search *bs, bool all_hit)
     bs->done = !(bs->early_unsat && open_beam && !all_hit);
 }
 
-glossa_status beam_search_step(beam_search *bs, const float *rows, int32_t *out_parent,
-                               int32_t *out_token)
+/* Steps d to g, from the candidates of step c in cand_score / cand_flat. */
+static void step_from_candidates(beam_search *bs, int32_t *out_parent, int32_t *out_token)
 {
-    if (!bs || !rows || !out_parent || !out_token)
-        return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT, "beam search step: NULL argument");
-    if (bs->done) return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT, "beam search step: finished");
     const int32_t nb = bs->nb, ntk = bs->ntk, V = bs->vocab, L = bs->max_len;
-
-    top_continuations(bs, rows);
     const bool at_max = bs->cur_len + 1 >= L;
     bool all_hit = true;
     for (int32_t i = 0; i < ntk; i++) {
@@ -421,6 +441,93 @@ glossa_status beam_search_step(beam_search *bs, const float *rows, int32_t *out_
     BS_SWAP(bs->run_seq, bs->run_seq_next);
     bs->cur_len++;
     update_done(bs, all_hit);
+}
+
+glossa_status beam_search_step(beam_search *bs, const float *rows, int32_t *out_parent,
+                               int32_t *out_token)
+{
+    if (!bs || !rows || !out_parent || !out_token)
+        return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT, "beam search step: NULL argument");
+    if (bs->done) return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT, "beam search step: finished");
+    bs->dev_pending = false;
+    top_continuations(bs, rows);
+    step_from_candidates(bs, out_parent, out_token);
+    return GLOSSA_STATUS_OK;
+}
+
+static bool bs_in_list(const int32_t *a, int32_t n, int32_t v)
+{
+    for (int32_t i = 0; i < n; i++)
+        if (a[i] == v) return true;
+    return false;
+}
+
+bool beam_search_device_group(beam_search *bs, gl_beam_group *g)
+{
+    if (!bs || !g) return false;
+    bs->dev_pending = false;
+    const decode_params *p = &bs->p;
+    const int32_t V = bs->vocab, len = bs->cur_len;
+    if (bs->done || bs->ntk > GL_BEAM_MAX_K || p->no_repeat_ngram_size > 0 ||
+        (p->repetition_penalty != 1.0f && p->repetition_penalty > 0.0f))
+        return false;
+    /* decode_process_logits' masks: bad words (not EOS), then EOS while below the minimum */
+    int32_t n_ban = 0;
+    for (int32_t i = 0; i < p->n_bad_words && i < DECODE_MAX_BAD_WORDS; i++) {
+        const int32_t t = p->bad_words[i];
+        if (t >= 0 && t < V && !bs_in_list(p->eos_ids, p->n_eos, t) &&
+            !bs_in_list(bs->dev_ban, n_ban, t))
+            bs->dev_ban[n_ban++] = t;
+    }
+    if (!p->ignore_eos && p->n_eos > 0 &&
+        ((p->min_length > 0 && len < p->min_length) ||
+         (p->min_new_tokens > 0 && len - 1 < p->min_new_tokens)))
+        for (int32_t i = 0; i < p->n_eos && i < DECODE_MAX_EOS; i++) {
+            const int32_t t = p->eos_ids[i];
+            if (t >= 0 && t < V && !bs_in_list(bs->dev_ban, n_ban, t)) bs->dev_ban[n_ban++] = t;
+        }
+    /* the forcing processors come last and overwrite the row; forced EOS after forced BOS */
+    int32_t forced = -1;
+    if (p->forced_bos_token_id >= 0 && p->forced_bos_token_id < V && len == 1)
+        forced = p->forced_bos_token_id;
+    if (p->forced_eos_token_id >= 0 && p->forced_eos_token_id < V && len == p->max_length - 1)
+        forced = p->forced_eos_token_id;
+    memset(g, 0, sizeof *g);
+    g->n_beams = bs->nb;
+    g->k = bs->ntk;
+    g->forced = forced;
+    g->n_ban = n_ban;
+    g->ban = bs->dev_ban;
+    g->scores = bs->run_score;
+    g->out = bs->dev_cand;
+    bs->dev_pending = true;
+    return true;
+}
+
+bool beam_search_device_pending(const beam_search *bs)
+{
+    return bs && bs->dev_pending;
+}
+
+glossa_status beam_search_step_device(beam_search *bs, int32_t *out_parent, int32_t *out_token)
+{
+    if (!bs || !out_parent || !out_token)
+        return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT, "beam search step: NULL argument");
+    if (!bs->dev_pending)
+        return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT,
+                            "beam search step: no device candidates for this step");
+    if (bs->done) return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT, "beam search step: finished");
+    bs->dev_pending = false;
+    for (int32_t i = 0; i < bs->ntk; i++) {
+        const gl_beam_cand *c = &bs->dev_cand[i];
+        if (c->beam < 0 || c->beam >= bs->nb || c->token < 0 || c->token >= bs->vocab)
+            return glossa_error(GLOSSA_STATUS_INTERNAL,
+                                "beam search step: device candidate %d is beam %d token %d", i,
+                                c->beam, c->token);
+        bs->cand_score[i] = c->score;
+        bs->cand_flat[i] = c->beam * bs->vocab + c->token;
+    }
+    step_from_candidates(bs, out_parent, out_token);
     return GLOSSA_STATUS_OK;
 }
 

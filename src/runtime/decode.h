@@ -102,6 +102,17 @@ const int32_t *beam_search_seq(const beam_search *bs, int32_t b, int32_t *len);
 glossa_status beam_search_step(beam_search *bs, const float *rows, int32_t *out_parent,
                                int32_t *out_token);
 bool beam_search_done(const beam_search *bs);
+/* The device path of one step (the common case; see beam_search.c "Device path"): when this
+ * step's processors need no host row, fill g for the backend's beam_topk op (all but row0, which
+ * the caller sets: the first logits row of the beams) and return true; g points into bs (its
+ * running scores, ban list and candidate buffer) until the step. false: use beam_search_step
+ * with the processed rows. */
+struct gl_beam_group;
+bool beam_search_device_group(beam_search *bs, struct gl_beam_group *g);
+/* Whether the last beam_search_device_group handed out a group not yet stepped. */
+bool beam_search_device_pending(const beam_search *bs);
+/* The step, from the candidates the op wrote to the group's out. */
+glossa_status beam_search_step_device(beam_search *bs, int32_t *out_parent, int32_t *out_token);
 /* Finish (the running beams are considered as hypotheses, as HF does at max_length) and return
  * the k-th best hypothesis, k < num_return_sequences: its tokens (start token first, no padding)
  * and its score (sum of log-probs / length ** length_penalty, HF's sequences_scores). */

@@ -148,8 +148,13 @@ static void fill_tables(engine *e, engine_job **jobs, int32_t n, int32_t max_sel
     }
 }
 
+/* beam jobs per beam_topk call (the groups live on the stack) */
+#define BEAM_GROUPS_PER_CALL 64
+
 /* Device logits: greedy jobs whose token the raw argmax decides (decode_greedy_shortcut) take
- * it from the device argmax; only the other jobs' rows are copied to the host. */
+ * it from the device argmax; beam jobs whose step needs no processed row on the host
+ * (beam_search_device_group) take their candidates from the device's beam_topk; only the other
+ * jobs' rows are copied to the host. */
 static glossa_status fetch_rows(engine *e, engine_job **jobs, int32_t n, int32_t rows)
 {
     if (rows > e->cap_argmax) {
@@ -162,15 +167,26 @@ static glossa_status fetch_rows(engine *e, engine_job **jobs, int32_t n, int32_t
     bool any_greedy = false;
     for (int32_t i = 0; i < n && !any_greedy; i++) any_greedy = !jobs[i]->bs;
     if (any_greedy) GLOSSA_TRY(bart_logits_argmax(e->model, e->ws, rows, e->argmax));
+    gl_beam_group groups[BEAM_GROUPS_PER_CALL];
+    int32_t n_groups = 0;
     for (int32_t i = 0; i < n; i++) {
         engine_job *j = jobs[i];
         j->shortcut = !j->bs && !j->r->output_scores &&
                       decode_greedy_shortcut(&j->r->p, vocab, j->len, e->argmax[j->row0],
                                              &j->shortcut_tok);
-        if (!j->shortcut)
-            GLOSSA_TRY(bart_logits_rows(e->model, e->ws, j->row0, j->n_beams,
-                                        e->logits + (size_t)j->row0 * (size_t)vocab));
+        if (j->shortcut) continue;
+        if (j->bs && beam_search_device_group(j->bs, &groups[n_groups])) {
+            groups[n_groups++].row0 = j->row0;
+            if (n_groups == BEAM_GROUPS_PER_CALL) {
+                GLOSSA_TRY(bart_logits_beam_topk(e->model, e->ws, rows, n_groups, groups));
+                n_groups = 0;
+            }
+            continue;
+        }
+        GLOSSA_TRY(bart_logits_rows(e->model, e->ws, j->row0, j->n_beams,
+                                    e->logits + (size_t)j->row0 * (size_t)vocab));
     }
+    if (n_groups > 0) GLOSSA_TRY(bart_logits_beam_topk(e->model, e->ws, rows, n_groups, groups));
     return GLOSSA_STATUS_OK;
 }
 
@@ -299,6 +315,11 @@ static glossa_status select_single(engine_job *j, float *row, int32_t vocab)
 static glossa_status select_beams(engine_job *j, float *rows, int32_t vocab)
 {
     const decode_params *p = &j->r->p;
+    if (beam_search_device_pending(j->bs)) { /* candidates from the device (fetch_rows) */
+        GLOSSA_TRY(beam_search_step_device(j->bs, j->parent, j->token));
+        j->finishing = beam_search_done(j->bs);
+        return GLOSSA_STATUS_OK;
+    }
     for (int32_t b = 0; b < j->n_beams; b++) {
         float *row = rows + (size_t)b * (size_t)vocab;
         int32_t len;

@@ -5,6 +5,9 @@
  *   prefix, and HF's outputs; glossa's decoding gets the same rows (log_softmax then processors
  *   for beam search, processors then argmax for greedy) and must produce the same sequences, with
  *   sequences_scores within 1e-5. A prefix HF never asked for means the searches diverged.
+ *   Beam cases run twice: on the host path, and on the device path where a step allows it
+ *   (beam_search_device_group + the CPU backend's beam_topk on the raw rows), which must match
+ *   HF too and give bit-identical scores.
  * - data/sample_hf_cases.txt: the sampling warpers (temperature, top-k, top-p) on random rows;
  *   decode_sample leaves the warped row in place, which must match HF's: the same entries
  *   removed (up to which of equal raw values, where torch's unstable sort decides) and the same
@@ -13,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "backend/backend.h"
 #include "runtime/decode.h"
 #include "test.h"
 
@@ -153,7 +157,9 @@ static bool run_greedy(const hf_case *c)
     return len == c->hyp_len[0] && memcmp(seq, c->hyp[0], (size_t)len * sizeof *seq) == 0;
 }
 
-static bool run_beam(const hf_case *c)
+/* dev: the CPU backend for the device path where a step allows it (NULL: host path only);
+ * scores: the hypotheses' scores (c->n_hyps); dev_steps: steps that took the device path */
+static bool run_beam(const hf_case *c, backend *dev, float *scores, int *dev_steps)
 {
     beam_search *bs = NULL;
     if (beam_search_new(&c->p, c->vocab, 0, &bs) != GLOSSA_STATUS_OK) return false;
@@ -162,6 +168,8 @@ static bool run_beam(const hf_case *c)
     int32_t parent[8], token[8];
     bool ok = nb <= 8;
     while (ok && !beam_search_done(bs)) {
+        gl_beam_group g;
+        const bool on_dev = dev && beam_search_device_group(bs, &g);
         for (int32_t b = 0; b < nb && ok; b++) {
             int32_t len;
             const int32_t *s = beam_search_seq(bs, b, &len);
@@ -170,10 +178,18 @@ static bool run_beam(const hf_case *c)
             if (!ok) break;
             float *row = rows + (size_t)b * (size_t)c->vocab;
             memcpy(row, r, sizeof(float) * (size_t)c->vocab);
+            if (on_dev) continue; /* the op takes the raw logits */
             decode_log_softmax(row, c->vocab);
             decode_process_logits(row, c->vocab, s, len, &c->p);
         }
-        if (ok) ok = beam_search_step(bs, rows, parent, token) == GLOSSA_STATUS_OK;
+        if (ok && on_dev) {
+            g.row0 = 0;
+            ok = dev->ops->beam_topk(dev, nb, c->vocab, rows, 1, &g) == GLOSSA_STATUS_OK &&
+                 beam_search_step_device(bs, parent, token) == GLOSSA_STATUS_OK;
+            (*dev_steps)++;
+        } else if (ok) {
+            ok = beam_search_step(bs, rows, parent, token) == GLOSSA_STATUS_OK;
+        }
     }
     for (int32_t k = 0; ok && k < c->n_hyps; k++) {
         const int32_t *s;
@@ -182,6 +198,7 @@ static bool run_beam(const hf_case *c)
         ok = beam_search_result(bs, k, &s, &len, &score) == GLOSSA_STATUS_OK;
         ok = ok && len == c->hyp_len[k] && memcmp(s, c->hyp[k], (size_t)len * sizeof *s) == 0;
         ok = ok && fabsf(score - c->hyp_score[k]) <= 1e-5f * fmaxf(1.0f, fabsf(c->hyp_score[k]));
+        if (ok) scores[k] = score;
     }
     beam_search_free(bs);
     return ok;
@@ -274,15 +291,26 @@ int main(void)
     CHECK_MSG(f != NULL, "cannot open %s", path);
     if (!f) TEST_MAIN_END();
     hf_case *c = malloc(sizeof *c);
-    int n_greedy = 0, n_beam = 0;
+    backend *cpu = NULL;
+    CHECK_OK(backend_cpu_create(1, &cpu));
+    int n_greedy = 0, n_beam = 0, dev_steps = 0;
     bool bad = false;
-    while (c && read_case(f, c, &bad)) {
+    while (c && cpu && read_case(f, c, &bad)) {
         const bool beam = c->p.num_beams > 1;
-        const bool ok = beam ? run_beam(c) : run_greedy(c);
+        float sh[MAX_HYPS], sd[MAX_HYPS];
+        const bool ok = beam ? run_beam(c, NULL, sh, &dev_steps) : run_greedy(c);
         CHECK_MSG(ok, "case %d (%s) differs from HF", c->id, beam ? "beam" : "greedy");
+        if (beam) {
+            const bool okd = run_beam(c, cpu, sd, &dev_steps);
+            CHECK_MSG(okd, "case %d (beam, device path) differs from HF", c->id);
+            CHECK_MSG(!ok || !okd || memcmp(sh, sd, (size_t)c->n_hyps * sizeof *sh) == 0,
+                      "case %d: device path scores not bit-identical to the host path's", c->id);
+        }
         n_beam += beam;
         n_greedy += !beam;
     }
+    backend_destroy(cpu);
+    printf("%d beam steps on the device path\n", dev_steps);
     CHECK_MSG(!bad, "%s: format error", path);
     CHECK(n_beam >= 20 && n_greedy >= 5);
     printf("%d beam, %d greedy and %d warper cases replayed\n", n_beam, n_greedy, n_warp);
