@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The GPU checks and figures of one device call (binaries built here, carried in .carry/bundle.tar.xz:
+# glossa, the tests/gpu binaries and the shared libraries the GPU machine lacks):
+#   1. the CUDA op tests (ops, attention, beam_topk) against the CPU twin;
+#   2. compute-sanitizer memcheck over the op tests (bounded time);
+#   3. the demo model and the tiny model on CUDA vs the CPU (greedy and beam 4);
+#   4. test_cuda_parity: full-size mbart-large-50 synth, CUDA fp16 vs HF fp16 (first-step logits,
+#      greedy ids of 64 random inputs);
+#   5. bench/hf_compare.py: the side-by-side throughput matrix.
+# Usage (GPU machine, repo root): tests/gpu/device_session.sh [OUT]   (steps: STEPS="1 2 3 4 5")
+set -uo pipefail
+out=${1:-${OUT:-/tmp/out}}
+mkdir -p "$out" .carry
+[ -x .carry/glossa ] || tar -C .carry -xJf .carry/bundle.tar.xz
+export LD_LIBRARY_PATH=$PWD/.carry/lib:${LD_LIBRARY_PATH:-}
+g=$PWD/.carry/glossa
+steps=${STEPS:-1 2 3 4 5}
+t0=$(date +%s)
+step() { echo "== [$(( $(date +%s) - t0 )) s] $*"; }
+has() { [[ " $steps " == *" $1 "* ]]; }
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+if has 1; then
+    for t in test_cuda_ops test_cuda_attention test_cuda_beam_topk; do
+        step "$t"; timeout 200 .carry/$t > "$out/$t.txt" 2>&1; echo "rc=$?"; tail -6 "$out/$t.txt"
+    done
+fi
+if has 2; then
+    cs=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
+    for t in test_cuda_ops test_cuda_attention test_cuda_beam_topk; do
+        step "memcheck $t"
+        if [ -n "$cs" ]; then
+            GLOSSA_TEST_NO_TIMING=1 timeout 100 "$cs" --tool memcheck --leak-check no --error-exitcode 3 .carry/$t > "$out/memcheck_$t.txt" 2>&1
+            echo "rc=$? (124: timed out, partial)"; grep -E "ERROR SUMMARY|Invalid|checks" "$out/memcheck_$t.txt" | tail -3
+        else echo "no compute-sanitizer"; fi
+    done
+fi
+if has 3; then
+    step "demo model: CUDA fp16 vs CPU, greedy and beam 4"
+    head -n 40 tests/fixtures/demo/m30k.en-de.src > "$out/demo_src.txt"
+    for b in 1 4; do
+        $g translate --src en --tgt de --beam $b --max-new-tokens 160 --print-ids < "$out/demo_src.txt" > "$out/demo_cpu_b$b.txt"
+        timeout 60 $g translate --device cuda --src en --tgt de --beam $b --max-new-tokens 160 --print-ids < "$out/demo_src.txt" > "$out/demo_gpu_b$b.txt"; echo "rc=$?"
+        echo "beam $b identical: $(paste -d'|' "$out/demo_cpu_b$b.txt" "$out/demo_gpu_b$b.txt" | awk -F'|' '$1 == $2' | wc -l) of 40"
+    done
+    $g synth --arch tiny --out /tmp/tiny > /dev/null
+    head -n 20 docs/sample.txt > "$out/sample.txt"
+    for b in 1 4; do
+        $g translate -m /tmp/tiny --src en --tgt de --beam $b --max-new-tokens 16 --print-ids < "$out/sample.txt" > "$out/tiny_cpu_b$b.txt"
+        timeout 60 $g translate -m /tmp/tiny --device cuda --src en --tgt de --beam $b --max-new-tokens 16 --print-ids < "$out/sample.txt" > "$out/tiny_gpu_b$b.txt"; echo "rc=$?"
+        echo "tiny beam $b identical: $(paste -d'|' "$out/tiny_cpu_b$b.txt" "$out/tiny_gpu_b$b.txt" | awk -F'|' '$1 == $2' | wc -l) of 20"
+    done
+fi
+m=/tmp/mbart-large-50
+if has 4 || has 5; then
+    step "synth mbart-large-50"; [ -f $m/model.safetensors ] || $g synth --arch mbart-large-50 --out $m > /dev/null
+fi
+if has 4; then
+    step "parity: HF fp16 reference (64 random inputs)"
+    timeout 200 python3 bench/model/hf_run.py parity $m --out /tmp/parity --n 64 --max-new 32 > "$out/parity_hf.txt" 2>&1; echo "rc=$?"; tail -2 "$out/parity_hf.txt"
+    step "test_cuda_parity (fp16)"
+    GLOSSA_PARITY_MODEL=$m GLOSSA_PARITY_REF=/tmp/parity timeout 120 .carry/test_cuda_parity > "$out/parity.txt" 2>&1; echo "rc=$?"; tail -5 "$out/parity.txt"
+fi
+if has 5; then
+    step "bench/hf_compare.py"
+    timeout 330 python3 bench/hf_compare.py --glossa $g --model $m --out "$out" 2> "$out/hf_compare.err" | tee "$out/hf_compare.txt" | grep -v '^{'
+    echo "rc=$?"
+fi
+step "done"
