@@ -93,18 +93,27 @@ static __device__ __forceinline__ int32_t bt_append(bool keep, int32_t *count)
     return base + __popc(mask & ((1u << lane) - 1u));
 }
 
+/* (ov, oi) beats (m, mi): a real entry over none (index -1), then the larger value, then the
+ * lower column (values here are never NaN) */
+static __device__ __forceinline__ bool bt_arg_better(float ov, int32_t oi, float m, int32_t mi)
+{
+    return oi >= 0 && (mi < 0 || ov > m || (ov == m && oi < mi));
+}
+
 /* ---- pass 1: chunk statistics ----
  * Block (chunk c, list row i): cmax = the largest value of the chunk (NaN ignored; -inf when there
  * is none), carg = the first column holding it (-1 when none), csum = sum of expf(x - cmax) in a
- * double (NaN when the chunk holds a NaN; 0 when cmax is -inf). */
+ * double (NaN when the chunk holds a NaN; 0 when cmax is -inf). Reductions: warp shuffles, then
+ * the BT_THREADS / 32 warp results in a fixed order. */
 template <typename T>
 __global__ void bt_stats(const T *x, int32_t n, int32_t n_chunks, const bt_row *rows, float *cmax,
                          int32_t *carg, double *csum)
 {
-    __shared__ float sv[BT_THREADS];
-    __shared__ int32_t si[BT_THREADS];
-    __shared__ double sd[BT_THREADS];
+    __shared__ float sv[BT_THREADS / 32];
+    __shared__ int32_t si[BT_THREADS / 32];
+    __shared__ double sd[BT_THREADS / 32];
     const int32_t i = (int32_t)blockIdx.y, c = (int32_t)blockIdx.x, tid = (int32_t)threadIdx.x;
+    const int32_t lane = tid & 31, wid = tid >> 5;
     const T *xr = x + (size_t)rows[i].xrow * (size_t)n;
     const int32_t c0 = c * BT_CHUNK, c1 = n - c0 < BT_CHUNK ? n : c0 + BT_CHUNK;
     float v[BT_PER_THREAD];
@@ -125,44 +134,51 @@ __global__ void bt_stats(const T *x, int32_t n, int32_t n_chunks, const bt_row *
         }
         nan_seen = nan_seen || v[j] != v[j];
     }
-    sv[tid] = m;
-    si[tid] = mi;
-    __syncthreads();
-    for (int32_t h = BT_THREADS / 2; h > 0; h >>= 1) {
-        if (tid < h) {
-            const float ov = sv[tid + h];
-            const int32_t oi = si[tid + h];
-            if (oi >= 0 && (si[tid] < 0 || ov > sv[tid] || (ov == sv[tid] && oi < si[tid]))) {
-                sv[tid] = ov;
-                si[tid] = oi;
-            }
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        const float ov = __shfl_xor_sync(0xffffffffu, m, o);
+        const int32_t oi = __shfl_xor_sync(0xffffffffu, mi, o);
+        if (bt_arg_better(ov, oi, m, mi)) {
+            m = ov;
+            mi = oi;
         }
-        __syncthreads();
     }
-    const float cm = sv[0];
-    const bool any_nan = __syncthreads_or(nan_seen);
+    if (lane == 0) {
+        sv[wid] = m;
+        si[wid] = mi;
+    }
+    const bool any_nan = __syncthreads_or(nan_seen); /* also the barrier for sv, si */
+    float cm = sv[0];
+    int32_t ci = si[0];
+    for (int w = 1; w < BT_THREADS / 32; w++)
+        if (bt_arg_better(sv[w], si[w], cm, ci)) {
+            cm = sv[w];
+            ci = si[w];
+        }
     double sum = 0.0;
 #pragma unroll
     for (int j = 0; j < BT_PER_THREAD; j++) {
         const int32_t t = c0 + j * BT_THREADS + tid;
         if (t < c1) sum += (double)expf(v[j] - cm);
     }
-    sd[tid] = sum;
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1)
+        sum += __shfl_xor_sync(0xffffffffu, sum, o);
+    if (lane == 0) sd[wid] = sum;
     __syncthreads();
-    for (int32_t h = BT_THREADS / 2; h > 0; h >>= 1) {
-        if (tid < h) sd[tid] += sd[tid + h];
-        __syncthreads();
-    }
     if (tid == 0) {
+        double total = 0.0;
+        for (int w = 0; w < BT_THREADS / 32; w++)
+            total += sd[w];
         const size_t o = (size_t)i * (size_t)n_chunks + (size_t)c;
         cmax[o] = cm;
-        carg[o] = si[0];
-        csum[o] = any_nan ? (double)NAN : cm == -INFINITY ? 0.0 : sd[0];
+        carg[o] = ci;
+        csum[o] = any_nan ? (double)NAN : cm == -INFINITY ? 0.0 : total;
     }
 }
 
 /* ---- pass 2: row statistics and the group threshold ----
- * Block g: for each of its rows the maximum and lse = (float)log(sum over chunks of
+ * Block g: for each of its rows (a warp each) the maximum and lse = (float)log(sum over chunks of
  * csum * exp(cmax - max)) (NaN when the maximum is -inf: an all -inf or all NaN row; NaN also
  * flows from a chunk's NaN sum or from +inf). Then the threshold: the chunk maxima are distinct
  * entries of the group's rows (witnesses) whose acc is known; the k-th best witness key means at
@@ -175,22 +191,28 @@ __global__ void bt_finish(int32_t n, int32_t n_chunks, const bt_row *rows, const
 {
     __shared__ uint32_t keys[BT_THR_MAX];
     const bt_group g = groups[blockIdx.x];
-    for (int32_t b = (int32_t)threadIdx.x; b < g.n_beams; b += (int32_t)blockDim.x) {
+    const int32_t lane = (int32_t)(threadIdx.x & 31), nwarps = (int32_t)(blockDim.x >> 5);
+    for (int32_t b = (int32_t)(threadIdx.x >> 5); b < g.n_beams; b += nwarps) { /* warp per row */
         const int32_t i = g.row_begin + b;
         const float *cm = cmax + (size_t)i * (size_t)n_chunks;
         const double *cs = csum + (size_t)i * (size_t)n_chunks;
-        float m = -INFINITY;
-        for (int32_t c = 0; c < n_chunks; c++)
-            if (cm[c] > m) m = cm[c];
-        float lse = NAN;
-        if (m != -INFINITY) {
-            double s = 0.0;
-            for (int32_t c = 0; c < n_chunks; c++)
+        float m = -INFINITY; /* chunk maxima are never NaN */
+        for (int32_t c = lane; c < n_chunks; c += 32)
+            m = fmaxf(m, cm[c]);
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1)
+            m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+        double s = 0.0;
+        if (m != -INFINITY)
+            for (int32_t c = lane; c < n_chunks; c += 32)
                 s += cs[c] * exp((double)cm[c] - (double)m);
-            lse = (float)log(s);
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1)
+            s += __shfl_xor_sync(0xffffffffu, s, o);
+        if (lane == 0) {
+            rmax[i] = m;
+            rlse[i] = m == -INFINITY ? NAN : (float)log(s);
         }
-        rmax[i] = m;
-        rlse[i] = lse;
     }
     __syncthreads();
     const int32_t nw = g.n_beams * n_chunks;
@@ -272,9 +294,10 @@ __global__ void bt_select(const T *x, int32_t n, int32_t n_chunks, int32_t kmax,
 }
 
 /* ---- pass 4: merge ----
- * Block g: the k best of its rows' chunk lists. The lists are read in windows of at most
- * BT_MERGE_CAP - k slots, appended to the k best so far, and the buffer is cut back to the k best
- * whenever it holds more. out (n_groups, kmax): keys, 0 past the last candidate. */
+ * Block g: the k best of its rows' chunk lists (each sorted, at most k long). A thread takes a
+ * whole list; lists are read in windows of (BT_MERGE_CAP - k) / k lists, appended to the k best
+ * so far, and the buffer is cut back to the k best whenever it holds more. out (n_groups, kmax):
+ * keys, 0 past the last candidate. */
 __global__ void bt_merge(int32_t n_chunks, int32_t kmax, const bt_group *groups,
                          const uint64_t *cand, const int32_t *ccount, uint64_t *out)
 {
@@ -285,14 +308,16 @@ __global__ void bt_merge(int32_t n_chunks, int32_t kmax, const bt_group *groups,
     if (tid == 0) cnt = 0;
     __syncthreads();
     const size_t l0 = (size_t)g.row_begin * (size_t)n_chunks;
-    const int64_t slots = (int64_t)g.n_beams * n_chunks * kmax;
-    const int64_t win = BT_MERGE_CAP - g.k;
-    for (int64_t w0 = 0; w0 < slots; w0 += win) {
-        const int64_t w1 = slots - w0 < win ? slots : w0 + win;
-        for (int64_t sl = w0 + tid; sl < w1; sl += (int64_t)blockDim.x) {
-            const size_t l = l0 + (size_t)(sl / kmax);
-            const int32_t j = (int32_t)(sl % kmax);
-            if (j < ccount[l]) buf[atomicAdd(&cnt, 1)] = cand[l * (size_t)kmax + (size_t)j];
+    const int32_t lists = g.n_beams * n_chunks, win = (BT_MERGE_CAP - g.k) / g.k;
+    for (int32_t w0 = 0; w0 < lists; w0 += win) {
+        const int32_t w1 = lists - w0 < win ? lists : w0 + win;
+        for (int32_t l = w0 + tid; l < w1; l += (int32_t)blockDim.x) {
+            const int32_t nl = ccount[l0 + (size_t)l];
+            if (nl <= 0) continue;
+            const int32_t at = atomicAdd(&cnt, nl);
+            const uint64_t *src = cand + (l0 + (size_t)l) * (size_t)kmax;
+            for (int32_t j = 0; j < nl; j++)
+                buf[at + j] = src[j];
         }
         __syncthreads();
         const int32_t now = cnt;
