@@ -38,10 +38,9 @@ static size_t align16(size_t v)
     return (v + 15) & ~(size_t)15;
 }
 
-/* Host room for `bytes` (pinned when possible; pageable memory otherwise). */
-static glossa_status beam_host_buf(cuda_state *s, size_t bytes)
+/* Free the host candidate buffer (pinned or pageable). */
+static void beam_host_release(cuda_state *s)
 {
-    if (s->beam_host && s->beam_host_bytes >= bytes) return GLOSSA_STATUS_OK;
     if (s->beam_host) {
         if (s->beam_host_pinned)
             cudaFreeHost(s->beam_host);
@@ -50,6 +49,13 @@ static glossa_status beam_host_buf(cuda_state *s, size_t bytes)
     }
     s->beam_host = NULL;
     s->beam_host_bytes = 0;
+}
+
+/* Host room for `bytes` (pinned when possible; pageable memory otherwise). */
+static glossa_status beam_host_buf(cuda_state *s, size_t bytes)
+{
+    if (s->beam_host && s->beam_host_bytes >= bytes) return GLOSSA_STATUS_OK;
+    beam_host_release(s);
     size_t want = bytes < ((size_t)64 << 10) ? ((size_t)64 << 10) : bytes;
     void *p = NULL;
     if (cudaMallocHost(&p, want) == cudaSuccess) {
@@ -199,12 +205,5 @@ void cuda_beam_release(cuda_state *s)
     cudaFree(s->beam_dev);
     s->beam_dev = NULL;
     s->beam_dev_bytes = 0;
-    if (s->beam_host) {
-        if (s->beam_host_pinned)
-            cudaFreeHost(s->beam_host);
-        else
-            free(s->beam_host);
-    }
-    s->beam_host = NULL;
-    s->beam_host_bytes = 0;
+    beam_host_release(s);
 }
