@@ -435,6 +435,15 @@ typedef struct glossa_synth_params {
     float init_std;    /* <= 0: the default (0.02, as transformers' init_std; 0.2 for tiny, so
                           that its greedy output varies) */
     bool fp16;         /* write F16 weights (default F32) */
+    float eos_bias;    /* added to final_logits_bias[eos] (default 0): a positive bias makes
+                          greedy outputs end at varied, input-dependent lengths instead of
+                          running to max_new_tokens. Architectures whose Hugging Face class has
+                          a final_logits_bias only (not m2m100 / nllb): BAD_INPUT otherwise */
+    float eos_ramp;    /* added along the </s> embedding to decoder position p's learned
+                          embedding, times p (default 0): the </s> logit grows with the output
+                          length, so that (with eos_bias) each input ends where its own margin
+                          is crossed. Learned positions only (mbart, bart, tiny): BAD_INPUT
+                          otherwise */
 } glossa_synth_params;
 
 glossa_synth_params glossa_synth_default_params(void);

@@ -1,6 +1,7 @@
 /* glossa synth: write a random-weight model directory of a real architecture (Hugging Face
  * format: config.json, generation_config.json, model.safetensors, tokenizer files). */
 #include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -21,7 +22,13 @@ static void synth_usage(FILE *f)
             "  --d-model N       model width; heads = N/64 (a divisor, >= 1), ffn = 4N\n"
             "  --vocab N         vocabulary size; the tokenizer is built to match\n"
             "  --init-std X      weight standard deviation (default 0.02)\n"
-            "  --fp16            write float16 weights (default float32)\n");
+            "  --fp16            write float16 weights (default float32)\n"
+            "  --eos-bias X      add X to final_logits_bias[</s>] (default 0): greedy outputs then end\n"
+            "                    at varied, input-dependent lengths (not for m2m100 / nllb)\n"
+            "  --eos-ramp R      add R * p along the </s> embedding to decoder position p (default 0):\n"
+            "                    the </s> logit grows with the length (mbart, bart, tiny). Calibrated on\n"
+            "                    loadgen's text mix (bench/loadgen/README.md): mbart-large-50\n"
+            "                    --eos-bias 6.8 --eos-ramp 0.06; tiny --eos-bias 2.6 --eos-ramp 0.3\n");
 }
 
 static bool parse_i64(const char *s, long long lo, long long hi, long long *out)
@@ -82,6 +89,16 @@ static int parse_args(int argc, char **argv, glossa_synth_params *p, const char 
             double x = strtod(v, &end);
             if (end == v || *end || !(x > 0.0) || x > 10.0) return bad_value(a, v);
             p->init_std = (float)x;
+        } else if (!strcmp(a, "--eos-bias")) {
+            char *end;
+            double x = strtod(v, &end);
+            if (end == v || *end || !isfinite(x) || fabs(x) > 1000.0) return bad_value(a, v);
+            p->eos_bias = (float)x;
+        } else if (!strcmp(a, "--eos-ramp")) {
+            char *end;
+            double x = strtod(v, &end);
+            if (end == v || *end || !isfinite(x) || fabs(x) > 100.0) return bad_value(a, v);
+            p->eos_ramp = (float)x;
         } else {
             fprintf(stderr, "glossa synth: unknown option '%s'\n", a);
             return 2;

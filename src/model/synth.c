@@ -21,6 +21,8 @@ typedef enum init_kind {
     INIT_EMBED,      /* normal(0, std), the padding row zero */
     INIT_BIAS,       /* normal(0, std) (transformers: 0) */
     INIT_LN_WEIGHT,  /* 1 + normal(0, std) (transformers: 1) */
+    INIT_LOGITS_BIAS, /* final_logits_bias: normal(0, std) (transformers: 0), + eos_bias at eos */
+    INIT_DEC_POS,    /* decoder positions: normal(0, std), + eos_ramp * position along E[eos] */
 } init_kind;
 
 typedef struct synth_tensor {
@@ -97,12 +99,12 @@ static glossa_status add_stack(tensor_list *l, const synth_config *c, const char
     int64_t d = c->d_model;
     char prefix[64];
     snprintf(prefix, sizeof prefix, "model.%s.", stack);
+    bool dec = !strcmp(stack, "decoder");
     if (m == SYNTH_MODEL_BART || m == SYNTH_MODEL_MBART) {
-        GLOSSA_TRY(add(l, INIT_NORMAL, c->max_positions + 2, d, prefix, "embed_positions", ".weight"));
+        GLOSSA_TRY(add(l, dec ? INIT_DEC_POS : INIT_NORMAL, c->max_positions + 2, d, prefix, "embed_positions", ".weight"));
         GLOSSA_TRY(add_norm(l, prefix, "layernorm_embedding", d));
     }
     if (m == SYNTH_MODEL_MBART || m == SYNTH_MODEL_M2M100) GLOSSA_TRY(add_norm(l, prefix, "layer_norm", d));
-    bool dec = !strcmp(stack, "decoder");
     for (int i = 0; i < c->layers; i++) {
         char lp[96];
         snprintf(lp, sizeof lp, "%slayers.%d.", prefix, i);
@@ -125,7 +127,7 @@ static int cmp_tensor(const void *a, const void *b)
 static glossa_status build_tensors(const synth_config *c, tensor_list *l)
 {
     synth_model m = c->arch->model;
-    if (m != SYNTH_MODEL_M2M100) GLOSSA_TRY(add(l, INIT_BIAS, 1, c->vocab, "", "final_logits_bias", ""));
+    if (m != SYNTH_MODEL_M2M100) GLOSSA_TRY(add(l, INIT_LOGITS_BIAS, 1, c->vocab, "", "final_logits_bias", ""));
     GLOSSA_TRY(add(l, INIT_EMBED, c->vocab, c->d_model, "model.", "shared", ".weight"));
     GLOSSA_TRY(add_stack(l, c, "encoder"));
     GLOSSA_TRY(add_stack(l, c, "decoder"));
@@ -198,27 +200,33 @@ static double rng_normal(rng *r)
 
 /* ---- streaming the file ---- */
 
-static void fill(const synth_tensor *t, const synth_config *c, rng *r, int64_t first, float *out, size_t n)
+/* eos_dir: the unit vector of E[eos] (the </s> row of model.shared.weight), for INIT_DEC_POS. */
+static void fill(const synth_tensor *t, const synth_config *c, const float *eos_dir, rng *r, int64_t first,
+                 float *out, size_t n)
 {
     double std = c->init_std;
     int64_t cols = t->ndim == 2 ? t->shape[1] : 1;
     for (size_t i = 0; i < n; i++) {
         double v = rng_normal(r) * std;
+        int64_t row = (first + (int64_t)i) / cols, col = (first + (int64_t)i) % cols;
         if (t->init == INIT_LN_WEIGHT) v += 1.0;
-        if (t->init == INIT_EMBED && (first + (int64_t)i) / cols == c->pad) v = 0.0;
+        if (t->init == INIT_EMBED && row == c->pad) v = 0.0;
+        if (t->init == INIT_LOGITS_BIAS && first + (int64_t)i == c->eos) v += c->eos_bias;
+        if (t->init == INIT_DEC_POS && eos_dir && row >= 2) /* row p + 2: position p (HF's offset) */
+            v += (double)c->eos_ramp * (double)(row - 2) * eos_dir[col];
         out[i] = (float)v;
     }
 }
 
-static glossa_status write_tensor(FILE *f, const synth_tensor *t, const synth_config *c, float *buf,
-                                  uint16_t *half)
+static glossa_status write_tensor(FILE *f, const synth_tensor *t, const synth_config *c, const float *eos_dir,
+                                  float *buf, uint16_t *half)
 {
     rng r;
     rng_seed(&r, c->seed, t->name);
     int64_t numel = t->shape[0] * (t->ndim == 2 ? t->shape[1] : 1);
     for (int64_t done = 0; done < numel;) {
         size_t n = (size_t)(numel - done < CHUNK ? numel - done : CHUNK);
-        fill(t, c, &r, done, buf, n);
+        fill(t, c, eos_dir, &r, done, buf, n);
         size_t w;
         if (c->fp16) {
             for (size_t i = 0; i < n; i++) half[i] = half_f32_to_f16(buf[i]);
@@ -230,6 +238,26 @@ static glossa_status write_tensor(FILE *f, const synth_tensor *t, const synth_co
         done += (int64_t)n;
     }
     return GLOSSA_STATUS_OK;
+}
+
+/* The unit vector of the </s> row of the word embeddings (regenerated from its stream), or NULL
+ * when no ramp is asked for. */
+static float *eos_direction(const synth_config *c)
+{
+    if (c->eos_ramp == 0.0f) return NULL;
+    float *e = malloc((size_t)c->d_model * sizeof *e);
+    if (!e) return NULL;
+    rng r;
+    rng_seed(&r, c->seed, "model.shared.weight");
+    for (int64_t i = 0; i < (int64_t)c->eos * c->d_model; i++) rng_normal(&r);
+    double norm = 0.0;
+    for (int32_t i = 0; i < c->d_model; i++) {
+        e[i] = (float)(rng_normal(&r) * c->init_std);
+        norm += (double)e[i] * e[i];
+    }
+    norm = sqrt(norm);
+    for (int32_t i = 0; i < c->d_model; i++) e[i] = norm > 0 ? (float)(e[i] / norm) : 0.0f;
+    return e;
 }
 
 static glossa_status write_file(const char *path, const tensor_list *l, const synth_config *c)
@@ -252,16 +280,19 @@ static glossa_status write_file(const char *path, const tensor_list *l, const sy
     if (st != GLOSSA_STATUS_OK) return st;
     float *buf = malloc(CHUNK * sizeof *buf);
     uint16_t *half = malloc(CHUNK * sizeof *half);
-    FILE *f = buf && half ? fopen(path, "wb") : NULL;
-    if (!buf || !half) st = glossa_error(GLOSSA_STATUS_OUT_OF_MEMORY, "synth: buffers");
+    float *eos_dir = eos_direction(c);
+    bool mem = buf && half && (eos_dir || c->eos_ramp == 0.0f);
+    FILE *f = mem ? fopen(path, "wb") : NULL;
+    if (!mem) st = glossa_error(GLOSSA_STATUS_OUT_OF_MEMORY, "synth: buffers");
     else if (!f) st = glossa_error(GLOSSA_STATUS_IO_ERROR, "synth: cannot create %s: %s", path, strerror(errno));
     if (st == GLOSSA_STATUS_OK && fwrite(header, 1, header_len, f) != header_len)
         st = glossa_error(GLOSSA_STATUS_IO_ERROR, "synth: %s: write failed", path);
-    for (size_t i = 0; st == GLOSSA_STATUS_OK && i < l->n; i++) st = write_tensor(f, &l->t[i], c, buf, half);
+    for (size_t i = 0; st == GLOSSA_STATUS_OK && i < l->n; i++) st = write_tensor(f, &l->t[i], c, eos_dir, buf, half);
     if (f && fclose(f) != 0 && st == GLOSSA_STATUS_OK)
         st = glossa_error(GLOSSA_STATUS_IO_ERROR, "synth: %s: write failed", path);
     if (st != GLOSSA_STATUS_OK && f) remove(path);
     free(header);
+    free(eos_dir);
     free(buf);
     free(half);
     return st;

@@ -49,6 +49,8 @@ typedef struct synth_config {
     int32_t spm_pieces;     /* pieces of the sentencepiece model (0 without a tokenizer) */
     int32_t bos, pad, eos, unk, decoder_start;
     float init_std;
+    float eos_bias;         /* added to final_logits_bias[eos] */
+    float eos_ramp;         /* decoder position p's embedding + eos_ramp * p * E[eos] / |E[eos]| */
     bool fp16;
     uint64_t seed;
 } synth_config;

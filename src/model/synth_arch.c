@@ -3,6 +3,7 @@
  * as transformers 5 writes them (sorted keys, indent 2, generation settings in
  * generation_config.json, "dtype"). */
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +122,20 @@ glossa_status synth_config_resolve(const glossa_synth_params *p, synth_config *c
     /* transformers' 0.02 by default; tiny (a demo and test model) 0.2, so that its greedy output
      * is not one repeated token */
     c->init_std = p->init_std > 0.0f ? p->init_std : strcmp(a->name, "tiny") == 0 ? 0.2f : 0.02f;
+    if (!isfinite(p->eos_bias) || fabsf(p->eos_bias) > 1000.0f)
+        return glossa_error(GLOSSA_STATUS_BAD_INPUT, "synth: --eos-bias must be a number within -1000..1000");
+    if (p->eos_bias != 0.0f && a->model == SYNTH_MODEL_M2M100)
+        return glossa_error(GLOSSA_STATUS_BAD_INPUT,
+                            "synth: %s: --eos-bias needs a final_logits_bias, which m2m_100 models do not have "
+                            "(mbart, bart and marian do)", a->name);
+    if (!isfinite(p->eos_ramp) || fabsf(p->eos_ramp) > 100.0f)
+        return glossa_error(GLOSSA_STATUS_BAD_INPUT, "synth: --eos-ramp must be a number within -100..100");
+    if (p->eos_ramp != 0.0f && a->model != SYNTH_MODEL_MBART && a->model != SYNTH_MODEL_BART)
+        return glossa_error(GLOSSA_STATUS_BAD_INPUT,
+                            "synth: %s: --eos-ramp needs learned decoder positions (mbart, bart); its "
+                            "positions are sinusoidal", a->name);
+    c->eos_bias = p->eos_bias;
+    c->eos_ramp = p->eos_ramp;
     c->fp16 = p->fp16;
     c->seed = p->seed;
     return GLOSSA_STATUS_OK;
@@ -358,6 +373,15 @@ static glossa_status write_readme(const char *dir, const synth_config *c)
               "which glossa does not read yet; only the model files are here (ids: <s> 0, <pad> 1,\n"
               "</s> 2, <unk> 3).\n";
         break;
+    }
+    if (c->eos_bias != 0.0f || c->eos_ramp != 0.0f) { /* only then: files without stay as they were */
+        int m = snprintf(text + n, sizeof text - (size_t)n,
+                         "\nOutput lengths: final_logits_bias[%d] (</s>) has %g added (--eos-bias) and decoder\n"
+                         "position p's embedding %g * p along the </s> embedding (--eos-ramp), so that greedy\n"
+                         "outputs end at varied, input-dependent lengths instead of running to max_new_tokens.\n",
+                         (int)c->eos, (double)c->eos_bias, (double)c->eos_ramp);
+        if (m < 0 || (size_t)m >= sizeof text - (size_t)n) return glossa_error(GLOSSA_STATUS_INTERNAL, "synth: README too long");
+        n += m;
     }
     size_t len = (size_t)n, tl = strlen(tok);
     if (len + tl >= sizeof text) return glossa_error(GLOSSA_STATUS_INTERNAL, "synth: README too long");

@@ -154,6 +154,54 @@ if [ "$n" = 12000 ] || ! command -v spm_export_vocab > /dev/null; then pass; els
 if [ "$(json_get "$out/mbart/config.json" encoder_attention_heads)" = 1 ] \
    && [ "$(json_get "$out/mbart/config.json" encoder_ffn_dim)" = 256 ]; then pass; else fail "d-model 64: heads / ffn"; fi
 
+# ---- --eos-bias / --eos-ramp: varied output lengths (calibrated in bench/loadgen/README.md) ----
+synth "$out/tiny0" --arch tiny
+synth "$out/tiny_eos" --arch tiny --eos-bias 2.6 --eos-ramp 0.3
+python3 - "$out/tiny0/model.safetensors" "$out/tiny_eos/model.safetensors" <<'PY' && pass || fail "eos-bias: final_logits_bias[2] / positions"
+import json, struct, sys
+def load(p):
+    b = open(p, 'rb').read()
+    n = struct.unpack('<Q', b[:8])[0]
+    return json.loads(b[8:8 + n]), b[8 + n:]
+(h0, d0), (h1, d1) = load(sys.argv[1]), load(sys.argv[2])
+def row(h, d, name, i, n=1):
+    b = h[name]['data_offsets'][0] + 4 * i
+    return struct.unpack('<%df' % n, d[b:b + 4 * n])
+e0, e1 = row(h0, d0, 'final_logits_bias', 2)[0], row(h1, d1, 'final_logits_bias', 2)[0]
+assert abs(e1 - e0 - 2.6) < 1e-5, (e0, e1)
+assert row(h0, d0, 'final_logits_bias', 3) == row(h1, d1, 'final_logits_bias', 3)
+changed = [k for k in h0 if k != '__metadata__' and d0[slice(*h0[k]['data_offsets'])] != d1[slice(*h1[k]['data_offsets'])]]
+assert sorted(changed) == ['final_logits_bias', 'model.decoder.embed_positions.weight'], changed
+PY
+if grep -q "eos-bias" "$out/tiny_eos/README.txt"; then pass; else fail "eos-bias: README"; fi
+# greedy outputs end before max_new_tokens for some inputs, at more than one length
+cat > "$TEST_TMP/eos_in" <<'TXT'
+A man is giving a presentation in front of a crowd.
+Two young people are sitting on a bench.
+Save file
+The weather is nice today, so we will walk to the old harbour and eat fish.
+Are you sure you want to delete this message?
+Three girls are horseback riding on the beach at sunset.
+Open the settings
+A dog runs through the snow.
+Please enter your password again.
+The children are playing football in the park while their parents watch.
+Log in
+A woman in a red dress is singing on a small stage.
+TXT
+for tgt in de fr zh; do
+    "$GLOSSA" translate -m "$out/tiny_eos" --src en --tgt "$tgt" --beam 1 --max-new-tokens 64 --print-ids \
+        < "$TEST_TMP/eos_in" 2> "$TEST_TMP/err" | awk '{print NF}' >> "$TEST_TMP/eos_lens" || fail "eos-bias: translate $(head -c 300 "$TEST_TMP/err")"
+done
+short=$(awk '$1 < 64' "$TEST_TMP/eos_lens" | wc -l)
+distinct=$(sort -u "$TEST_TMP/eos_lens" | wc -l)
+if [ "$short" -ge 3 ] && [ "$distinct" -ge 3 ]; then pass; else
+    fail "eos-bias: lengths $(tr '\n' ' ' < "$TEST_TMP/eos_lens") ($short under 64, $distinct distinct)"; fi
+# without the option every output runs to max_new_tokens (what the option is for)
+"$GLOSSA" translate -m "$out/tiny0" --src en --tgt de --beam 1 --max-new-tokens 64 --print-ids < "$TEST_TMP/eos_in" \
+    2> /dev/null | awk '{print NF}' > "$TEST_TMP/lens0"
+echo "eos-bias: lengths $(tr '\n' ' ' < "$TEST_TMP/eos_lens"); without: $(sort -u "$TEST_TMP/lens0" | tr '\n' ' ')"
+
 # ---- errors: exit 1 with a message naming the problem ----
 expect_error() { # name, grep pattern, then args
     local name=$1 pat=$2; shift 2
@@ -165,6 +213,8 @@ expect_error() { # name, grep pattern, then args
         fail "$name: exit $rc, stderr: $(head -c 300 "$TEST_TMP/err")"; fi
 }
 expect_error "unknown arch" "unknown architecture 'gpt-9'" --arch gpt-9 --out "$out/x"
+expect_error "eos-bias on m2m100" "final_logits_bias" --arch m2m100-418m --eos-bias 3 --layers 1 --d-model 64 --vocab 1109 --out "$out/x"
+expect_error "eos-ramp on marian" "learned decoder positions" --arch opus-mt-en-de --eos-ramp 0.3 --layers 1 --d-model 64 --vocab 1000 --out "$out/x"
 expect_error "vocab too small" "vocab" --arch mbart-large-50 --vocab 10 --layers 1 --d-model 64 --out "$out/x"
 : > "$TEST_TMP/afile"
 expect_error "file in the way" "directory" --arch tiny --out "$TEST_TMP/afile/sub"
@@ -172,4 +222,8 @@ set +e
 "$GLOSSA" synth --arch tiny > /dev/null 2>&1; rc=$?
 set -e
 if [ "$rc" -eq 2 ]; then pass; else fail "missing --out: exit $rc"; fi
+set +e
+"$GLOSSA" synth --arch tiny --eos-bias inf --out "$out/x" > /dev/null 2>&1; rc=$?
+set -e
+if [ "$rc" -eq 2 ]; then pass; else fail "--eos-bias inf: exit $rc"; fi
 finish
