@@ -1,8 +1,9 @@
 /* "stream": true for /v1/completions: server-sent events, one `data: {...}` line per new piece of
  * text, a last chunk with finish_reason, then `data: [DONE]`. The connection thread runs the
- * content reader: it waits for the job's TOKEN events, decodes all ids so far and sends only what
- * is stable (complete UTF-8 characters, see stream_stable_len; a possible stop-string prefix is
- * held back). When the job ends the final text (the request's result) is sent in full.
+ * content reader: it waits for the job's TOKEN events, copies the new ids, decodes them
+ * incrementally (stream_detok: a short window of the last ids, not the whole output) and sends
+ * only what is stable (complete UTF-8 characters, see stream_stable_len; a possible stop-string
+ * prefix is held back). When the job ends the final text (the request's result) is sent in full.
  * Errors after the headers went out (timeout, shutdown) arrive as a `data: {"error": ...}` event
  * that ends the stream. A client that goes away cancels the request. */
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include "completions.h"
 #include "metrics.h"
+#include "stream_detok.h"
 #include "stream_text.h"
 
 enum { PH_RUNNING = 0, PH_FINISHING = 1, PH_END = 2 };
@@ -20,9 +22,9 @@ typedef struct cstream {
     srv_watch watch;
     rp_completion req;
     cmpl_meta meta;
-    int32_t *ids;
-    size_t n_ids, cap_ids;
-    glossa_text text;
+    stream_detok detok; /* the streamed ids and their text */
+    glossa_text text;   /* the final text */
+    size_t max_stop;    /* the longest stop string */
     size_t sent;      /* bytes of the text sent */
     char *out;        /* pending event bytes */
     size_t out_len, out_off, out_cap;
@@ -81,7 +83,10 @@ static bool emit(cstream *cs, const char *t, size_t len, bool final, bool *ok)
 {
     const rp_completion *r = &cs->req;
     size_t pos, end;
-    bool stopped = stream_find_stop(t, 0, len, r->stop, r->stop_len, r->n_stop, &pos);
+    /* a stop string ending in the sent text would have been found before (the held-back suffix
+     * covers one that starts there): look from where one could still begin */
+    size_t start = cs->sent > cs->max_stop ? cs->sent - cs->max_stop : 0;
+    bool stopped = stream_find_stop(t, start, len, r->stop, r->stop_len, r->n_stop, &pos);
     if (stopped) {
         end = pos;
     } else if (final) {
@@ -99,15 +104,18 @@ static bool emit(cstream *cs, const char *t, size_t len, bool final, bool *ok)
 static bool on_progress(cstream *cs)
 {
     srv *s = cs->s;
-    if (!job_copy_ids(cs->job, &cs->ids, &cs->cap_ids, &cs->n_ids)) return false;
-    if (glossa_tokenizer_decode(s->tok, cs->ids, cs->n_ids, true, &cs->text) != GLOSSA_STATUS_OK)
+    stream_detok *d = &cs->detok;
+    if (!job_copy_ids(cs->job, &d->ids, &d->cap_ids, &d->n_ids)) return false;
+    if (stream_detok_decode(d, s->tok) != GLOSSA_STATUS_OK)
         return true; /* an id the tokenizer cannot decode yet: wait for the final text */
     bool ok = true;
-    if (emit(cs, cs->text.data, cs->text.len, false, &ok)) {
+    if (emit(cs, d->text, d->len, false, &ok)) {
         job_cancel(cs->job); /* a stop string: no need for more tokens */
         ok = ok && out_chunk(cs, "", 0, "stop");
         cs->phase = PH_FINISHING;
+        return ok;
     }
+    stream_detok_settle(d, s->tok, cs->sent);
     return ok;
 }
 
@@ -141,7 +149,7 @@ static bool advance(cstream *cs)
         cs->phase = PH_END;
         return out_append(cs, "data: [DONE]\n\n", 14);
     }
-    switch (job_wait(cs->job, &cs->watch, cs->n_ids)) {
+    switch (job_wait(cs->job, &cs->watch, cs->detok.n_ids)) {
     case JOB_WAIT_PROGRESS: return on_progress(cs);
     case JOB_WAIT_FINISHED: return on_finished(cs);
     case JOB_WAIT_TIMEOUT:
@@ -182,7 +190,7 @@ static void cstream_free(void *cls)
     job_release(cs->job); /* cancels it when still running */
     rp_completion_free(&cs->req);
     glossa_text_free(&cs->text);
-    free(cs->ids);
+    stream_detok_free(&cs->detok);
     free(cs->out);
     free(cs);
 }
@@ -203,6 +211,8 @@ void cmpl_stream_start(srv_call *c, srv_job *job, rp_completion *req, const cmpl
     cs->watch = c->watch;
     cs->req = *req;
     memset(req, 0, sizeof *req);
+    for (size_t k = 0; k < cs->req.n_stop; k++)
+        if (cs->req.stop_len[k] > cs->max_stop) cs->max_stop = cs->req.stop_len[k];
     cs->meta = *meta;
     struct MHD_Response *r =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, reader, cs, cstream_free);

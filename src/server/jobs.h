@@ -48,7 +48,8 @@ glossa_request *job_request(const srv_job *j);
 int32_t job_prompt_tokens(const srv_job *j);
 /* Final status (valid once finished). */
 glossa_status job_status(srv_job *j);
-/* Copy the streamed ids into *buf (grown with realloc); false on out of memory. */
+/* Append the streamed ids past the first *n (which *buf already holds) to *buf (grown with
+ * realloc) and set *n to the number streamed so far; false on out of memory. */
 bool job_copy_ids(srv_job *j, int32_t **buf, size_t *cap, size_t *n);
 
 /* true when the peer of fd has closed its end (or the socket failed). */

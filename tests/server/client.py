@@ -305,6 +305,17 @@ def test_stream_slow(s, ck):
         ck.check(done and finish == "stop" and "".join(texts) == whole[:i], "stream: stop string",
                  (texts, whole[i:i + 2], whole))
     ck.check(bool(firsts), "stream: a text to test stop strings on", whole)
+    # long outputs one token an event: the incremental detokenizer moves its window many times
+    for tgt in ("ru", "ja", "de", "ar"):
+        body = {"prompt": "Two young people are sitting on a bench.", "max_tokens": 80,
+                "source_lang": "en", "target_lang": tgt}
+        r = s.post("/v1/completions", body)
+        whole = ((r.json() or {}).get("choices") or [{}])[0].get("text", "")
+        st = Stream(s, "/v1/completions", dict(body, stream=True))
+        texts, finish, done, errors = sse_collect(st, ck, "long stream")
+        st.close()
+        ck.check(done and not errors and "".join(texts) == whole and "\ufffd" not in whole and
+                 len([t for t in texts if t]) >= 10, f"stream: 80 tokens to {tgt} as whole", (texts, whole))
 
 
 def test_disconnects(s, ck):
