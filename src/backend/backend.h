@@ -199,6 +199,20 @@ typedef struct backend_ops {
      * result. */
     glossa_status (*beam_topk)(backend *b, int32_t m, int32_t n, const void *x, int32_t n_groups,
                                const gl_beam_group *groups);
+
+    /* ---- recorded op sequences (CUDA graphs); NULL on backends without them ----
+     * graph_begin starts recording the ops called next (they do not run); graph_end stops and
+     * returns a replayable graph in *out, or an error when something could not be recorded (the
+     * recording is dropped; nothing ran; the backend stays usable). Recorded ops must not grow
+     * scratch memory (run the same shapes once unrecorded first) nor wait for the device.
+     * graph_launch runs a graph on the backend's stream, reading whatever the recorded pointers
+     * hold then. graph_epoch changes whenever the backend moves internal scratch memory, which
+     * invalidates graphs recorded before. */
+    glossa_status (*graph_begin)(backend *b);
+    glossa_status (*graph_end)(backend *b, void **out);
+    glossa_status (*graph_launch)(backend *b, void *graph);
+    void (*graph_free)(backend *b, void *graph);
+    uint64_t (*graph_epoch)(backend *b);
 } backend_ops;
 
 struct backend {

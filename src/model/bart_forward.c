@@ -10,23 +10,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "core/status.h"
 #include "model/bart.h"
+#include "model/bart_graph.h"
 
 struct bart_ws {
     bart_model *m;
     size_t esz;           /* activation element size */
     int32_t cap_tok;      /* token rows the activation buffers hold */
-    int32_t cap_seq;      /* sequences the index buffers hold */
-    int32_t cap_tab;      /* block-table entries */
+    int32_t cap_seq;      /* sequences ws->off holds */
     int64_t cap_logits;   /* logits elements */
     void *x, *y, *qkv, *attn, *h, *q; /* (cap_tok, d|d|3d|d|ffn|d) */
     void *logits;         /* (cap_logits) */
-    int32_t *ids, *pos, *slots, *rows; /* (cap_tok) device int32 */
-    int32_t *off, *lens, *xlens;       /* (cap_seq + 1) */
-    int32_t *tab, *xtab;               /* (cap_tab) */
+    int32_t *ids, *pos, *slots;        /* (cap_tok) device int32 (the encoder's) */
+    int32_t *off;                      /* (cap_seq + 1) the encoder's sequence offsets */
     int32_t *host_pos;                 /* (cap_tok) host staging */
-    int32_t *host_rows;                /* (cap_seq) */
+    int32_t *didx, *hidx;              /* (cap_idx) a decoder pass's index arrays, one upload */
+    int64_t cap_idx;
+    uint64_t epoch;                    /* bumped whenever a buffer above moves */
+    bart_graphs *graphs;               /* recorded decoder passes; NULL: none */
 };
 
 static void dev_free(backend *be, void **p)
@@ -38,6 +41,7 @@ static void dev_free(backend *be, void **p)
 static glossa_status dev_alloc(backend *be, size_t bytes, void **p)
 {
     dev_free(be, p);
+    /* (every caller is a ws_reserve_* that bumps ws->epoch) */
     return be->ops->alloc(be, bytes ? bytes : 16, p);
 }
 
@@ -50,6 +54,7 @@ static glossa_status ws_reserve_tok(bart_ws *ws, int32_t n_tok)
     backend *be = m->be;
     const model_config *c = &m->cfg;
     int32_t cap = max_i32(n_tok, ws->cap_tok * 2);
+    ws->epoch++;
     size_t d = (size_t)c->d_model, ffn = (size_t)max_i32(c->encoder_ffn, c->decoder_ffn);
     size_t n = (size_t)cap;
     GLOSSA_TRY(dev_alloc(be, n * d * ws->esz, &ws->x));
@@ -61,7 +66,6 @@ static glossa_status ws_reserve_tok(bart_ws *ws, int32_t n_tok)
     GLOSSA_TRY(dev_alloc(be, n * 4, (void **)&ws->ids));
     GLOSSA_TRY(dev_alloc(be, n * 4, (void **)&ws->pos));
     GLOSSA_TRY(dev_alloc(be, n * 4, (void **)&ws->slots));
-    GLOSSA_TRY(dev_alloc(be, n * 4, (void **)&ws->rows));
     int32_t *hp = realloc(ws->host_pos, n * sizeof *hp);
     if (!hp) return glossa_error(GLOSSA_STATUS_OUT_OF_MEMORY, "workspace");
     ws->host_pos = hp;
@@ -69,26 +73,13 @@ static glossa_status ws_reserve_tok(bart_ws *ws, int32_t n_tok)
     return GLOSSA_STATUS_OK;
 }
 
-static glossa_status ws_reserve_seq(bart_ws *ws, int32_t n_seq, int32_t n_tab)
+static glossa_status ws_reserve_seq(bart_ws *ws, int32_t n_seq)
 {
-    backend *be = ws->m->be;
-    if (n_seq > ws->cap_seq) {
-        int32_t cap = max_i32(n_seq, ws->cap_seq * 2);
-        size_t n = (size_t)cap + 1;
-        GLOSSA_TRY(dev_alloc(be, n * 4, (void **)&ws->off));
-        GLOSSA_TRY(dev_alloc(be, n * 4, (void **)&ws->lens));
-        GLOSSA_TRY(dev_alloc(be, n * 4, (void **)&ws->xlens));
-        int32_t *hr = realloc(ws->host_rows, n * sizeof *hr);
-        if (!hr) return glossa_error(GLOSSA_STATUS_OUT_OF_MEMORY, "workspace");
-        ws->host_rows = hr;
-        ws->cap_seq = cap;
-    }
-    if (n_tab > ws->cap_tab) {
-        int32_t cap = max_i32(n_tab, ws->cap_tab * 2);
-        GLOSSA_TRY(dev_alloc(be, (size_t)cap * 4, (void **)&ws->tab));
-        GLOSSA_TRY(dev_alloc(be, (size_t)cap * 4, (void **)&ws->xtab));
-        ws->cap_tab = cap;
-    }
+    if (n_seq <= ws->cap_seq) return GLOSSA_STATUS_OK;
+    int32_t cap = max_i32(n_seq, ws->cap_seq * 2);
+    ws->epoch++;
+    GLOSSA_TRY(dev_alloc(ws->m->be, ((size_t)cap + 1) * 4, (void **)&ws->off));
+    ws->cap_seq = cap;
     return GLOSSA_STATUS_OK;
 }
 
@@ -96,8 +87,22 @@ static glossa_status ws_reserve_logits(bart_ws *ws, int64_t n)
 {
     if (n <= ws->cap_logits) return GLOSSA_STATUS_OK;
     int64_t cap = n > ws->cap_logits * 2 ? n : ws->cap_logits * 2;
+    ws->epoch++;
     GLOSSA_TRY(dev_alloc(ws->m->be, (size_t)cap * ws->esz, &ws->logits));
     ws->cap_logits = cap;
+    return GLOSSA_STATUS_OK;
+}
+
+static glossa_status ws_reserve_idx(bart_ws *ws, int64_t n)
+{
+    if (n <= ws->cap_idx) return GLOSSA_STATUS_OK;
+    int64_t cap = n > ws->cap_idx * 2 ? n : ws->cap_idx * 2;
+    ws->epoch++;
+    GLOSSA_TRY(dev_alloc(ws->m->be, (size_t)cap * 4, (void **)&ws->didx));
+    int32_t *h = realloc(ws->hidx, (size_t)cap * sizeof *h);
+    if (!h) return glossa_error(GLOSSA_STATUS_OUT_OF_MEMORY, "workspace");
+    ws->hidx = h;
+    ws->cap_idx = cap;
     return GLOSSA_STATUS_OK;
 }
 
@@ -107,6 +112,7 @@ glossa_status bart_ws_new(bart_model *m, bart_ws **out)
     if (!ws) return glossa_error(GLOSSA_STATUS_OUT_OF_MEMORY, "workspace");
     ws->m = m;
     ws->esz = gl_dtype_size(m->be->act_dtype);
+    ws->graphs = bart_graphs_new(m->be);
     *out = ws;
     return GLOSSA_STATUS_OK;
 }
@@ -116,12 +122,12 @@ void bart_ws_free(bart_ws *ws)
     if (!ws) return;
     backend *be = ws->m->be;
     void **bufs[] = {&ws->x, &ws->y, &ws->qkv, &ws->attn, &ws->h, &ws->q, &ws->logits,
-                     (void **)&ws->ids, (void **)&ws->pos, (void **)&ws->slots, (void **)&ws->rows,
-                     (void **)&ws->off, (void **)&ws->lens, (void **)&ws->xlens,
-                     (void **)&ws->tab, (void **)&ws->xtab};
+                     (void **)&ws->ids, (void **)&ws->pos, (void **)&ws->slots,
+                     (void **)&ws->off, (void **)&ws->didx};
+    bart_graphs_free(ws->graphs);
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) dev_free(be, bufs[i]);
+    free(ws->hidx);
     free(ws->host_pos);
-    free(ws->host_rows);
     free(ws);
 }
 
@@ -233,15 +239,23 @@ static glossa_status check_ids(const int32_t *ids, int32_t n, int32_t vocab, con
     return GLOSSA_STATUS_OK;
 }
 
-/* n_tok rows of embeddings (ids and position rows already in ws->ids, ws->pos) into x. */
-static void embed(bart_ws *ws, int32_t n_tok, const gl_weight *tok, const gl_weight *pos,
-                  const gl_weight *ln_g, const gl_weight *ln_b, void *x)
+/* n_tok rows of embeddings (ids and position rows already on the device) into x. */
+static void embed_ids(bart_ws *ws, int32_t n_tok, const int32_t *ids, const int32_t *pos_rows,
+                      const gl_weight *tok, const gl_weight *pos, const gl_weight *ln_g,
+                      const gl_weight *ln_b, void *x)
 {
     bart_model *m = ws->m;
     backend *be = m->be;
-    be->ops->embed(be, n_tok, ws->ids, ws->pos, tok, pos, m->embed_scale, x);
+    be->ops->embed(be, n_tok, ids, pos_rows, tok, pos, m->embed_scale, x);
     if (m->cfg.layernorm_embedding)
         be->ops->layernorm(be, n_tok, x, NULL, ln_g, ln_b, m->cfg.layer_norm_eps, x);
+}
+
+/* ... with the ids and position rows in ws->ids, ws->pos (the encoder's). */
+static void embed(bart_ws *ws, int32_t n_tok, const gl_weight *tok, const gl_weight *pos,
+                  const gl_weight *ln_g, const gl_weight *ln_b, void *x)
+{
+    embed_ids(ws, n_tok, ws->ids, ws->pos, tok, pos, ln_g, ln_b, x);
 }
 
 glossa_status bart_encode(bart_model *m, bart_ws *ws, const bart_kv *kv, const bart_enc_batch *b)
@@ -252,7 +266,7 @@ glossa_status bart_encode(bart_model *m, bart_ws *ws, const bart_kv *kv, const b
     if (n_seqs <= 0 || n_tok <= 0) return GLOSSA_STATUS_OK;
     GLOSSA_TRY(check_ids(b->ids, n_tok, c->vocab_size, "source"));
     GLOSSA_TRY(ws_reserve_tok(ws, n_tok));
-    GLOSSA_TRY(ws_reserve_seq(ws, n_seqs, 1));
+    GLOSSA_TRY(ws_reserve_seq(ws, n_seqs));
     for (int32_t s = 0; s < n_seqs; s++)
         for (int32_t i = b->off[s]; i < b->off[s + 1]; i++) ws->host_pos[i] = i - b->off[s];
     GLOSSA_TRY(position_rows(m, &m->enc_pos, ws->host_pos, ws->host_pos, n_tok));
@@ -369,8 +383,14 @@ typedef struct dec_views {
     gl_kv_view self, cross;
 } dec_views;
 
+/* A decoder pass's index arrays on the device (one upload: decode_pack). */
+typedef struct dec_idx {
+    int32_t *ids, *pos, *slots, *off, *lens, *xlens, *rows, *tab, *xtab;
+    int32_t tab_stride, xtab_stride; /* block-table row widths */
+} dec_idx;
+
 static void decoder_attn_blocks(bart_ws *ws, const bart_layer *ly, int32_t n_tok, int32_t n_seqs,
-                                const dec_views *v)
+                                const dec_views *v, const dec_idx *ix)
 {
     bart_model *m = ws->m;
     backend *be = m->be;
@@ -385,8 +405,8 @@ static void decoder_attn_blocks(bart_ws *ws, const bart_layer *ly, int32_t n_tok
     }
     be->ops->linear(be, n_tok, in, d, &ly->self_qkv_w, &ly->self_qkv_b, GL_ACT_NONE, NULL, ws->qkv);
     be->ops->kv_write(be, n_tok, at(ws, ws->qkv, (size_t)d), at(ws, ws->qkv, 2 * (size_t)d), 3 * d,
-                      ws->slots, &v->self);
-    be->ops->attention_paged(be, n_seqs, ws->qkv, 3 * d, ws->off, &v->self, ws->lens, true, scale,
+                      ix->slots, &v->self);
+    be->ops->attention_paged(be, n_seqs, ws->qkv, 3 * d, ix->off, &v->self, ix->lens, true, scale,
                              ws->attn);
     if (c->pre_ln) {
         be->ops->linear(be, n_tok, ws->attn, d, &ly->self_o_w, &ly->self_o_b, GL_ACT_NONE, ws->x, ws->x);
@@ -399,7 +419,7 @@ static void decoder_attn_blocks(bart_ws *ws, const bart_layer *ly, int32_t n_tok
     }
     /* cross-attention over the cached encoder K/V */
     be->ops->linear(be, n_tok, in, d, &ly->cross_q_w, &ly->cross_q_b, GL_ACT_NONE, NULL, ws->q);
-    be->ops->attention_paged(be, n_seqs, ws->q, d, ws->off, &v->cross, ws->xlens, false, scale,
+    be->ops->attention_paged(be, n_seqs, ws->q, d, ix->off, &v->cross, ix->xlens, false, scale,
                              ws->attn);
     if (c->pre_ln) {
         be->ops->linear(be, n_tok, ws->attn, d, &ly->cross_o_w, &ly->cross_o_b, GL_ACT_NONE, ws->x,
@@ -431,46 +451,60 @@ static void decoder_ffn(bart_ws *ws, const bart_layer *ly, int32_t n_tok)
     }
 }
 
-static glossa_status decode_upload(bart_ws *ws, const bart_dec_batch *b, int32_t n_tok)
+/* Copy n rows of a block table of width w into rows of width stride (zero-padded). */
+static void pack_table(int32_t *dst, int32_t stride, const int32_t *src, int32_t w, int32_t n)
 {
-    bart_model *m = ws->m;
-    backend *be = m->be;
-    int32_t n_seqs = b->n_seqs;
-    GLOSSA_TRY(ws_reserve_tok(ws, n_tok));
-    int32_t n_tab = max_i32(n_seqs * b->self_max_blocks, n_seqs * b->cross_max_blocks);
-    GLOSSA_TRY(ws_reserve_seq(ws, n_seqs, n_tab));
-    GLOSSA_TRY(position_rows(m, &m->dec_pos, ws->host_pos, b->positions, n_tok));
-    GLOSSA_TRY(up(be, ws->ids, b->ids, (size_t)n_tok));
-    GLOSSA_TRY(up(be, ws->pos, ws->host_pos, (size_t)n_tok));
-    GLOSSA_TRY(up(be, ws->off, b->off, (size_t)n_seqs + 1));
-    GLOSSA_TRY(up(be, ws->slots, b->self_slots, (size_t)n_tok));
-    GLOSSA_TRY(up(be, ws->lens, b->self_lens, (size_t)n_seqs));
-    GLOSSA_TRY(up(be, ws->xlens, b->cross_lens, (size_t)n_seqs));
-    GLOSSA_TRY(up(be, ws->tab, b->self_tables, (size_t)n_seqs * (size_t)b->self_max_blocks));
-    GLOSSA_TRY(up(be, ws->xtab, b->cross_tables, (size_t)n_seqs * (size_t)b->cross_max_blocks));
+    for (int32_t r = 0; r < n; r++) {
+        memcpy(dst + (size_t)r * stride, src + (size_t)r * w, (size_t)w * sizeof *dst);
+        memset(dst + (size_t)r * stride + w, 0, (size_t)(stride - w) * sizeof *dst);
+    }
+}
+
+/* Every index array of the pass into ws->hidx, then one upload to ws->didx; the block tables
+ * padded to row widths stride >= self_max_blocks and xstride >= cross_max_blocks. */
+static glossa_status decode_pack(bart_ws *ws, const bart_dec_batch *b, int32_t n_tok,
+                                 int32_t stride, int32_t xstride, dec_idx *ix)
+{
+    int32_t n = b->n_seqs;
+    int64_t o_ids = 0, o_pos = o_ids + n_tok, o_slots = o_pos + n_tok, o_off = o_slots + n_tok;
+    int64_t o_lens = o_off + n + 1, o_xlens = o_lens + n, o_rows = o_xlens + n;
+    int64_t o_tab = o_rows + n, o_xtab = o_tab + (int64_t)n * stride;
+    int64_t total = o_xtab + (int64_t)n * xstride;
+    GLOSSA_TRY(ws_reserve_idx(ws, total));
+    int32_t *h = ws->hidx;
+    memcpy(h + o_ids, b->ids, (size_t)n_tok * sizeof *h);
+    GLOSSA_TRY(position_rows(ws->m, &ws->m->dec_pos, h + o_pos, b->positions, n_tok));
+    memcpy(h + o_slots, b->self_slots, (size_t)n_tok * sizeof *h);
+    memcpy(h + o_off, b->off, (size_t)(n + 1) * sizeof *h);
+    memcpy(h + o_lens, b->self_lens, (size_t)n * sizeof *h);
+    memcpy(h + o_xlens, b->cross_lens, (size_t)n * sizeof *h);
+    for (int32_t s = 0; s < n; s++) h[o_rows + s] = b->off[s + 1] - 1;
+    pack_table(h + o_tab, stride, b->self_tables, b->self_max_blocks, n);
+    pack_table(h + o_xtab, xstride, b->cross_tables, b->cross_max_blocks, n);
+    GLOSSA_TRY(up(ws->m->be, ws->didx, h, (size_t)total));
+    int32_t *d = ws->didx;
+    *ix = (dec_idx){d + o_ids, d + o_pos,  d + o_slots, d + o_off, d + o_lens, d + o_xlens,
+                    d + o_rows, d + o_tab, d + o_xtab, stride, xstride};
     return GLOSSA_STATUS_OK;
 }
 
-glossa_status bart_decode(bart_model *m, bart_ws *ws, const bart_kv *kv, const bart_dec_batch *b,
-                          float *logits)
+/* The pass's ops, from the embeddings to the logits in ws->logits (rows: logits rows). */
+static void decode_ops(bart_model *m, bart_ws *ws, const bart_kv *kv, int32_t n_seqs,
+                       int32_t n_tok, bool all_logits, const dec_idx *ix)
 {
     backend *be = m->be;
     const model_config *c = &m->cfg;
-    int32_t n_seqs = b->n_seqs, n_tok = n_seqs > 0 ? b->off[n_seqs] : 0;
-    if (n_seqs <= 0 || n_tok <= 0) return GLOSSA_STATUS_OK;
-    GLOSSA_TRY(check_ids(b->ids, n_tok, m->dec_embed.rows, "decoder"));
-    GLOSSA_TRY(decode_upload(ws, b, n_tok));
-    int32_t d = c->d_model, hd = d / c->decoder_heads, vocab = m->lm_head.rows;
-
-    embed(ws, n_tok, &m->dec_embed, &m->dec_pos, &m->dec_emb_ln_g, &m->dec_emb_ln_b, ws->x);
+    int32_t d = c->d_model, hd = d / c->decoder_heads;
+    embed_ids(ws, n_tok, ix->ids, ix->pos, &m->dec_embed, &m->dec_pos, &m->dec_emb_ln_g,
+              &m->dec_emb_ln_b, ws->x);
     for (int32_t l = 0; l < c->decoder_layers; l++) {
         dec_views v = {
-            {kv->self_k[l], kv->self_v[l], ws->tab, b->self_max_blocks, kv->block_size,
+            {kv->self_k[l], kv->self_v[l], ix->tab, ix->tab_stride, kv->block_size,
              c->decoder_heads, hd},
-            {kv->cross_k[l], kv->cross_v[l], ws->xtab, b->cross_max_blocks, kv->block_size,
+            {kv->cross_k[l], kv->cross_v[l], ix->xtab, ix->xtab_stride, kv->block_size,
              c->decoder_heads, hd},
         };
-        decoder_attn_blocks(ws, &m->dec[l], n_tok, n_seqs, &v);
+        decoder_attn_blocks(ws, &m->dec[l], n_tok, n_seqs, &v, ix);
         decoder_ffn(ws, &m->dec[l], n_tok);
     }
     if (c->final_layer_norm)
@@ -478,17 +512,69 @@ glossa_status bart_decode(bart_model *m, bart_ws *ws, const bart_kv *kv, const b
                            c->layer_norm_eps, ws->x);
     int32_t rows = n_tok;
     const void *src = ws->x;
-    if (!b->all_logits) {
-        for (int32_t s = 0; s < n_seqs; s++) ws->host_rows[s] = b->off[s + 1] - 1;
-        GLOSSA_TRY(up(be, ws->rows, ws->host_rows, (size_t)n_seqs));
-        be->ops->gather_rows(be, n_seqs, d, ws->x, ws->rows, ws->y);
+    if (!all_logits) {
+        be->ops->gather_rows(be, n_seqs, d, ws->x, ix->rows, ws->y);
         rows = n_seqs;
         src = ws->y;
     }
-    GLOSSA_TRY(ws_reserve_logits(ws, (int64_t)rows * vocab));
     be->ops->linear(be, rows, src, d, &m->lm_head,
                     m->final_logits_bias.data ? &m->final_logits_bias : NULL, GL_ACT_NONE, NULL,
                     ws->logits);
+}
+
+/* Table widths rounded up to a power of two, so that a growing context changes the recorded
+ * pass's shape only log2 times. */
+static int32_t pow2_at_least(int32_t v)
+{
+    int32_t p = 1;
+    while (p < v && p < (INT32_MAX >> 1)) p <<= 1;
+    return p < v ? v : p;
+}
+
+/* Record the pass into a graph when its shape has come before, replay it when recorded; false:
+ * run it unrecorded (no graph support, teacher forcing, or recording failed). */
+static bool decode_graph(bart_model *m, bart_ws *ws, const bart_kv *kv, int32_t n_seqs,
+                         const dec_idx *ix, glossa_status *st)
+{
+    backend *be = m->be;
+    bart_graph_key key = {n_seqs, ix->tab_stride, ix->xtab_stride, 0, be->ops->graph_epoch(be),
+                          ws->epoch, kv->self_k[0]};
+    bool record = false;
+    void *g = bart_graphs_get(ws->graphs, &key, &record);
+    if (!g && record && be->ops->graph_begin(be) == GLOSSA_STATUS_OK) {
+        decode_ops(m, ws, kv, n_seqs, n_seqs, false, ix);
+        glossa_status rs = be->ops->graph_end(be, &g);
+        if (rs != GLOSSA_STATUS_OK) {
+            GLOSSA_LOG_WARN("decoder pass of %d sequences not recorded (%s): runs unrecorded",
+                            n_seqs, glossa_last_error());
+            g = NULL;
+        }
+        bart_graphs_put(ws->graphs, &key, g);
+    }
+    if (!g) return false;
+    *st = be->ops->graph_launch(be, g);
+    return true;
+}
+
+glossa_status bart_decode(bart_model *m, bart_ws *ws, const bart_kv *kv, const bart_dec_batch *b,
+                          float *logits)
+{
+    backend *be = m->be;
+    int32_t n_seqs = b->n_seqs, n_tok = n_seqs > 0 ? b->off[n_seqs] : 0;
+    if (n_seqs <= 0 || n_tok <= 0) return GLOSSA_STATUS_OK;
+    GLOSSA_TRY(check_ids(b->ids, n_tok, m->dec_embed.rows, "decoder"));
+    bool graphs = ws->graphs && !b->all_logits && n_tok == n_seqs;
+    int32_t stride = graphs ? pow2_at_least(b->self_max_blocks) : b->self_max_blocks;
+    int32_t xstride = graphs ? pow2_at_least(b->cross_max_blocks) : b->cross_max_blocks;
+    int32_t rows = b->all_logits ? n_tok : n_seqs, vocab = m->lm_head.rows;
+    GLOSSA_TRY(ws_reserve_tok(ws, n_tok));
+    GLOSSA_TRY(ws_reserve_logits(ws, (int64_t)rows * vocab));
+    dec_idx ix;
+    GLOSSA_TRY(decode_pack(ws, b, n_tok, stride, xstride, &ix));
+    glossa_status st = GLOSSA_STATUS_OK;
+    if (!graphs || !decode_graph(m, ws, kv, n_seqs, &ix, &st))
+        decode_ops(m, ws, kv, n_seqs, n_tok, b->all_logits, &ix);
+    GLOSSA_TRY(st);
     if (!logits) return GLOSSA_STATUS_OK; /* kept on the device: bart_logits_* */
     return be->ops->download_f32(be, logits, ws->logits, (size_t)rows * (size_t)vocab);
 }

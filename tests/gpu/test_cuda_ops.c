@@ -312,11 +312,12 @@ static void test_linear(const pair *p, bool quick)
             for (int bias = 0; bias < 2; bias++, combo++)
                 run_linear(p, 7, 64, 72, combo % 2 ? 5 : 0, TEST_DTYPE(combo), bias, (gl_act)act,
                            res);
-    static const int ms[] = {1, 7, 64, 300};
+    /* m <= 16 (up to 32 with GLOSSA_CUDA_SKINNY_M) with k % 32 == 0 runs the skinny kernel */
+    static const int ms[] = {1, 7, 16, 33, 64, 300};
     static const int nk[][2] = {{64, 64},     {1000, 1024}, {1024, 1000},
                                 {1024, 4096}, {4096, 1024}, {4096, 4096}};
     int n_nk = quick ? 3 : 6;
-    for (int mi = 0; mi < 4; mi++)
+    for (int mi = 0; mi < 6; mi++)
         for (int si = 0; si < n_nk; si++)
             for (int v = 0; v < 2; v++, combo++) {
                 int extra = combo % 4 == 1 ? 5 : combo % 4 == 3 ? 8 : 0;
@@ -334,10 +335,10 @@ static void test_linear(const pair *p, bool quick)
 }
 
 /* The same call twice (the second through the cached plan): identical bits. */
-static void test_linear_repeat(const pair *p)
+static void test_linear_repeat(const pair *p, int m, int k)
 {
     backend *g = p->g;
-    int m = 33, k = 1000, n = 1024;
+    int n = 1024;
     float *x = rnd((size_t)m * k, -1, 1, p->act), *wv = rand_buf((size_t)n * k, -0.5f, 0.5f);
     wpair w = make_wpair(p, wv, n, k, GL_DTYPE_F32);
     void *dx = dev_f32(g, x, (size_t)m * k), *dy = dev_alloc(g, (size_t)m * n * 2);
@@ -347,7 +348,9 @@ static void test_linear_repeat(const pair *p)
         g->ops->linear(g, m, dx, k, &w.g, NULL, GL_ACT_SILU, NULL, dy);
         o[r] = host_f32(g, dy, (size_t)m * n);
     }
-    record_exact(p, "linear repeat", same_floats(o[0], o[1], (size_t)m * n), "m=33 k=1000 n=1024");
+    char what[64];
+    snprintf(what, sizeof what, "m=%d k=%d n=%d", m, k, n);
+    record_exact(p, "linear repeat", same_floats(o[0], o[1], (size_t)m * n), what);
     g->ops->free(g, dx);
     g->ops->free(g, dy);
     free_wpair(p, &w);
@@ -693,7 +696,9 @@ static void run_all(backend *cpu, gl_dtype act)
     test_memory(&p);
     test_weights(&p);
     test_linear(&p, false);
-    test_linear_repeat(&p);
+    test_linear_repeat(&p, 33, 1000);
+    test_linear_repeat(&p, 9, 1024);
+    test_linear_repeat(&p, 1, 4096);
     test_layernorm(&p);
     test_add(&p);
     test_embed(&p);
@@ -711,6 +716,27 @@ static void run_all(backend *cpu, gl_dtype act)
     setenv("GLOSSA_CUDA_GEMM_FALLBACK", "1", 1);
     CHECK_OK(backend_cuda_create(0, act, &p.g));
     unsetenv("GLOSSA_CUDA_GEMM_FALLBACK");
+    if (!p.g) return;
+    test_linear(&p, true);
+    backend_destroy(p.g);
+
+    /* the skinny kernel up to its largest m (32: four token tiles) */
+    snprintf(tag, sizeof tag, "%s/skinny-32", gl_dtype_name(act));
+    p.g = NULL;
+    setenv("GLOSSA_CUDA_SKINNY_M", "32", 1);
+    CHECK_OK(backend_cuda_create(0, act, &p.g));
+    unsetenv("GLOSSA_CUDA_SKINNY_M");
+    if (!p.g) return;
+    for (int m = 17; m <= 32; m += 5)
+        run_linear(&p, m, 1024, 1000, 8, GL_DTYPE_F16, true, (gl_act)(m % 5), m % 3);
+    backend_destroy(p.g);
+
+    /* cuBLASLt for every m (the skinny kernel off) */
+    snprintf(tag, sizeof tag, "%s/cublaslt", gl_dtype_name(act));
+    p.g = NULL;
+    setenv("GLOSSA_CUDA_SKINNY", "0", 1);
+    CHECK_OK(backend_cuda_create(0, act, &p.g));
+    unsetenv("GLOSSA_CUDA_SKINNY");
     if (!p.g) return;
     test_linear(&p, true);
     backend_destroy(p.g);

@@ -199,6 +199,8 @@ template <typename T, int LPK, bool VEC, bool PAGED>
 __global__ void __launch_bounds__(ATT_THREADS) rows_kernel(rows_params p)
 {
     __shared__ rows_smem sm;
+    cuda_pdl_trigger();
+    cuda_pdl_wait();
     const int s = blockIdx.x / p.parts, part = blockIdx.x % p.parts, h = blockIdx.y;
     const int hd = p.head_dim;
     const int q0 = p.q_off[s], nq = p.q_off[s + 1] - q0;
@@ -237,6 +239,8 @@ __global__ void __launch_bounds__(ATT_THREADS) rows_kernel(rows_params p)
 /* Merge the split parts of each query of sequences in split mode. Grid (n_seqs, n_heads). */
 template <typename T> __global__ void __launch_bounds__(ATT_THREADS) rows_combine(rows_params p)
 {
+    cuda_pdl_trigger();
+    cuda_pdl_wait();
     const int s = blockIdx.x, h = blockIdx.y, hd = p.head_dim;
     const int q0 = p.q_off[s], nq = p.q_off[s + 1] - q0;
     if (nq > ATT_QMAX) return; /* written directly by rows_kernel */
@@ -267,9 +271,11 @@ static void rows_launch_lpk(cuda_state *s, const rows_params &p, int n_seqs, boo
 {
     dim3 grid((unsigned)((int64_t)n_seqs * p.parts), (unsigned)p.n_heads);
     if (vec)
-        rows_kernel<T, LPK, true, PAGED><<<grid, ATT_THREADS, 0, s->stream>>>(p);
+        cuda_launch_pdl(s, rows_kernel<T, LPK, true, PAGED>, grid, dim3(ATT_THREADS), 0,
+                        "attention", p);
     else
-        rows_kernel<T, LPK, false, PAGED><<<grid, ATT_THREADS, 0, s->stream>>>(p);
+        cuda_launch_pdl(s, rows_kernel<T, LPK, false, PAGED>, grid, dim3(ATT_THREADS), 0,
+                        "attention", p);
 }
 
 template <typename T, bool PAGED>
@@ -290,7 +296,7 @@ static void rows_launch(cuda_state *s, const rows_params &p, int n_seqs, bool ve
         rows_launch_lpk<T, 32, PAGED>(s, p, n_seqs, vec);
     if (p.split) {
         dim3 grid((unsigned)n_seqs, (unsigned)p.n_heads);
-        rows_combine<T><<<grid, ATT_THREADS, 0, s->stream>>>(p);
+        cuda_launch_pdl(s, rows_combine<T>, grid, dim3(ATT_THREADS), 0, "attention (merge)", p);
     }
 }
 

@@ -44,9 +44,26 @@ glossa_status cuda_sticky_status(cuda_state *s)
                         s->sticky_what ? s->sticky_what : "?", cudaGetErrorString(s->sticky_err));
 }
 
+static uint64_t g_mem_epoch = 1; /* process-wide: over-invalidating is harmless */
+static __thread bool g_recording;  /* this thread records a graph (cuda_graph.cu) */
+
+void cuda_set_recording(bool on)
+{
+    g_recording = on;
+}
+
+uint64_t cuda_mem_epoch(void)
+{
+    return __atomic_load_n(&g_mem_epoch, __ATOMIC_RELAXED);
+}
+
 glossa_status cuda_grow(void **p, size_t *cap, size_t bytes, const char *what)
 {
     if (*p && *cap >= bytes) return GLOSSA_STATUS_OK;
+    if (g_recording)
+        return glossa_error(GLOSSA_STATUS_INTERNAL, "cuda: %s would grow while recording a graph",
+                            what);
+    __atomic_add_fetch(&g_mem_epoch, 1, __ATOMIC_RELAXED);
     if (*p) cudaFree(*p); /* synchronises the device: growth is rare */
     *p = NULL;
     *cap = 0;
@@ -283,6 +300,11 @@ static const backend_ops cuda_ops = {
     cuda_op_gather_rows,     /* gather_rows */
     cuda_op_argmax,          /* argmax */
     cuda_op_beam_topk,       /* beam_topk */
+    cuda_op_graph_begin,     /* graph_begin */
+    cuda_op_graph_end,       /* graph_end */
+    cuda_op_graph_launch,    /* graph_launch */
+    cuda_op_graph_free,      /* graph_free */
+    cuda_op_graph_epoch,     /* graph_epoch */
 };
 
 extern "C" int backend_cuda_device_count(void)
@@ -307,6 +329,8 @@ static glossa_status cu_init_state(cuda_state *s, int device)
                           "cudaStreamCreate"));
     size_t cap = 0;
     GLOSSA_TRY(cuda_grow(&s->staging, &cap, CUDA_STAGING_BYTES, "staging buffer"));
+    const char *env = getenv("GLOSSA_CUDA_PDL");
+    s->pdl = !(env && env[0] == '0');
     return cuda_linear_init(s);
 }
 

@@ -31,6 +31,10 @@ typedef struct cuda_state {
     void *lin_scratch;            /* pre-activation tile when y aliases the residual and act != NONE */
     size_t lin_scratch_bytes;
     bool gemm_fallback;           /* GLOSSA_CUDA_GEMM_FALLBACK=1: the plain kernel, no cuBLASLt */
+    bool pdl;                     /* programmatic dependent launch (GLOSSA_CUDA_PDL=0: off) */
+    /* cuda_linear_skinny.cu */
+    bool skinny_off;              /* GLOSSA_CUDA_SKINNY=0: cuBLASLt for every m */
+    int32_t skinny_max_m;         /* rows up to which the skinny kernel runs (GLOSSA_CUDA_SKINNY_M) */
     /* cuda_misc.cu */
     void *argmax_scratch;         /* per-chunk (value, index) partials, then the ids */
     size_t argmax_scratch_bytes;
@@ -79,14 +83,33 @@ void cuda_attention_release(cuda_state *s);
 bool cuda_note(cuda_state *s, cudaError_t err, const char *what);
 /* The recorded error, as a status (OK when none). */
 glossa_status cuda_sticky_status(cuda_state *s);
-/* Make sure *p holds at least `bytes` of device memory (grows, never shrinks; contents lost). */
+/* Make sure *p holds at least `bytes` of device memory (grows, never shrinks; contents lost).
+ * Growing changes cuda_mem_epoch() (recorded graphs point at the old memory); refused while
+ * recording a graph. */
 glossa_status cuda_grow(void **p, size_t *cap, size_t bytes, const char *what);
+uint64_t cuda_mem_epoch(void);
+void cuda_set_recording(bool on); /* cuda_graph.cu: this thread records a graph */
+
+/* cuda_graph.cu: the graph ops of backend_ops */
+glossa_status cuda_op_graph_begin(backend *b);
+glossa_status cuda_op_graph_end(backend *b, void **out);
+glossa_status cuda_op_graph_launch(backend *b, void *graph);
+void cuda_op_graph_free(backend *b, void *graph);
+uint64_t cuda_op_graph_epoch(backend *b);
 
 /* cuda_linear.cu */
 glossa_status cuda_linear_init(cuda_state *s);
 void cuda_linear_release(cuda_state *s);
 void cuda_op_linear(backend *b, int32_t m, const void *x, int32_t x_stride, const gl_weight *w,
                     const gl_weight *bias, gl_act act, const void *residual, void *y);
+
+/* cuda_linear_skinny.cu: the linear op for m <= skinny_max_m rows (a weight-streaming GEMM);
+ * false (nothing launched) when the call does not meet its preconditions. */
+#define SK_MAX_M 32
+#define SK_DEFAULT_M 16 /* measured: cuBLASLt is faster above (docs/PERF.md) */
+bool cuda_linear_skinny(cuda_state *s, int32_t m, const void *x, int32_t x_stride,
+                        const gl_weight *w, const void *bias, gl_act act, const void *residual,
+                        void *y);
 
 /* cuda_norm.cu */
 void cuda_op_layernorm(backend *b, int32_t m, void *x, const void *r, const gl_weight *gamma,
@@ -140,6 +163,40 @@ template <> __device__ __forceinline__ __nv_bfloat16 gl_cu_from_f32<__nv_bfloat1
 template <> __device__ __forceinline__ float gl_cu_from_f32<float>(float v)
 {
     return v;
+}
+
+/* ---- programmatic dependent launch (sm_90) ----
+ * A kernel launched by cuda_launch_pdl may start while the kernel before it on the stream is
+ * still running: it must call cuda_pdl_wait() before it reads anything earlier work wrote (and
+ * may read weights before that). cuda_pdl_trigger() lets the next such kernel start; kernels of
+ * the decode chain call it first thing. The wait waits for the whole previous grid and its
+ * memory, and that grid waited for its own predecessor, so everything earlier is visible too.
+ * Launched without the attribute (GLOSSA_CUDA_PDL=0, or a plain <<< >>> launch) both are no-ops
+ * in effect: the kernel starts after the previous one ended. */
+static __device__ __forceinline__ void cuda_pdl_wait()
+{
+    asm volatile("griddepcontrol.wait;\n" ::: "memory");
+}
+static __device__ __forceinline__ void cuda_pdl_trigger()
+{
+    asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+}
+
+template <typename... KArgs, typename... Args>
+static inline void cuda_launch_pdl(cuda_state *s, void (*kernel)(KArgs...), dim3 grid, dim3 block,
+                                   size_t smem, const char *what, Args... args)
+{
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = grid;
+    cfg.blockDim = block;
+    cfg.dynamicSmemBytes = smem;
+    cfg.stream = s->stream;
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[0].val.programmaticStreamSerializationAllowed = 1;
+    cfg.attrs = attr;
+    cfg.numAttrs = s->pdl ? 1 : 0;
+    cuda_note(s, cudaLaunchKernelEx(&cfg, kernel, args...), what);
 }
 
 /* The address allows 16-byte vector accesses. */

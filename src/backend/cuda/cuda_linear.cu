@@ -1,4 +1,5 @@
-/* linear: y(m, n) = act(x(m, k) W(n, k)^T + bias(n)) (+ residual(m, n)) through cuBLASLt.
+/* linear: y(m, n) = act(x(m, k) W(n, k)^T + bias(n)) (+ residual(m, n)); m <= SK_MAX_M rows go to the
+ * skinny kernel (cuda_linear_skinny.cu) when its preconditions hold, the rest through cuBLASLt.
  *
  * Row-major to cuBLASLt's column-major. A row-major (r, c) matrix with row stride ld is, read in
  * column-major terms, a (c x r) matrix with leading dimension ld: the same bytes, transposed. So
@@ -27,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cuda/cuda_act.cuh"
 #include "backend/cuda/cuda_internal.h"
 #include "core/log.h"
 
@@ -51,22 +53,6 @@ typedef struct gemm_cache {
     gemm_plan slot[GEMM_CACHE_CAP];
     int used;
 } gemm_cache;
-
-/* ---- activations (fp32, same forms as the CPU twin) ---- */
-
-static __device__ __forceinline__ float lin_act(float v, int act)
-{
-    switch (act) {
-    case GL_ACT_GELU: return 0.5f * v * erfcf(-v * 0.70710678118654752440f);
-    case GL_ACT_GELU_TANH: {
-        float u = 0.79788456080286535588f * (v + 0.044715f * (v * v * v));
-        return v / (1.0f + expf(-2.0f * u));
-    }
-    case GL_ACT_RELU: return v < 0.0f ? 0.0f : v; /* NaN stays NaN */
-    case GL_ACT_SILU: return v / (1.0f + expf(-v));
-    default: return v;
-    }
-}
 
 /* y[i] = act(t[i]) (+ res[i]) over m * n elements; t, res may alias y (each element is read before
  * it is written, by the same thread). vec: 8-element (16-byte) accesses, all pointers aligned and
@@ -339,6 +325,7 @@ void cuda_op_linear(backend *b, int32_t m, const void *x, int32_t x_stride, cons
     cuda_bind(s);
     int32_t n = w->rows, k = w->cols;
     const void *bp = bias ? bias->data : NULL;
+    if (cuda_linear_skinny(s, m, x, x_stride, w, bp, act, residual, y)) return;
     int64_t total = (int64_t)m * n;
     bool ok;
     if (residual && act == GL_ACT_NONE) {
@@ -391,6 +378,11 @@ glossa_status cuda_linear_init(cuda_state *s)
         return glossa_error(GLOSSA_STATUS_OUT_OF_MEMORY, "cuda: GEMM plan cache");
     const char *env = getenv("GLOSSA_CUDA_GEMM_FALLBACK");
     s->gemm_fallback = env && env[0] == '1';
+    env = getenv("GLOSSA_CUDA_SKINNY");
+    s->skinny_off = s->gemm_fallback || (env && env[0] == '0');
+    env = getenv("GLOSSA_CUDA_SKINNY_M");
+    s->skinny_max_m = env ? atoi(env) : SK_DEFAULT_M;
+    if (s->skinny_max_m > SK_MAX_M) s->skinny_max_m = SK_MAX_M;
     return GLOSSA_STATUS_OK;
 }
 

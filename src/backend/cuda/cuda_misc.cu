@@ -21,6 +21,8 @@ template <typename T>
 __global__ void embed_kernel(const int32_t *ids, const int32_t *positions, const T *tok,
                              const T *pos, float scale, T *y, int32_t d, bool vec)
 {
+    cuda_pdl_trigger();
+    cuda_pdl_wait();
     int64_t i = blockIdx.x;
     const T *t = tok + (int64_t)ids[i] * d;
     const T *p = pos ? pos + (int64_t)positions[i] * d : NULL;
@@ -57,15 +59,15 @@ void cuda_op_embed(backend *b, int32_t m, const int32_t *ids, const int32_t *pos
     const void *pd = pos ? pos->data : NULL;
     bool vec = d % 8 == 0 && cuda_aligned16(tok->data) && cuda_aligned16(y) &&
                (!pd || cuda_aligned16(pd));
+    const int32_t *pp = pd ? positions : NULL;
     if (s->act_dtype == GL_DTYPE_F16)
-        embed_kernel<__half><<<(unsigned)m, ROW_THREADS, 0, s->stream>>>(
-            ids, pd ? positions : NULL, (const __half *)tok->data, (const __half *)pd, scale,
-            (__half *)y, d, vec);
+        cuda_launch_pdl(s, embed_kernel<__half>, dim3((unsigned)m), dim3(ROW_THREADS), 0, "embed",
+                        ids, pp, (const __half *)tok->data, (const __half *)pd, scale, (__half *)y,
+                        d, vec);
     else
-        embed_kernel<__nv_bfloat16><<<(unsigned)m, ROW_THREADS, 0, s->stream>>>(
-            ids, pd ? positions : NULL, (const __nv_bfloat16 *)tok->data,
-            (const __nv_bfloat16 *)pd, scale, (__nv_bfloat16 *)y, d, vec);
-    cuda_note(s, cudaGetLastError(), "embed");
+        cuda_launch_pdl(s, embed_kernel<__nv_bfloat16>, dim3((unsigned)m), dim3(ROW_THREADS), 0,
+                        "embed", ids, pp, (const __nv_bfloat16 *)tok->data,
+                        (const __nv_bfloat16 *)pd, scale, (__nv_bfloat16 *)y, d, vec);
 }
 
 /* ---- raw row copies ---- */
@@ -85,6 +87,8 @@ static __device__ __forceinline__ void copy_row(uint16_t *dst, const uint16_t *s
 __global__ void gather_kernel(const uint16_t *x, const int32_t *rows, uint16_t *y, int32_t d,
                               bool vec)
 {
+    cuda_pdl_trigger();
+    cuda_pdl_wait();
     int64_t i = blockIdx.x;
     copy_row(y + i * d, x + (int64_t)rows[i] * d, d, vec);
 }
@@ -96,15 +100,16 @@ void cuda_op_gather_rows(backend *b, int32_t m, int32_t d, const void *x, const 
     cuda_state *s = cuda_state_of(b);
     cuda_bind(s);
     bool vec = d % 8 == 0 && cuda_aligned16(x) && cuda_aligned16(y);
-    gather_kernel<<<(unsigned)m, ROW_THREADS, 0, s->stream>>>((const uint16_t *)x, rows,
-                                                              (uint16_t *)y, d, vec);
-    cuda_note(s, cudaGetLastError(), "gather_rows");
+    cuda_launch_pdl(s, gather_kernel, dim3((unsigned)m), dim3(ROW_THREADS), 0, "gather_rows",
+                    (const uint16_t *)x, rows, (uint16_t *)y, d, vec);
 }
 
 __global__ void kv_write_kernel(const uint16_t *k, const uint16_t *v, int32_t kv_stride,
                                 const int32_t *slots, uint16_t *kd, uint16_t *vd, int32_t row,
                                 bool vec)
 {
+    cuda_pdl_trigger();
+    cuda_pdl_wait();
     int64_t t = blockIdx.x;
     int64_t slot = slots[t];
     if (slot < 0) return; /* padding token: nothing to store */
@@ -121,10 +126,9 @@ void cuda_op_kv_write(backend *b, int32_t n, const void *k, const void *v, int32
     int32_t row = kv->n_heads * kv->head_dim;
     bool vec = row % 8 == 0 && kv_stride % 8 == 0 && cuda_aligned16(k) && cuda_aligned16(v) &&
                cuda_aligned16(kv->k) && cuda_aligned16(kv->v);
-    kv_write_kernel<<<(unsigned)n, ROW_THREADS, 0, s->stream>>>(
-        (const uint16_t *)k, (const uint16_t *)v, kv_stride, slot_mapping, (uint16_t *)kv->k,
-        (uint16_t *)kv->v, row, vec);
-    cuda_note(s, cudaGetLastError(), "kv_write");
+    cuda_launch_pdl(s, kv_write_kernel, dim3((unsigned)n), dim3(ROW_THREADS), 0, "kv_write",
+                    (const uint16_t *)k, (const uint16_t *)v, kv_stride, slot_mapping,
+                    (uint16_t *)kv->k, (uint16_t *)kv->v, row, vec);
 }
 
 /* grid.x = pair (2 i: K of pair i, 2 i + 1: V), grid.y: slices of the block, stepping by gridDim.y */

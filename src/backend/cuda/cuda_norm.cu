@@ -33,6 +33,8 @@ __global__ void ln_kernel(T *x, const T *r, const T *gamma, const T *beta, T *y,
                           float eps, bool vec)
 {
     __shared__ float red[32];
+    cuda_pdl_trigger();
+    cuda_pdl_wait();
     int64_t row = blockIdx.x;
     T *xr = x + row * d;
     T *yr = y + row * d;
@@ -113,8 +115,8 @@ static void ln_launch(cuda_state *s, int32_t m, void *x, const void *r, const vo
     int threads = (per + 31) / 32 * 32;
     if (threads > LN_MAX_THREADS) threads = LN_MAX_THREADS;
     if (threads < 32) threads = 32;
-    ln_kernel<T><<<(unsigned)m, threads, 0, s->stream>>>((T *)x, (const T *)r, (const T *)g,
-                                                         (const T *)bt, (T *)y, d, eps, vec);
+    cuda_launch_pdl(s, ln_kernel<T>, dim3((unsigned)m), dim3((unsigned)threads), 0, "layernorm",
+                    (T *)x, (const T *)r, (const T *)g, (const T *)bt, (T *)y, d, eps, vec);
 }
 
 void cuda_op_layernorm(backend *b, int32_t m, void *x, const void *r, const gl_weight *gamma,

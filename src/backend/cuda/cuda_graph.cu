@@ -1,0 +1,70 @@
+/* The graph ops of the CUDA backend (backend.h): stream capture of the backend's stream into a
+ * CUDA graph, instantiated once and replayed with one launch (the decode step: about 150 kernels
+ * whose launches would otherwise cost the host more than the GPU spends on them).
+ *
+ * Capture runs in thread-local mode, so only this thread's stream is recorded. An op that fails
+ * while recording (a launch error, a scratch buffer that would have to grow: cuda_grow refuses
+ * then) records a sticky error; graph_end drops the recording, clears that error and reports it,
+ * so the caller runs the ops unrecorded instead. */
+#include <stdlib.h>
+
+#include "backend/cuda/cuda_internal.h"
+#include "core/log.h"
+
+glossa_status cuda_op_graph_begin(backend *b)
+{
+    cuda_state *s = cuda_state_of(b);
+    cuda_bind(s);
+    GLOSSA_TRY(cuda_sticky_status(s)); /* never record on top of an earlier failure */
+    GLOSSA_TRY(cuda_check(cudaStreamBeginCapture(s->stream, cudaStreamCaptureModeThreadLocal),
+                          "graph capture begin"));
+    cuda_set_recording(true);
+    return GLOSSA_STATUS_OK;
+}
+
+glossa_status cuda_op_graph_end(backend *b, void **out)
+{
+    cuda_state *s = cuda_state_of(b);
+    cuda_bind(s);
+    *out = NULL;
+    cuda_set_recording(false);
+    cudaGraph_t graph = NULL;
+    cudaError_t e = cudaStreamEndCapture(s->stream, &graph);
+    glossa_status st = GLOSSA_STATUS_OK;
+    if (s->sticky_err != cudaSuccess) {
+        st = glossa_error(GLOSSA_STATUS_INTERNAL, "cuda: recording a graph: %s: %s",
+                          s->sticky_what ? s->sticky_what : "?", cudaGetErrorString(s->sticky_err));
+        s->sticky_err = cudaSuccess;
+        s->sticky_what = NULL;
+    } else if (e != cudaSuccess) {
+        st = cuda_check(e, "graph capture end");
+    }
+    cudaGetLastError();
+    cudaGraphExec_t exec = NULL;
+    if (st == GLOSSA_STATUS_OK)
+        st = cuda_check(cudaGraphInstantiate(&exec, graph, 0), "graph instantiate");
+    if (graph) cudaGraphDestroy(graph);
+    if (st != GLOSSA_STATUS_OK) return st;
+    *out = exec;
+    return GLOSSA_STATUS_OK;
+}
+
+glossa_status cuda_op_graph_launch(backend *b, void *graph)
+{
+    cuda_state *s = cuda_state_of(b);
+    cuda_bind(s);
+    return cuda_check(cudaGraphLaunch((cudaGraphExec_t)graph, s->stream), "graph launch");
+}
+
+void cuda_op_graph_free(backend *b, void *graph)
+{
+    if (!graph) return;
+    cuda_bind(cuda_state_of(b));
+    cudaGraphExecDestroy((cudaGraphExec_t)graph);
+}
+
+uint64_t cuda_op_graph_epoch(backend *b)
+{
+    (void)b;
+    return cuda_mem_epoch();
+}
