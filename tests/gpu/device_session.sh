@@ -6,7 +6,10 @@
 #   3. the demo model and the tiny model on CUDA vs the CPU (greedy and beam 4);
 #   4. test_cuda_parity: full-size mbart-large-50 synth, CUDA fp16 vs HF fp16 (first-step logits,
 #      greedy ids of 64 random inputs);
-#   5. bench/hf_compare.py: the side-by-side throughput matrix.
+#   5. bench/hf_compare.py: the side-by-side throughput matrix;
+#   6. the server: in-flight (both policies) vs static batching, bench/loadgen/compare.sh on the
+#      mbart-large-50 synth model with varied output lengths (--eos-bias/--eos-ramp), RATES
+#      (default 64,256,512 req/s), DUR seconds each (default 10).
 # Usage (GPU machine, repo root): tests/gpu/device_session.sh [OUT]   (steps: STEPS="1 2 3 4 5")
 set -uo pipefail
 out=${1:-${OUT:-/tmp/out}}
@@ -64,5 +67,12 @@ if has 5; then
     step "bench/hf_compare.py"
     timeout 330 python3 bench/hf_compare.py --glossa $g --model $m --out "$out" 2> "$out/hf_compare.err" | tee "$out/hf_compare.txt" | grep -v '^{'
     echo "rc=$?"
+fi
+if has 6; then
+    me=/tmp/mbart-large-50-eos
+    step "server sweep (varied lengths)"
+    [ -f $me/model.safetensors ] || $g synth --arch mbart-large-50 --eos-bias 6.8 --eos-ramp 0.06 --out $me > /dev/null
+    GLOSSA=$g timeout 560 bench/loadgen/compare.sh -m $me -o "$out/sweep" -r "${RATES:-64,256,512}" -d "${DUR:-10}" -- --device cuda --max-new-tokens 128 > "$out/sweep.txt" 2>&1
+    echo "rc=$?"; cat "$out/sweep.txt" | tail -30
 fi
 step "done"
