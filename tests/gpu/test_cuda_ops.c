@@ -687,6 +687,20 @@ static void test_create_errors(void)
     CHECK_STATUS(backend_cuda_create(-1, GL_DTYPE_F16, &b), GLOSSA_STATUS_NOT_FOUND);
 }
 
+/* A fresh CUDA backend created with one environment setting (a code path variant), tagged
+ * "<dtype>/<name>" in the report; false when it could not be created. */
+static bool variant_begin(pair *p, char *tag, size_t tag_size, const char *name, const char *env,
+                          const char *value)
+{
+    snprintf(tag, tag_size, "%s/%s", gl_dtype_name(p->act), name);
+    p->tag = tag;
+    p->g = NULL;
+    setenv(env, value, 1);
+    CHECK_OK(backend_cuda_create(0, p->act, &p->g));
+    unsetenv(env);
+    return p->g != NULL;
+}
+
 static void run_all(backend *cpu, gl_dtype act)
 {
     pair p = {NULL, cpu, act, act == GL_DTYPE_F16 ? 1e-2 : 2e-2, gl_dtype_name(act)};
@@ -708,36 +722,20 @@ static void run_all(backend *cpu, gl_dtype act)
     p.g->ops->sync(p.g);
     backend_destroy(p.g);
 
-    /* the plain GEMM kernel (what runs where cuBLASLt has no algorithm) */
     char tag[32];
-    snprintf(tag, sizeof tag, "%s/plain-gemm", gl_dtype_name(act));
-    p.tag = tag;
-    p.g = NULL;
-    setenv("GLOSSA_CUDA_GEMM_FALLBACK", "1", 1);
-    CHECK_OK(backend_cuda_create(0, act, &p.g));
-    unsetenv("GLOSSA_CUDA_GEMM_FALLBACK");
-    if (!p.g) return;
+    /* the plain GEMM kernel (what runs where cuBLASLt has no algorithm) */
+    if (!variant_begin(&p, tag, sizeof tag, "plain-gemm", "GLOSSA_CUDA_GEMM_FALLBACK", "1")) return;
     test_linear(&p, true);
     backend_destroy(p.g);
 
     /* the skinny kernel up to its largest m (32: four token tiles) */
-    snprintf(tag, sizeof tag, "%s/skinny-32", gl_dtype_name(act));
-    p.g = NULL;
-    setenv("GLOSSA_CUDA_SKINNY_M", "32", 1);
-    CHECK_OK(backend_cuda_create(0, act, &p.g));
-    unsetenv("GLOSSA_CUDA_SKINNY_M");
-    if (!p.g) return;
+    if (!variant_begin(&p, tag, sizeof tag, "skinny-32", "GLOSSA_CUDA_SKINNY_M", "32")) return;
     for (int m = 17; m <= 32; m += 5)
         run_linear(&p, m, 1024, 1000, 8, GL_DTYPE_F16, true, (gl_act)(m % 5), m % 3);
     backend_destroy(p.g);
 
     /* cuBLASLt for every m (the skinny kernel off) */
-    snprintf(tag, sizeof tag, "%s/cublaslt", gl_dtype_name(act));
-    p.g = NULL;
-    setenv("GLOSSA_CUDA_SKINNY", "0", 1);
-    CHECK_OK(backend_cuda_create(0, act, &p.g));
-    unsetenv("GLOSSA_CUDA_SKINNY");
-    if (!p.g) return;
+    if (!variant_begin(&p, tag, sizeof tag, "cublaslt", "GLOSSA_CUDA_SKINNY", "0")) return;
     test_linear(&p, true);
     backend_destroy(p.g);
 }
