@@ -564,8 +564,10 @@ glossa_status bart_decode(bart_model *m, bart_ws *ws, const bart_kv *kv, const b
     if (n_seqs <= 0 || n_tok <= 0) return GLOSSA_STATUS_OK;
     GLOSSA_TRY(check_ids(b->ids, n_tok, m->dec_embed.rows, "decoder"));
     bool graphs = ws->graphs && !b->all_logits && n_tok == n_seqs;
-    int32_t stride = graphs ? pow2_at_least(b->self_max_blocks) : b->self_max_blocks;
-    int32_t xstride = graphs ? pow2_at_least(b->cross_max_blocks) : b->cross_max_blocks;
+    const char *p2 = getenv("GLOSSA_TABLE_POW2");
+    bool pow2 = p2 ? p2[0] == '1' : graphs;
+    int32_t stride = pow2 ? pow2_at_least(b->self_max_blocks) : b->self_max_blocks;
+    int32_t xstride = pow2 ? pow2_at_least(b->cross_max_blocks) : b->cross_max_blocks;
     int32_t rows = b->all_logits ? n_tok : n_seqs, vocab = m->lm_head.rows;
     GLOSSA_TRY(ws_reserve_tok(ws, n_tok));
     GLOSSA_TRY(ws_reserve_logits(ws, (int64_t)rows * vocab));

@@ -25,8 +25,12 @@ struct bart_graphs {
 bart_graphs *bart_graphs_new(backend *be)
 {
     if (!be || !be->ops->graph_begin) return NULL;
+    /* Opt-in (GLOSSA_GRAPHS=1) until the replay bug is found: on the demo model, translating
+     * 300 sentences whose batch shrinks as they finish, replayed passes gave 230/300 outputs
+     * equal to the CPU's against 297/300 unrecorded (docs/PERF.md); fixed-batch runs (bench,
+     * test_cuda_parity) were exact. */
     const char *env = getenv("GLOSSA_GRAPHS");
-    if (env && env[0] == '0') return NULL;
+    if (!env || env[0] != '1') return NULL;
     bart_graphs *g = calloc(1, sizeof *g);
     if (g) g->be = be;
     return g;

@@ -21,7 +21,7 @@ typedef struct bart_graph_key {
 
 typedef struct bart_graphs bart_graphs;
 
-/* NULL when graphs are off: the backend has none, or GLOSSA_GRAPHS=0, or out of memory. */
+/* NULL when graphs are off: the backend has none, GLOSSA_GRAPHS is not 1, or out of memory. */
 bart_graphs *bart_graphs_new(backend *be);
 void bart_graphs_free(bart_graphs *g);
 
