@@ -30,6 +30,7 @@ struct bart_ws {
     int64_t cap_idx;
     uint64_t epoch;                    /* bumped whenever a buffer above moves */
     bart_graphs *graphs;               /* recorded decoder passes; NULL: none */
+    int table_pow2;                    /* GLOSSA_TABLE_POW2 (read once): 1, 0, or -1 unset */
 };
 
 static void dev_free(backend *be, void **p)
@@ -113,6 +114,8 @@ glossa_status bart_ws_new(bart_model *m, bart_ws **out)
     ws->m = m;
     ws->esz = gl_dtype_size(m->be->act_dtype);
     ws->graphs = bart_graphs_new(m->be);
+    const char *p2 = getenv("GLOSSA_TABLE_POW2");
+    ws->table_pow2 = p2 ? p2[0] == '1' : -1;
     *out = ws;
     return GLOSSA_STATUS_OK;
 }
@@ -564,8 +567,7 @@ glossa_status bart_decode(bart_model *m, bart_ws *ws, const bart_kv *kv, const b
     if (n_seqs <= 0 || n_tok <= 0) return GLOSSA_STATUS_OK;
     GLOSSA_TRY(check_ids(b->ids, n_tok, m->dec_embed.rows, "decoder"));
     bool graphs = ws->graphs && !b->all_logits && n_tok == n_seqs;
-    const char *p2 = getenv("GLOSSA_TABLE_POW2");
-    bool pow2 = p2 ? p2[0] == '1' : graphs;
+    bool pow2 = ws->table_pow2 >= 0 ? ws->table_pow2 == 1 : graphs;
     int32_t stride = pow2 ? pow2_at_least(b->self_max_blocks) : b->self_max_blocks;
     int32_t xstride = pow2 ? pow2_at_least(b->cross_max_blocks) : b->cross_max_blocks;
     int32_t rows = b->all_logits ? n_tok : n_seqs, vocab = m->lm_head.rows;
