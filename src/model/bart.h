@@ -62,6 +62,7 @@ typedef struct bart_kv {
     void **self_k, **self_v;   /* (decoder_layers) pools: (n_blocks, block_size, d) each */
     void **cross_k, **cross_v; /* (decoder_layers) */
     int32_t block_size;
+    uint64_t epoch; /* changes whenever any of the buffers above moves (kv_pool_epochs) */
 } bart_kv;
 
 /* Host-side description of one encoder pass. */

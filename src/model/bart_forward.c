@@ -31,6 +31,7 @@ struct bart_ws {
     uint64_t epoch;                    /* bumped whenever a buffer above moves */
     bart_graphs *graphs;               /* recorded decoder passes; NULL: none */
     int table_pow2;                    /* GLOSSA_TABLE_POW2 (read once): 1, 0, or -1 unset */
+    bool graph_check;                  /* GLOSSA_GRAPHS_CHECK=1: compare replays (debugging) */
 };
 
 static void dev_free(backend *be, void **p)
@@ -116,6 +117,8 @@ glossa_status bart_ws_new(bart_model *m, bart_ws **out)
     ws->graphs = bart_graphs_new(m->be);
     const char *p2 = getenv("GLOSSA_TABLE_POW2");
     ws->table_pow2 = p2 ? p2[0] == '1' : -1;
+    const char *gc = getenv("GLOSSA_GRAPHS_CHECK");
+    ws->graph_check = gc && gc[0] == '1';
     *out = ws;
     return GLOSSA_STATUS_OK;
 }
@@ -534,6 +537,51 @@ static int32_t pow2_at_least(int32_t v)
     return p < v ? v : p;
 }
 
+/* GLOSSA_GRAPHS_CHECK=1 (debugging): after a replayed pass, run the same pass unrecorded and
+ * compare the logits; a difference is logged with the pass's shape. */
+static glossa_status decode_graph_check(bart_model *m, bart_ws *ws, const bart_kv *kv,
+                                        int32_t n_seqs, const dec_idx *ix)
+{
+    size_t n = (size_t)n_seqs * (size_t)m->lm_head.rows;
+    float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+    glossa_status st = a && b ? GLOSSA_STATUS_OK
+                              : glossa_error(GLOSSA_STATUS_OUT_OF_MEMORY, "graph check");
+    if (st == GLOSSA_STATUS_OK) st = m->be->ops->download_f32(m->be, a, ws->logits, n);
+    if (st == GLOSSA_STATUS_OK) {
+        decode_ops(m, ws, kv, n_seqs, n_seqs, false, ix);
+        st = m->be->ops->download_f32(m->be, b, ws->logits, n);
+    }
+    if (st == GLOSSA_STATUS_OK) {
+        float worst = 0.0f;
+        int32_t bad_row = -1, n_bad = 0;
+        for (size_t i = 0; i < n; i++) {
+            float d = fabsf(a[i] - b[i]);
+            if (d > 1e-3f * (1.0f + fabsf(b[i])) && d > worst) {
+                worst = d;
+                bad_row = (int32_t)(i / (size_t)m->lm_head.rows);
+            }
+        }
+        for (int32_t r = 0; r < n_seqs && worst > 0.0f; r++) {
+            float d = 0.0f;
+            for (int32_t j = 0; j < m->lm_head.rows; j++)
+                d = fmaxf(d, fabsf(a[(size_t)r * m->lm_head.rows + j] - b[(size_t)r * m->lm_head.rows + j]));
+            n_bad += d > 1e-3f;
+        }
+        static long passes, bad;
+        passes++;
+        if (worst > 0.0f) {
+            bad++;
+            GLOSSA_LOG_WARN("graph check: pass %ld (%ld bad): n_seqs %d strides %d/%d: %d rows "
+                            "differ, worst %g at row %d",
+                            passes, bad, n_seqs, ix->tab_stride, ix->xtab_stride, n_bad, worst,
+                            bad_row);
+        }
+    }
+    free(a);
+    free(b);
+    return st;
+}
+
 /* Record the pass into a graph when its shape has come before, replay it when recorded; false:
  * run it unrecorded (no graph support, teacher forcing, or recording failed). */
 static bool decode_graph(bart_model *m, bart_ws *ws, const bart_kv *kv, int32_t n_seqs,
@@ -541,7 +589,7 @@ static bool decode_graph(bart_model *m, bart_ws *ws, const bart_kv *kv, int32_t 
 {
     backend *be = m->be;
     bart_graph_key key = {n_seqs, ix->tab_stride, ix->xtab_stride, 0, be->ops->graph_epoch(be),
-                          ws->epoch, kv->self_k[0]};
+                          ws->epoch, kv->epoch};
     bool record = false;
     void *g = bart_graphs_get(ws->graphs, &key, &record);
     if (!g && record && be->ops->graph_begin(be) == GLOSSA_STATUS_OK) {
@@ -553,9 +601,14 @@ static bool decode_graph(bart_model *m, bart_ws *ws, const bart_kv *kv, int32_t 
             g = NULL;
         }
         bart_graphs_put(ws->graphs, &key, g);
+        if (ws->graph_check)
+            GLOSSA_LOG_WARN("graph check: recorded n_seqs %d strides %d/%d epochs %llu/%llu",
+                            n_seqs, ix->tab_stride, ix->xtab_stride,
+                            (unsigned long long)key.be_epoch, (unsigned long long)key.ws_epoch);
     }
     if (!g) return false;
     *st = be->ops->graph_launch(be, g);
+    if (*st == GLOSSA_STATUS_OK && ws->graph_check) *st = decode_graph_check(m, ws, kv, n_seqs, ix);
     return true;
 }
 

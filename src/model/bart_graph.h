@@ -16,12 +16,12 @@ typedef struct bart_graph_key {
     int32_t pad0;
     uint64_t be_epoch;     /* backend graph_epoch() at recording */
     uint64_t ws_epoch;     /* workspace allocations at recording */
-    const void *kv;        /* the K/V pools (first self-attention pool) */
+    uint64_t kv_epoch;     /* bart_kv.epoch: the K/V pools' buffers */
 } bart_graph_key;
 
 typedef struct bart_graphs bart_graphs;
 
-/* NULL when graphs are off: the backend has none, GLOSSA_GRAPHS is not 1, or out of memory. */
+/* NULL when graphs are off: the backend has none, GLOSSA_GRAPHS=0, or out of memory. */
 bart_graphs *bart_graphs_new(backend *be);
 void bart_graphs_free(bart_graphs *g);
 

@@ -7,7 +7,8 @@
 
 static inline bart_kv engine_kv(const engine *e)
 {
-    bart_kv kv = {e->self.k, e->self.v, e->cross.k, e->cross.v, ENGINE_BLOCK_SIZE};
+    bart_kv kv = {e->self.k, e->self.v, e->cross.k, e->cross.v, ENGINE_BLOCK_SIZE,
+                  kv_pool_epochs(&e->self, &e->cross)};
     return kv;
 }
 

@@ -118,7 +118,8 @@ glossa_status gen_teacher_forced(gen_engine *e, const int32_t *src, int32_t n_sr
         s = engine_reserve_pools(&e->core, need_self > self_pool->n_blocks ? need_self : self_pool->n_blocks,
                                  need_cross > cross_pool->n_blocks ? need_cross : cross_pool->n_blocks);
     /* after the resize: the pools' buffers */
-    bart_kv kv = {self_pool->k, self_pool->v, cross_pool->k, cross_pool->v, ENGINE_BLOCK_SIZE};
+    bart_kv kv = {self_pool->k, self_pool->v, cross_pool->k, cross_pool->v, ENGINE_BLOCK_SIZE,
+                  kv_pool_epochs(self_pool, cross_pool)};
     if (s == GLOSSA_STATUS_OK) s = kv_seq_append(cross_pool, &cross, n_src, slots, NULL);
     if (s == GLOSSA_STATUS_OK) {
         int32_t off[2] = {0, n_src};

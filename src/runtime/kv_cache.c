@@ -37,6 +37,8 @@ glossa_status kv_pool_resize(kv_pool *p, int32_t n_blocks)
     if (n_blocks < 0 || (int64_t)n_blocks * p->block_size > INT32_MAX)
         return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT, "kv pool of %d blocks", n_blocks);
     pool_release_storage(p);
+    static uint32_t next_epoch;
+    p->epoch = __atomic_add_fetch(&next_epoch, 1, __ATOMIC_RELAXED);
     if (n_blocks == 0) return GLOSSA_STATUS_OK;
     size_t esz = gl_dtype_size(p->be->act_dtype);
     size_t bytes = (size_t)n_blocks * (size_t)p->block_size * (size_t)p->width * esz;
@@ -61,6 +63,11 @@ glossa_status kv_pool_resize(kv_pool *p, int32_t n_blocks)
     for (int32_t i = 0; i < n_blocks; i++) p->free_list[i] = n_blocks - 1 - i; /* pop 0 first */
     p->n_free = n_blocks;
     return GLOSSA_STATUS_OK;
+}
+
+uint64_t kv_pool_epochs(const kv_pool *self, const kv_pool *cross)
+{
+    return (uint64_t)self->epoch << 32 | cross->epoch;
 }
 
 void kv_pool_free(kv_pool *p)

@@ -24,6 +24,7 @@ typedef struct kv_pool {
     int32_t n_free;
     int32_t *copy_idx;   /* device: copy-on-write block indices (src then dst), grown rarely */
     int32_t copy_cap;    /* pairs it holds */
+    uint32_t epoch;      /* process-unique, new at every resize: the buffers moved */
 } kv_pool;
 
 /* Block copies a step must perform before writing (copy-on-write), src[i] -> dst[i]. */
@@ -42,6 +43,9 @@ typedef struct kv_seq {
 void kv_pool_init(kv_pool *p, backend *be, int32_t n_layers, int32_t width, int32_t block_size);
 /* (Re)allocate storage for n_blocks blocks. Only when no block is in use (contents are lost). */
 glossa_status kv_pool_resize(kv_pool *p, int32_t n_blocks);
+/* One value for a self- and a cross-attention pool that changes whenever either's buffers move
+ * (a recorded decoder pass holds their addresses: bart_kv.epoch). */
+uint64_t kv_pool_epochs(const kv_pool *self, const kv_pool *cross);
 void kv_pool_free(kv_pool *p);
 /* Bytes of K and V per token (all layers). */
 size_t kv_pool_bytes_per_token(const kv_pool *p);

@@ -3,7 +3,9 @@
 # glossa, the tests/gpu binaries and the shared libraries the GPU machine lacks):
 #   1. the CUDA op tests (ops, attention, beam_topk) against the CPU twin;
 #   2. compute-sanitizer memcheck over the op tests (bounded time);
-#   3. the demo model and the tiny model on CUDA vs the CPU (greedy and beam 4);
+#   3. the demo model and the tiny model on CUDA vs the CPU (greedy and beam 4); with EVAL_SRC
+#      (default .carry/ev/src.txt) present, the demo model over those lines with CUDA graphs
+#      checked replay by replay (GLOSSA_GRAPHS_CHECK=1) against unrecorded passes and the CPU;
 #   4. test_cuda_parity: full-size mbart-large-50 synth, CUDA fp16 vs HF fp16 (first-step logits,
 #      greedy ids of 64 random inputs);
 #   5. bench/hf_compare.py: the side-by-side throughput matrix;
@@ -45,6 +47,15 @@ if has 3; then
         timeout 60 $g translate --device cuda --src en --tgt de --beam $b --max-new-tokens 160 --print-ids < "$out/demo_src.txt" > "$out/demo_gpu_b$b.txt"; echo "rc=$?"
         echo "beam $b identical: $(paste -d'|' "$out/demo_cpu_b$b.txt" "$out/demo_gpu_b$b.txt" | awk -F'|' '$1 == $2' | wc -l) of 40"
     done
+    ev=${EVAL_SRC:-.carry/ev/src.txt}  # e.g. 300 lines of ../shared/data Multi30k en (carried)
+    if [ -f "$ev" ]; then
+        step "demo model, $(wc -l < "$ev") lines (batches shrink as sentences finish): graphs vs unrecorded vs CPU"
+        $g translate --src en --tgt de --max-new-tokens 160 --print-ids < "$ev" > "$out/ev_cpu.txt"
+        GLOSSA_GRAPHS=0 $g translate --device cuda --src en --tgt de --max-new-tokens 160 --print-ids < "$ev" > "$out/ev_nographs.txt"
+        GLOSSA_GRAPHS_CHECK=1 $g translate --device cuda --src en --tgt de --max-new-tokens 160 --print-ids < "$ev" > "$out/ev_graphs.txt" 2> "$out/ev_graphs.err"
+        same() { paste -d'|' "$1" "$2" | awk -F'|' '$1 == $2' | wc -l; }
+        echo "graphs = unrecorded: $(same "$out/ev_graphs.txt" "$out/ev_nographs.txt"), graphs = CPU: $(same "$out/ev_graphs.txt" "$out/ev_cpu.txt"), unrecorded = CPU: $(same "$out/ev_nographs.txt" "$out/ev_cpu.txt") of $(wc -l < "$ev"); replays differing from unrecorded passes: $(grep -c 'rows differ' "$out/ev_graphs.err")"
+    fi
     $g synth --arch tiny --out /tmp/tiny > /dev/null
     head -n 20 docs/sample.txt > "$out/sample.txt"
     for b in 1 4; do
