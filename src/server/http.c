@@ -155,6 +155,7 @@ struct MHD_Daemon *http_start(srv *s, int *port_out)
         flags, (uint16_t)s->cfg.port, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER,
         log_mhd, NULL, MHD_OPTION_SOCK_ADDR, addr, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg.max_connections,
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)s->cfg.max_connections, /* the kernel caps it */
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300, MHD_OPTION_LISTENING_ADDRESS_REUSE,
         (unsigned)1, MHD_OPTION_END);
     if (!d) {

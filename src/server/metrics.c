@@ -151,6 +151,10 @@ char *metrics_render(srv *s, size_t *len)
     pthread_mutex_unlock(&s->mu);
     put(f, "glossa_http_work_in_flight", "gauge", "Translate / completion requests being served.",
         inflight);
+    put(f, "glossa_http_work_limit", "gauge",
+        "Requests in flight at most (--max-queue + --max-batch-size); beyond: 429.", s->work_limit);
+    put(f, "glossa_http_connection_limit", "gauge", "Open connections at most.",
+        s->cfg.max_connections);
     srv_metrics *m = s->metrics;
     pthread_mutex_lock(&m->mu);
     fprintf(f, "# HELP glossa_requests_finished_total Generation requests by outcome.\n"

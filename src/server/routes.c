@@ -107,7 +107,17 @@ void routes_dispatch(srv_call *c, const char *method, bool *counted)
     }
     int phase = atomic_load(&c->s->phase);
     if (r->work) {
-        *counted = srv_work_begin(c->s);
+        srv_work w = srv_work_begin(c->s);
+        *counted = w == SRV_WORK_OK;
+        if (w == SRV_WORK_BUSY) {
+            /* answered before the body is parsed or tokenized: an overloaded server spends
+             * nothing on what it refuses (see srv_limits_setup) */
+            rp_fail(&err, 429, "rate_limit_error", "queue_full",
+                    "the server is full: %d requests in flight (--max-queue + --max-batch-size); "
+                    "retry later", c->s->work_limit);
+            call_reply_error(c, &err);
+            return;
+        }
         if (!*counted) {
             phase = atomic_load(&c->s->phase);
             rp_fail(&err, 503, "server_error", phase == SRV_PHASE_LOADING ? "loading" : "draining",

@@ -7,6 +7,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -26,18 +27,124 @@ srv_config srv_default_config(void)
     c.engine = glossa_engine_default_params();
     c.max_input_tokens = 1024;
     c.max_body_bytes = 1 << 20;
-    c.max_connections = 512;
+    c.max_connections = 0; /* derived from the admission limit */
     c.limits = rp_default_limits();
     return c;
 }
 
-bool srv_work_begin(srv *s)
+/* Admission and overload.
+ *
+ * The issue asks for "queue full -> 429 with Retry-After". With libmicrohttpd's thread per
+ * connection every request in the server holds a connection (and a thread) from its first byte
+ * until its answer is sent: while it waits in the engine's queue, while it runs, while a stream
+ * is written. libmicrohttpd past MHD_OPTION_CONNECTION_LIMIT accepts a connection and closes it
+ * at once (the client sees a reset, not an HTTP answer), and then stops accepting until a slot
+ * frees. So the connection limit must never be what refuses work: with the old fixed 512
+ * connections against 256 running + 1024 queued requests, an overloaded server (1536 req/s on
+ * the H100) reset connections and never answered 429.
+ *
+ * What other servers do. TGI's router bounds concurrent requests with a semaphore
+ * (--max-concurrent-requests) and answers 429 "overloaded" at once when it is exhausted; its
+ * transport is asynchronous, so open connections are cheap and never the limit. vLLM's OpenAI
+ * server does not bound its waiting queue at all (requests queue until they time out; uvicorn's
+ * --limit-concurrency, off by default, answers 503 past a count of connections and tasks).
+ * Triton's TensorRT-LLM backend rejects requests past its max_queue_size. The common point: one
+ * explicit admission limit, checked before any work, answered with an HTTP status; the transport
+ * never runs out first.
+ *
+ * Here: (1) the admission limit is work_limit = --max-queue + --max-batch-size work requests in
+ * the server (running plus waiting, counted from dispatch to the last byte of the answer); the
+ * HTTP layer answers 429 (queue_full, Retry-After) at once when it is reached, before parsing or
+ * tokenizing, and the engine's own queue check (waiting >= --max-queue jobs: a /translate list
+ * is several jobs) still answers 429 behind it. (2) The connection limit sits above work_limit
+ * with room for what is not admitted work: 429 answers being written, bodies being read,
+ * idle keep-alive connections, /health and /metrics: a quarter of work_limit, at least 64 — or
+ * --max-connections, in which case work_limit is lowered to keep that room. (3) Each connection
+ * is a file descriptor: the soft RLIMIT_NOFILE is raised toward the hard limit to hold them (the
+ * default soft limit, often 1024, would turn accept() failures into resets); when the hard limit
+ * is too low, a derived connection limit shrinks to fit (with a warning) and an explicit one is a
+ * start-up error. */
+#define SRV_FD_RESERVE 128 /* descriptors besides connections: stdio, the listening socket,
+                              libmicrohttpd's wake-up pipe, model files, the CUDA driver, traces */
+
+static int32_t spare_for(int64_t work)
+{
+    int64_t spare = work / 4;
+    return (int32_t)(spare < 64 ? 64 : spare);
+}
+
+/* The work limit that leaves room below a connection limit of conns (the inverse of spare_for,
+ * for small limits half of them). */
+static int32_t work_under(int64_t conns)
+{
+    int64_t spare = conns / 5;
+    if (spare < 64) spare = conns / 2 < 64 ? conns / 2 : 64;
+    int64_t w = conns - spare;
+    return (int32_t)(w < 1 ? 1 : w);
+}
+
+bool srv_limits_setup(srv *s)
+{
+    srv_config *c = &s->cfg;
+    int64_t work = (int64_t)c->engine.max_queue + c->engine.max_batch_size;
+    if (work > INT32_MAX / 2) work = INT32_MAX / 2;
+    bool explicit_conns = c->max_connections > 0;
+    int64_t conns = explicit_conns ? c->max_connections : work + spare_for(work);
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        rl.rlim_cur = rl.rlim_max = RLIM_INFINITY; /* unknown: assume it holds */
+    }
+    rlim_t need = (rlim_t)conns + SRV_FD_RESERVE;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need : rl.rlim_max;
+        struct rlimit nl = {want, rl.rlim_max};
+        if (want > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &nl) == 0) {
+            fprintf(stderr, "glossa serve: raised the open-file limit from %llu to %llu\n",
+                    (unsigned long long)rl.rlim_cur, (unsigned long long)want);
+            rl.rlim_cur = want;
+        }
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        int64_t fit = (int64_t)rl.rlim_cur - SRV_FD_RESERVE;
+        if (explicit_conns || fit < 16) {
+            fprintf(stderr,
+                    "glossa serve: %lld connections need %llu open files and the limit is %llu "
+                    "(hard %llu): raise it (ulimit -n) or lower %s\n",
+                    (long long)conns, (unsigned long long)need, (unsigned long long)rl.rlim_cur,
+                    (unsigned long long)rl.rlim_max,
+                    explicit_conns ? "--max-connections" : "--max-queue / --max-batch-size");
+            return false;
+        }
+        fprintf(stderr,
+                "glossa serve: warning: the open-file limit %llu (hard %llu) holds %lld "
+                "connections, not %lld: raise it (ulimit -n) for the full queue\n",
+                (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
+                (long long)fit, (long long)conns);
+        conns = fit;
+        explicit_conns = true; /* the work limit follows the connections now */
+    }
+    if (explicit_conns && conns < work + spare_for(work)) {
+        int32_t w = work_under(conns);
+        fprintf(stderr,
+                "glossa serve: %lld connections: at most %d requests in flight (not --max-queue + "
+                "--max-batch-size = %lld), so that 429 answers keep room below the limit\n",
+                (long long)conns, w, (long long)work);
+        work = w;
+    }
+    c->max_connections = (int32_t)conns;
+    s->work_limit = (int)work;
+    return true;
+}
+
+srv_work srv_work_begin(srv *s)
 {
     pthread_mutex_lock(&s->mu);
-    bool ok = atomic_load(&s->phase) == SRV_PHASE_READY;
-    if (ok) s->inflight++;
+    srv_work w = atomic_load(&s->phase) != SRV_PHASE_READY ? SRV_WORK_NOT_READY
+                 : s->inflight >= s->work_limit            ? SRV_WORK_BUSY
+                                                           : SRV_WORK_OK;
+    if (w == SRV_WORK_OK) s->inflight++;
     pthread_mutex_unlock(&s->mu);
-    return ok;
+    return w;
 }
 
 void srv_work_end(srv *s)
@@ -161,12 +268,13 @@ int srv_main(const srv_config *cfg)
     model_name(&s);
     s.metrics = metrics_create();
     int port = 0;
-    struct MHD_Daemon *d = s.metrics ? http_start(&s, &port) : NULL;
+    struct MHD_Daemon *d = s.metrics && srv_limits_setup(&s) ? http_start(&s, &port) : NULL;
     if (!d) {
         teardown(&s, NULL);
         return 1;
     }
-    fprintf(stderr, "glossa serve: listening on http://%s:%d\n", cfg->host, port);
+    fprintf(stderr, "glossa serve: listening on http://%s:%d (%d requests in flight at most, %d "
+            "connections)\n", cfg->host, port, s.work_limit, s.cfg.max_connections);
     if (!load(&s)) {
         teardown(&s, d);
         return 1;

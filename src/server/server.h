@@ -29,7 +29,8 @@ typedef struct srv_config {
     int32_t beam;              /* /translate beam size; <= 0: the model's generation_config */
     double request_timeout_s;  /* <= 0: none */
     size_t max_body_bytes;     /* default 1 MiB */
-    int32_t max_connections;   /* default 512 */
+    int32_t max_connections;   /* open connections at most; <= 0 (default): derived from the
+                                  admission limit (srv_limits_setup) */
     bool static_batching;      /* the baseline: batches run to completion, no admission between */
     rp_limits limits;
 } srv_config;
@@ -67,15 +68,26 @@ typedef struct srv {
     atomic_bool abort;         /* a second signal: stop waiting, cancel everything */
     pthread_mutex_t mu;        /* guards inflight and the READY -> DRAINING switch */
     int inflight;              /* work requests admitted and not yet answered */
+    int work_limit;            /* inflight at most; beyond: 429 at once (srv_limits_setup) */
     atomic_uint_fast64_t next_id;
 } srv;
 
 /* Run the server until SIGTERM / SIGINT; returns the process exit code. */
 int srv_main(const srv_config *cfg);
 
-/* A work request (translate, completions) enters: false when the server is not ready (loading
- * or draining; answer 503). Every true is matched by one srv_work_end(). */
-bool srv_work_begin(srv *s);
+/* The admission limits (before the daemon starts): work_limit = --max-queue + --max-batch-size
+ * requests, the connection limit above it (derived, or --max-connections), and the process's
+ * file-descriptor limit raised to hold them. false (with a message) when they cannot be met. */
+bool srv_limits_setup(srv *s);
+
+typedef enum srv_work {
+    SRV_WORK_OK = 0,        /* admitted: matched by one srv_work_end() */
+    SRV_WORK_NOT_READY = 1, /* loading or draining: 503 */
+    SRV_WORK_BUSY = 2,      /* work_limit requests in flight: 429 with Retry-After */
+} srv_work;
+
+/* A work request (translate, completions) enters. */
+srv_work srv_work_begin(srv *s);
 void srv_work_end(srv *s);
 
 /* Monotonic seconds. */
