@@ -338,10 +338,17 @@ typedef struct glossa_engine_params {
     int32_t max_batch_size;        /* running sequences (beams count), default 256 */
     glossa_policy policy;          /* default GUARANTEED_NO_EVICT */
     int32_t max_queue;             /* waiting requests at most (submit beyond: BUSY), default 1024 */
-    int64_t kv_cache_bytes;        /* the K/V block pools (self + cross attention); <= 0: the
-                                      device's default (CPU: 1 GiB; CUDA: kv_cache_free_fraction of
-                                      the free memory) */
-    float kv_cache_free_fraction;  /* CUDA, default 0.9 */
+    int64_t kv_cache_bytes;        /* the K/V block pools (self + cross attention); <= 0: 1 GiB
+                                      on every device, grown for kv_min_length (below) */
+    float kv_cache_free_fraction;  /* CUDA, default 0.9: not used yet (the backends have no
+                                      free-memory query); kv_cache_bytes <= 0 means 1 GiB there too */
+    int32_t kv_min_length;         /* > 0 (default 0): with kv_cache_bytes <= 0, the pools grow
+                                      past 1 GiB when needed so that max_batch_size sequences of
+                                      this many tokens fit the self-attention pool (the cross-
+                                      attention pool keeps a third of that); a pool too small for
+                                      the batch caps it (guaranteed-no-evict reserves every
+                                      request's max_length up front). If the grown pools cannot be
+                                      allocated, 1 GiB. */
 } glossa_engine_params;
 
 glossa_engine_params glossa_engine_default_params(void);
@@ -400,6 +407,18 @@ typedef struct glossa_engine_metrics {
 
 /* Thread-safe snapshot. */
 void glossa_engine_get_metrics(glossa_engine *e, glossa_engine_metrics *out);
+
+/* What the last glossa_engine_step() did (for batch-size metrics). The loop thread only, between
+ * steps. */
+typedef struct glossa_engine_step_info {
+    int32_t decode_rows;     /* sequences decoded (beams count); 0: no decode step ran */
+    int32_t decode_requests; /* requests decoded */
+    int32_t admitted;        /* requests admitted */
+    int32_t encoder_tokens;  /* encoder tokens run whole (chunked work not counted) */
+    int32_t waiting;         /* requests left waiting after the step's admissions */
+} glossa_engine_step_info;
+
+void glossa_engine_last_step(const glossa_engine *e, glossa_engine_step_info *out);
 
 /* ---------------------------------------------------------------------------------------------
  * Language identification: a small built-in identifier (character n-gram profiles) for at least

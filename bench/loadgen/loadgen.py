@@ -166,6 +166,21 @@ class Client:
             c.close()
 
 
+def batch_stats(delta):
+    """Decode steps over the run and their mean sequences (glossa_batch_size; static batching:
+    batches and requests a batch), all and those that left requests waiting (where admission,
+    not the arrivals, set the batch)."""
+    out = {}
+    for q in ("empty", "waiting"):
+        n = delta(f'glossa_batch_size_count{{queue="{q}"}}')
+        out[q] = {"steps": int(n),
+                  "mean_rows": round(delta(f'glossa_batch_size_sum{{queue="{q}"}}') / n, 1) if n else None}
+    n = out["empty"]["steps"] + out["waiting"]["steps"]
+    rows = sum((v["mean_rows"] or 0) * v["steps"] for v in out.values())
+    out["all"] = {"steps": n, "mean_rows": round(rows / n, 1) if n else None}
+    return out
+
+
 def run_rate(args, client, workload, rate, rng):
     results = []
     lock = threading.Lock()
@@ -225,7 +240,8 @@ def run_rate(args, client, workload, rate, rng):
         "latency_ms": percentiles([r[1] * 1e3 for r in ok]),
         "ttft_ms": percentiles([r[2] * 1e3 for r in ok if r[2] is not None]),
         "input_chars": percentiles([r[4] for r in results]),
-        "server": {"preemptions": delta("glossa_preemptions_total"),
+        "server": {"batch": batch_stats(delta),
+                   "preemptions": delta("glossa_preemptions_total"),
                    "iterations": delta("glossa_engine_iterations_total"),
                    "prompt_tokens": delta("glossa_prompt_tokens_total"),
                    "generated_tokens": delta("glossa_generation_tokens_total")},

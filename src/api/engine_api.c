@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "api/api_internal.h"
+#include "core/log.h"
 #include "core/status.h"
 
 #define ENGINE_DEFAULT_KV_BYTES ((int64_t)1 << 30)
@@ -42,12 +43,13 @@ struct glossa_engine {
     uint64_t next_id;
     bool woken, stepping;
     glossa_engine_metrics snap; /* the core after the last step (waiting without n_in) */
+    bool last_step_ran;         /* the loop thread's: the last step did work (core.it is its) */
     engine_counters counters;
 };
 
 glossa_engine_params glossa_engine_default_params(void)
 {
-    glossa_engine_params p = {4096, 256, GLOSSA_POLICY_GUARANTEED_NO_EVICT, 1024, 0, 0.9f};
+    glossa_engine_params p = {4096, 256, GLOSSA_POLICY_GUARANTEED_NO_EVICT, 1024, 0, 0.9f, 0};
     return p;
 }
 
@@ -103,20 +105,42 @@ static void on_end(void *ctx, engine_job *j, glossa_status st)
     free(s);
 }
 
+/* The pools: kv_cache_bytes, else 1 GiB grown for kv_min_length. Why grow: guaranteed-no-evict
+ * reserves num_beams x blocks(max_length) self blocks per request at admission, so the pool, not
+ * max_batch_size, caps the batch when it is small. Measured (2026-11-26): mbart-large-50 in fp16
+ * takes 48 KiB of K/V a token, so 1 GiB is 1365 blocks of 16 tokens, 1023 of them self: 113
+ * requests of 128 new tokens (9 blocks each) under no-evict, about 130 under max-utilization
+ * (the 342 cross blocks run out) — the 111 / 133 decode rows an H200 ran at saturation with
+ * --max-batch-size 256. */
 static glossa_status size_pools(glossa_engine *e)
 {
-    int64_t bytes = e->p.kv_cache_bytes > 0 ? e->p.kv_cache_bytes : ENGINE_DEFAULT_KV_BYTES;
     int64_t block_bytes = (int64_t)kv_pool_bytes_per_token(&e->core.self) * ENGINE_BLOCK_SIZE;
-    int64_t blocks = bytes / block_bytes;
-    if (blocks > INT32_MAX / ENGINE_BLOCK_SIZE) blocks = INT32_MAX / ENGINE_BLOCK_SIZE;
-    /* self-attention 3/4: num_beams x output length usually outweighs the input */
-    int64_t self = blocks * 3 / 4, cross = blocks - self;
-    if (self < 1 || cross < 1)
-        return glossa_error(GLOSSA_STATUS_BAD_INPUT,
-                            "kv_cache_bytes %lld holds %lld blocks of %d tokens (%lld bytes each); "
-                            "at least 2 are needed", (long long)bytes, (long long)blocks,
-                            ENGINE_BLOCK_SIZE, (long long)block_bytes);
-    return engine_reserve_pools(&e->core, (int32_t)self, (int32_t)cross);
+    int64_t bytes = e->p.kv_cache_bytes > 0 ? e->p.kv_cache_bytes : ENGINE_DEFAULT_KV_BYTES;
+    bool grown = false;
+    if (e->p.kv_cache_bytes <= 0 && e->p.kv_min_length > 0) {
+        int64_t self = (int64_t)e->p.max_batch_size * kv_blocks_for(&e->core.self, e->p.kv_min_length);
+        int64_t need = (self + (self + 2) / 3) * block_bytes; /* self is 3/4 of the blocks */
+        if (need > bytes) bytes = need, grown = true;
+    }
+    for (;;) {
+        int64_t blocks = bytes / block_bytes;
+        if (blocks > INT32_MAX / ENGINE_BLOCK_SIZE) blocks = INT32_MAX / ENGINE_BLOCK_SIZE;
+        /* self-attention 3/4: num_beams x output length usually outweighs the input */
+        int64_t self = blocks * 3 / 4, cross = blocks - self;
+        if (self < 1 || cross < 1)
+            return glossa_error(GLOSSA_STATUS_BAD_INPUT,
+                                "kv_cache_bytes %lld holds %lld blocks of %d tokens (%lld bytes "
+                                "each); at least 2 are needed", (long long)bytes, (long long)blocks,
+                                ENGINE_BLOCK_SIZE, (long long)block_bytes);
+        glossa_status st = engine_reserve_pools(&e->core, (int32_t)self, (int32_t)cross);
+        if (st != GLOSSA_STATUS_OUT_OF_MEMORY || !grown) return st;
+        GLOSSA_LOG_WARN("the K/V cache for %d sequences of %d tokens (%lld MiB) cannot be "
+                        "allocated; 1 GiB instead", e->p.max_batch_size, e->p.kv_min_length,
+                        (long long)(bytes >> 20));
+        engine_reserve_pools(&e->core, 0, 0);
+        bytes = ENGINE_DEFAULT_KV_BYTES;
+        grown = false;
+    }
 }
 
 static glossa_status check_params(const glossa_engine_params *p)
@@ -297,7 +321,9 @@ glossa_status glossa_engine_step(glossa_engine *e, int32_t *active_out)
         return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT,
                             "glossa_engine_step called from two threads at once");
     apply_posted(e);
+    int64_t iters = e->core.c.iterations;
     glossa_status st = engine_step(&e->core);
+    e->last_step_ran = e->core.c.iterations != iters;
     pthread_mutex_lock(&e->mu);
     snapshot(e);
     e->stepping = false;
@@ -343,6 +369,19 @@ void glossa_engine_get_metrics(glossa_engine *e, glossa_engine_metrics *out)
     *out = e->snap;
     out->waiting += e->n_in;
     pthread_mutex_unlock(&e->mu);
+}
+
+void glossa_engine_last_step(const glossa_engine *e, glossa_engine_step_info *out)
+{
+    if (!out) return;
+    memset(out, 0, sizeof *out);
+    if (!e || !e->last_step_ran) return;
+    const engine_iter_stats *it = &e->core.it;
+    out->decode_rows = it->dec_rows;
+    out->decode_requests = it->dec_jobs;
+    out->admitted = it->admitted;
+    out->encoder_tokens = it->whole_tokens;
+    out->waiting = e->core.n_waiting;
 }
 
 void glossa_engine_debug_counters(glossa_engine *e, engine_counters *out, int64_t *units_per_token)

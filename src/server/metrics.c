@@ -19,9 +19,20 @@ typedef struct hist {
     double sum;
 } hist;
 
+/* Batch sizes: powers of two up to 1024 rows. */
+static const double k_batch_bounds[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
+#define N_BATCH_BOUNDS (sizeof k_batch_bounds / sizeof k_batch_bounds[0])
+
+typedef struct batch_hist {
+    uint64_t counts[N_BATCH_BOUNDS + 1]; /* the last: above every bound */
+    uint64_t n;
+    double sum;
+} batch_hist;
+
 struct srv_metrics {
     pthread_mutex_t mu;
     hist ttft, tpot, queue, latency;
+    batch_hist batch[2]; /* [0]: nothing left waiting after the iteration's admissions; [1]: some */
     uint64_t done, failed, cancelled, timeouts, disconnects;
     unsigned codes[N_CODES];
     uint64_t code_counts[N_CODES];
@@ -73,6 +84,19 @@ void metrics_observe_event(srv_metrics *m, const glossa_event *ev)
     pthread_mutex_unlock(&m->mu);
 }
 
+void metrics_observe_batch(srv_metrics *m, int32_t rows, bool left_waiting)
+{
+    if (!m || rows <= 0) return;
+    batch_hist *h = &m->batch[left_waiting ? 1 : 0];
+    size_t i = 0;
+    while (i < N_BATCH_BOUNDS && (double)rows > k_batch_bounds[i]) i++;
+    pthread_mutex_lock(&m->mu);
+    h->counts[i]++;
+    h->n++;
+    h->sum += rows;
+    pthread_mutex_unlock(&m->mu);
+}
+
 void metrics_count_http(srv_metrics *m, unsigned status)
 {
     if (!m) return;
@@ -111,6 +135,27 @@ static void put_hist(FILE *f, const char *name, const char *help, const hist *h)
     }
     fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", name,
             (unsigned long long)h->n, name, h->sum, name, (unsigned long long)h->n);
+}
+
+static void put_batch(FILE *f, const srv_metrics *m)
+{
+    const char *name = "glossa_batch_size";
+    fprintf(f, "# HELP %s Sequences per decode step (beams count; static batching: requests per "
+               "batch), by whether requests were left waiting after the iteration's admissions.\n"
+               "# TYPE %s histogram\n", name, name);
+    for (int w = 0; w < 2; w++) {
+        const batch_hist *h = &m->batch[w];
+        const char *q = w ? "waiting" : "empty";
+        uint64_t cum = 0;
+        for (size_t i = 0; i < N_BATCH_BOUNDS; i++) {
+            cum += h->counts[i];
+            fprintf(f, "%s_bucket{queue=\"%s\",le=\"%g\"} %llu\n", name, q, k_batch_bounds[i],
+                    (unsigned long long)cum);
+        }
+        fprintf(f, "%s_bucket{queue=\"%s\",le=\"+Inf\"} %llu\n%s_sum{queue=\"%s\"} %.0f\n"
+                   "%s_count{queue=\"%s\"} %llu\n", name, q, (unsigned long long)h->n, name, q,
+                h->sum, name, q, (unsigned long long)h->n);
+    }
 }
 
 static void put(FILE *f, const char *name, const char *type, const char *help, long long v)
@@ -179,6 +224,7 @@ char *metrics_render(srv *s, size_t *len)
              "Decode time per generated token after the first.", &m->tpot);
     put_hist(f, "glossa_request_queue_time_seconds", "Submit to admission.", &m->queue);
     put_hist(f, "glossa_request_latency_seconds", "Submit to done.", &m->latency);
+    put_batch(f, m);
     pthread_mutex_unlock(&m->mu);
     if (fclose(f) != 0) {
         free(buf);

@@ -10,6 +10,9 @@ void metrics_free(srv_metrics *m);
 
 /* A DONE or ERROR event (loop thread): latency histograms and outcome counters. */
 void metrics_observe_event(srv_metrics *m, const glossa_event *ev);
+/* One decode step of rows sequences (static batching: one batch of rows requests);
+ * left_waiting: requests were still waiting after the iteration's admissions (loop thread). */
+void metrics_observe_batch(srv_metrics *m, int32_t rows, bool left_waiting);
 /* An HTTP response with this status was queued. */
 void metrics_count_http(srv_metrics *m, unsigned status);
 /* A request cancelled because its client went away / because it ran past --request-timeout. */

@@ -21,12 +21,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "metrics.h"
+
 #define SCHED_STREAM_US 1000    /* interval per open stream */
 #define SCHED_STREAM_MAX_MS 100 /* the interval at most */
 
 struct srv_sched {
     glossa_engine *engine;  /* in-flight batching, or */
     static_sched *st;       /* the static-batching baseline */
+    srv_metrics *metrics;   /* batch sizes; may be NULL */
     pthread_t thread;
     bool running;
     atomic_bool stop;
@@ -104,11 +107,12 @@ static void stream_event(const glossa_event *ev, void *user)
 }
 
 glossa_status sched_create(glossa_model *m, const glossa_engine_params *p, bool static_batching,
-                           srv_sched **out)
+                           srv_metrics *metrics, srv_sched **out)
 {
     *out = NULL;
     srv_sched *s = calloc(1, sizeof *s);
     if (!s) return GLOSSA_STATUS_OUT_OF_MEMORY;
+    s->metrics = metrics;
     glossa_status st = static_batching ? static_sched_create(m, p, &s->st)
                                        : glossa_engine_create(m, p, &s->engine);
     if (st != GLOSSA_STATUS_OK) {
@@ -134,11 +138,17 @@ static void *loop_main(void *arg)
     int fails = 0;
     while (!atomic_load(&s->stop)) {
         if (s->st) {
-            static_sched_step(s->st, 100);
+            int32_t batch = 0;
+            bool waiting = false;
+            static_sched_step(s->st, 100, &batch, &waiting);
+            metrics_observe_batch(s->metrics, batch, waiting);
             continue;
         }
         int32_t active = 0;
         glossa_status st = glossa_engine_step(s->engine, &active);
+        glossa_engine_step_info info;
+        glossa_engine_last_step(s->engine, &info);
+        metrics_observe_batch(s->metrics, info.decode_rows, info.waiting > 0);
         if (st != GLOSSA_STATUS_OK) {
             /* the engine reports a failed iteration through the requests' ERROR events; do not
              * spin on a persistent failure */

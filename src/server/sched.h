@@ -11,9 +11,11 @@
 #include "glossa.h"
 
 typedef struct srv_sched srv_sched;
+typedef struct srv_metrics srv_metrics;
 
+/* metrics (may be NULL): the loop records every iteration's batch size there. */
 glossa_status sched_create(glossa_model *m, const glossa_engine_params *p, bool static_batching,
-                           srv_sched **out);
+                           srv_metrics *metrics, srv_sched **out);
 /* Stops the loop if running; anything still queued or running ends with an ERROR event. */
 void sched_free(srv_sched *s);
 
@@ -38,8 +40,9 @@ glossa_status static_sched_submit(static_sched *s, glossa_request *r, int32_t pr
                                   glossa_event_callback cb, void *user, uint64_t *id_out);
 glossa_status static_sched_cancel(static_sched *s, uint64_t id);
 void static_sched_get_metrics(static_sched *s, glossa_engine_metrics *out);
-/* One pass of the loop: runs the next batch, or waits up to timeout_ms for work. */
-void static_sched_step(static_sched *s, int32_t timeout_ms);
+/* One pass of the loop: runs the next batch, or waits up to timeout_ms for work. *batch: the
+ * requests of the batch run (0: none); *left_waiting: requests stayed in the queue. */
+void static_sched_step(static_sched *s, int32_t timeout_ms, int32_t *batch, bool *left_waiting);
 void static_sched_wake(static_sched *s);
 
 #endif

@@ -190,16 +190,25 @@ static bool load(srv *s)
                 glossa_last_error());
         s->langid = NULL;
     }
-    glossa_status st = sched_create(s->model, &s->cfg.engine, s->cfg.static_batching, &s->sched);
+    /* the K/V pools hold --max-batch-size sequences of --max-new-tokens unless --kv-cache-mb
+     * says otherwise (else guaranteed-no-evict caps the batch: see engine_api.c size_pools) */
+    if (s->cfg.engine.kv_cache_bytes <= 0) s->cfg.engine.kv_min_length = s->dp.max_new_tokens + 1;
+    glossa_status st = sched_create(s->model, &s->cfg.engine, s->cfg.static_batching, s->metrics,
+                                    &s->sched);
     if (st == GLOSSA_STATUS_OK) st = sched_start(s->sched);
     if (st != GLOSSA_STATUS_OK) {
         fprintf(stderr, "glossa serve: scheduler: %s: %s\n", glossa_status_name(st),
                 glossa_last_error());
         return false;
     }
-    fprintf(stderr, "glossa serve: loaded %s (%zu languages) in %.1f s; %s, ready\n",
+    glossa_engine_metrics em;
+    sched_get_metrics(s->sched, &em);
+    char kv[64] = "";
+    if (!s->cfg.static_batching)
+        snprintf(kv, sizeof kv, ", K/V cache %d blocks of 16 tokens", em.kv_blocks_total);
+    fprintf(stderr, "glossa serve: loaded %s (%zu languages) in %.1f s; %s%s; ready\n",
             s->model_name, s->n_langs, srv_now() - t0,
-            s->cfg.static_batching ? "static batching" : "in-flight batching");
+            s->cfg.static_batching ? "static batching" : "in-flight batching", kv);
     return true;
 }
 

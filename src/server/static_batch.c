@@ -224,8 +224,10 @@ static void finish_batch(static_sched *s, st_item *batch, glossa_status run_stat
     pthread_mutex_unlock(&s->mu);
 }
 
-void static_sched_step(static_sched *s, int32_t timeout_ms)
+void static_sched_step(static_sched *s, int32_t timeout_ms, int32_t *batch_out, bool *left_waiting)
 {
+    *batch_out = 0;
+    *left_waiting = false;
     pthread_mutex_lock(&s->mu);
     if (!s->head && !s->woken) {
         struct timespec ts;
@@ -240,6 +242,8 @@ void static_sched_step(static_sched *s, int32_t timeout_ms)
     take_batch(s, &dead);
     st_item *batch = s->running;
     int32_t n = s->n_running;
+    *batch_out = n;
+    *left_waiting = s->n_waiting > 0;
     pthread_mutex_unlock(&s->mu);
     for (st_item *it = dead, *next; it; it = next) {
         next = it->next;

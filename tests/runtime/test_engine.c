@@ -409,6 +409,32 @@ static void check_limits(glossa_model *m)
     bad = glossa_engine_default_params();
     bad.kv_cache_bytes = 100;
     CHECK_STATUS(glossa_engine_create(m, &bad, &e), GLOSSA_STATUS_BAD_INPUT);
+    /* kv_min_length: the 1 GiB default grows so that max_batch_size sequences of that length fit
+     * the self-attention pool (3/4 of the blocks), and never shrinks */
+    glossa_engine_params kp = glossa_engine_default_params();
+    CHECK_OK(glossa_engine_create(m, &kp, &e));
+    glossa_engine_get_metrics(e, &mt);
+    int32_t dflt_blocks = mt.kv_blocks_total;
+    glossa_engine_free(e);
+    kp.kv_min_length = 129;
+    CHECK_OK(glossa_engine_create(m, &kp, &e));
+    glossa_engine_get_metrics(e, &mt);
+    CHECK_MSG(mt.kv_blocks_total == dflt_blocks, "small need: %d blocks, not %d", mt.kv_blocks_total,
+              dflt_blocks);
+    glossa_engine_free(e);
+    kp.max_batch_size = 4096;
+    kp.kv_min_length = 1024;
+    int64_t self = 4096LL * 64, need = self + (self + 2) / 3;
+    CHECK_OK(glossa_engine_create(m, &kp, &e));
+    glossa_engine_get_metrics(e, &mt);
+    CHECK_MSG(need > dflt_blocks && mt.kv_blocks_total == need, "grown: %d blocks, want %lld",
+              mt.kv_blocks_total, (long long)need);
+    glossa_engine_free(e);
+    kp.kv_cache_bytes = 1 << 20; /* explicit: no growth */
+    CHECK_OK(glossa_engine_create(m, &kp, &e));
+    glossa_engine_get_metrics(e, &mt);
+    CHECK_MSG(mt.kv_blocks_total < dflt_blocks, "explicit size grew: %d", mt.kv_blocks_total);
+    glossa_engine_free(e);
 }
 
 /* (f): a long request submitted first finishes while short ones keep arriving at every step,

@@ -332,6 +332,15 @@ def main():
                  "the server counted every 429 the clients saw", (n429, m))
         five = {k: code(k, m) - code(k, before) for k in (500, 502, 503, 504)}
         ck.check(not any(five.values()), "no 5xx counted by the server", five)
+        # glossa_batch_size: with a queue left waiting, every decode step ran the full batch of 2
+        b = {q: (m.get(f'glossa_batch_size_count{{queue="{q}"}}', 0),
+                 m.get(f'glossa_batch_size_sum{{queue="{q}"}}', 0),
+                 m.get(f'glossa_batch_size_bucket{{queue="{q}",le="1"}}', 0),
+                 m.get(f'glossa_batch_size_bucket{{queue="{q}",le="2"}}', 0)) for q in ("empty", "waiting")}
+        log(f"  batch sizes (steps, rows, steps <= 1, steps <= 2): {b}")
+        ck.check(b["waiting"][0] > 0 and b["waiting"][1] == 2 * b["waiting"][0] and
+                 all(v[3] == v[0] for v in b.values()) and b["empty"][0] > 0,
+                 "glossa_batch_size: full batches of 2 while requests wait, none above 2", b)
         for name, t in runs:
             check(s, ck, name, t, offline, completion_ref)
         ck.check(s.request("GET", "/health").status == 200, "healthy after the load")
