@@ -75,6 +75,16 @@ class Workload:
         return text, src, tgt
 
 
+def error_detail(status, data):
+    """The error message of a non-200 answer (the body when it is not the error JSON)."""
+    if status == 200:
+        return None
+    try:
+        return json.loads(data.decode("utf-8"))["error"]["message"]
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        return data[:300].decode("utf-8", "replace")
+
+
 def percentiles(xs):
     if not xs:
         return None
@@ -125,7 +135,7 @@ class Client:
         return out
 
     def one(self, endpoint, text, src, tgt, max_tokens):
-        """Returns (status, latency_s, ttft_s or None, SSE events or None)."""
+        """Returns (status, latency_s, ttft_s or None, SSE events or None, error detail or None)."""
         t0 = time.perf_counter()
         c = self.conn()
         try:
@@ -133,16 +143,16 @@ class Client:
                 body = {"q": text, "source": src, "target": tgt}
                 c.request("POST", "/translate", body=json.dumps(body), headers=self.headers)
                 r = c.getresponse()
-                r.read()
-                return r.status, time.perf_counter() - t0, None, None
+                data = r.read()
+                return r.status, time.perf_counter() - t0, None, None, error_detail(r.status, data)
             body = {"prompt": text, "stream": self.stream, "source_lang": src, "target_lang": tgt}
             if max_tokens:
                 body["max_tokens"] = max_tokens
             c.request("POST", "/v1/completions", body=json.dumps(body), headers=self.headers)
             r = c.getresponse()
             if r.status != 200 or not self.stream:
-                r.read()
-                return r.status, time.perf_counter() - t0, None, None
+                data = r.read()
+                return r.status, time.perf_counter() - t0, None, None, error_detail(r.status, data)
             ttft, events, buf = None, 0, b""
             while True:
                 chunk = r.read1(65536) if hasattr(r, "read1") else r.read(1)
@@ -155,13 +165,14 @@ class Client:
                         continue
                     j = json.loads(ev[6:])
                     if "error" in j:
-                        return j["error"].get("code", "error"), time.perf_counter() - t0, ttft, None
+                        return (j["error"].get("code", "error"), time.perf_counter() - t0, ttft, None,
+                                j["error"].get("message"))
                     if j["choices"][0]["text"] and ttft is None:
                         ttft = time.perf_counter() - t0
                     events += 1
-            return 200, time.perf_counter() - t0, ttft, events
+            return 200, time.perf_counter() - t0, ttft, events, None
         except (OSError, http.client.HTTPException) as e:
-            return type(e).__name__, time.perf_counter() - t0, None, None
+            return type(e).__name__, time.perf_counter() - t0, None, None, repr(e)
         finally:
             c.close()
 
@@ -192,7 +203,7 @@ def run_rate(args, client, workload, rate, rng):
         try:
             res = client.one(args.endpoint, text, src, tgt, args.max_tokens)
             with lock:
-                results.append(res + (len(text),))
+                results.append(res + (len(text), text[:80]))
         finally:
             inflight.release()
 
@@ -221,10 +232,13 @@ def run_rate(args, client, workload, rate, rng):
     wall = time.perf_counter() - t_start
     m1 = client.metrics()
     ok = [r for r in results if r[0] == 200]
-    errors = {}
+    errors, samples = {}, {}
     for r in results:
         if r[0] != 200:
             errors[str(r[0])] = errors.get(str(r[0]), 0) + 1
+            ss = samples.setdefault(str(r[0]), [])
+            if len(ss) < 3 and str(r[0]) != "429":  # what each kind of failure said (429: full)
+                ss.append({"detail": (r[4] or "")[:300], "input_chars": r[5], "text": r[6]})
     delta = lambda k: m1.get(k, 0) - m0.get(k, 0)  # noqa: E731
     return {
         "endpoint": args.endpoint,
@@ -239,7 +253,8 @@ def run_rate(args, client, workload, rate, rng):
         "generated_tokens_per_s": round(delta("glossa_generation_tokens_total") / wall, 1),
         "latency_ms": percentiles([r[1] * 1e3 for r in ok]),
         "ttft_ms": percentiles([r[2] * 1e3 for r in ok if r[2] is not None]),
-        "input_chars": percentiles([r[4] for r in results]),
+        "input_chars": percentiles([r[5] for r in results]),
+        "error_samples": samples,
         "server": {"batch": batch_stats(delta),
                    "preemptions": delta("glossa_preemptions_total"),
                    "iterations": delta("glossa_engine_iterations_total"),

@@ -118,7 +118,8 @@ glossa_status job_submit(srv_job *j)
     j->refs++; /* the scheduler's, released by the final event */
     pthread_mutex_unlock(&j->mu);
     uint64_t id = 0;
-    glossa_status st = sched_submit(j->s->sched, j->req, j->prompt_tokens, on_event, j, &id);
+    glossa_status st = sched_submit(j->s->sched, j->req, j->prompt_tokens, j->want_tokens, on_event,
+                                    j, &id);
     pthread_mutex_lock(&j->mu);
     if (st == GLOSSA_STATUS_OK) {
         j->submitted = true;

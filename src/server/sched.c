@@ -44,6 +44,7 @@ typedef struct sched_stream {
     int32_t *ids;
     size_t n_ids, cap_ids;
     double t_sent;          /* ms of the last TOKEN event passed on; 0: none yet */
+    bool tokens;            /* pass TOKEN events on (false: a whole-reply waiter, DONE only) */
     bool started;
 } sched_stream;
 
@@ -67,33 +68,48 @@ static void stream_flush(sched_stream *st, const glossa_event *ev, double now)
     st->cb(&out, st->user);
 }
 
-/* On the loop thread (events run there). */
+/* Hold n more tokens of a stream; false when there is no room (nothing held changes). */
+static bool stream_hold(sched_stream *st, const int32_t *ids, size_t n)
+{
+    if (st->n_ids + n > st->cap_ids) {
+        size_t cap = st->cap_ids ? st->cap_ids * 2 : 64;
+        while (cap < st->n_ids + n) cap *= 2;
+        int32_t *p = realloc(st->ids, cap * sizeof *p);
+        if (!p) return false;
+        st->ids = p;
+        st->cap_ids = cap;
+    }
+    if (n) memcpy(st->ids + st->n_ids, ids, n * sizeof *ids);
+    st->n_ids += n;
+    return true;
+}
+
+/* On the loop thread (events run there). Tokens are copied here only when they are held: an
+ * event that goes out at once with nothing held before it is passed on as it is (the job's
+ * callback makes the one copy the HTTP thread needs). */
 static void stream_event(const glossa_event *ev, void *user)
 {
     sched_stream *st = user;
     srv_sched *s = st->s;
     if (ev->kind == GLOSSA_EVENT_TOKEN) {
+        if (!st->tokens) return; /* nothing held, not counted among the open streams */
         if (!st->started) {
             st->started = true;
             s->n_streams++;
         }
-        if (st->n_ids + ev->n_ids > st->cap_ids) {
-            size_t cap = st->cap_ids ? st->cap_ids * 2 : 64;
-            while (cap < st->n_ids + ev->n_ids) cap *= 2;
-            int32_t *p = realloc(st->ids, cap * sizeof *p);
-            if (!p) { /* no room to hold them: pass on what is held, then this one as it is */
-                stream_flush(st, ev, now_ms());
-                st->cb(ev, st->user);
-                return;
-            }
-            st->ids = p;
-            st->cap_ids = cap;
-        }
-        if (ev->n_ids) memcpy(st->ids + st->n_ids, ev->ids, ev->n_ids * sizeof *ev->ids);
-        st->n_ids += ev->n_ids;
         double now = now_ms(), interval = (double)s->n_streams * SCHED_STREAM_US * 1e-3;
         if (interval > SCHED_STREAM_MAX_MS) interval = SCHED_STREAM_MAX_MS;
-        if (st->t_sent == 0 || now - st->t_sent >= interval) stream_flush(st, ev, now);
+        bool due = st->t_sent == 0 || now - st->t_sent >= interval;
+        if (due && st->n_ids == 0) {
+            st->t_sent = now;
+            st->cb(ev, st->user);
+        } else if (!stream_hold(st, ev->ids, ev->n_ids)) {
+            /* no room to hold them: pass on what is held, then this one as it is */
+            stream_flush(st, ev, now);
+            st->cb(ev, st->user);
+        } else if (due) {
+            stream_flush(st, ev, now);
+        }
         return;
     }
     /* DONE / ERROR: the held tokens first */
@@ -183,13 +199,14 @@ void sched_stop(srv_sched *s)
     s->running = false;
 }
 
-glossa_status sched_submit(srv_sched *s, glossa_request *r, int32_t prompt_tokens,
+glossa_status sched_submit(srv_sched *s, glossa_request *r, int32_t prompt_tokens, bool tokens,
                            glossa_event_callback cb, void *user, uint64_t *id_out)
 {
     if (s->st) return static_sched_submit(s->st, r, prompt_tokens, cb, user, id_out);
     if (!cb) return glossa_engine_submit(s->engine, r, cb, user, id_out);
     sched_stream *st = calloc(1, sizeof *st);
     if (!st) return GLOSSA_STATUS_OUT_OF_MEMORY;
+    st->tokens = tokens;
     st->s = s;
     st->cb = cb;
     st->user = user;

@@ -25,8 +25,10 @@ glossa_status sched_start(srv_sched *s);
 void sched_stop(srv_sched *s);
 
 /* Thread-safe. prompt_tokens: the request's encoder tokens (static batches respect the token
- * budget with it). BUSY when the queue is full. */
-glossa_status sched_submit(srv_sched *s, glossa_request *r, int32_t prompt_tokens,
+ * budget with it). tokens: cb wants TOKEN events (streaming); false: only the end event, and
+ * the request does not count among the open streams that pace the others. BUSY when the queue
+ * is full. */
+glossa_status sched_submit(srv_sched *s, glossa_request *r, int32_t prompt_tokens, bool tokens,
                            glossa_event_callback cb, void *user, uint64_t *id_out);
 glossa_status sched_cancel(srv_sched *s, uint64_t id);
 void sched_get_metrics(srv_sched *s, glossa_engine_metrics *out);
