@@ -31,6 +31,7 @@
 
 #define ATT_THREADS 128
 #define ATT_U 4            /* keys per lane group in flight */
+#define ATT_MIN_BLOCKS 8   /* resident blocks per SM the (16-byte) kernels' registers allow */
 #define ATT_QMAX 8         /* split mode only for sequences with at most this many queries */
 #define ATT_MIN_CHUNK 32   /* keys per split part at least (device side, real lengths) */
 #define ATT_SPLIT_KEYS 128 /* host side: parts <= max context / this (no split up to 128 keys) */
@@ -144,25 +145,38 @@ __device__ void rows_query(const rows_params &p, rows_smem *sm, const T *qrow, c
     float m = -INFINITY, l = 0.0f;
     /* the loop bound depends on the warp only, so the shuffles below see all 32 lanes */
     for (int jw = jb + warp * KPW; jw < je; jw += NG * ATT_U) {
-        float kf[ATT_U][8], vf[ATT_U][8], sc[ATT_U];
+        /* VEC: K and V rows stay raw (16 bytes each) until used, which keeps the kernel at a
+         * register count that lets more blocks stay resident */
+        uint4 kr[ATT_U], vr[ATT_U];
+        float kf[VEC ? 1 : ATT_U][8], vf[VEC ? 1 : ATT_U][8], sc[ATT_U];
+        const uint4 z4 = make_uint4(0, 0, 0, 0);
 #pragma unroll
         for (int u = 0; u < ATT_U; u++) {
             const int j = jw + g + u * NG;
-            if (j < je) {
-                const int64_t off = rows_kv_off<PAGED>(p, table, kvbase, h, j);
-                rows_load<T, VEC>(kp + off, d0, hd, kf[u]);
-                rows_load<T, VEC>(vp + off, d0, hd, vf[u]);
+            const int64_t off = j < je ? rows_kv_off<PAGED>(p, table, kvbase, h, j) : 0;
+            if (VEC) {
+                const bool in = j < je && d0 < hd;
+                kr[u] = in ? *reinterpret_cast<const uint4 *>(kp + off + d0) : z4;
+                vr[u] = in ? *reinterpret_cast<const uint4 *>(vp + off + d0) : z4;
+            } else if (j < je) {
+                rows_load<T, VEC>(kp + off, d0, hd, kf[VEC ? 0 : u]);
+                rows_load<T, VEC>(vp + off, d0, hd, vf[VEC ? 0 : u]);
             } else {
 #pragma unroll
-                for (int e = 0; e < 8; e++) kf[u][e] = vf[u][e] = 0.0f;
+                for (int e = 0; e < 8; e++) kf[VEC ? 0 : u][e] = vf[VEC ? 0 : u][e] = 0.0f;
             }
         }
         float mt = -INFINITY;
 #pragma unroll
         for (int u = 0; u < ATT_U; u++) {
+            float k8[8];
+            if (VEC) attn_unpack8<T>(kr[u], k8);
+#pragma unroll
+            for (int e = 0; e < 8; e++)
+                if (!VEC) k8[e] = kf[VEC ? 0 : u][e];
             float s = 0.0f;
 #pragma unroll
-            for (int e = 0; e < 8; e++) s += qf[e] * kf[u][e];
+            for (int e = 0; e < 8; e++) s += qf[e] * k8[e];
             /* butterfly: every lane of the group ends with the same bits (a + b == b + a) */
 #pragma unroll
             for (int off = LPK / 2; off > 0; off >>= 1) s += __shfl_xor_sync(0xffffffffu, s, off);
@@ -179,8 +193,13 @@ __device__ void rows_query(const rows_params &p, rows_smem *sm, const T *qrow, c
             for (int u = 0; u < ATT_U; u++) {
                 const float pu = exp2f(sc[u] - mnew);
                 l += pu;
+                float v8[8];
+                if (VEC) attn_unpack8<T>(vr[u], v8);
 #pragma unroll
-                for (int e = 0; e < 8; e++) acc[e] += pu * vf[u][e];
+                for (int e = 0; e < 8; e++) {
+                    if (!VEC) v8[e] = vf[VEC ? 0 : u][e];
+                    acc[e] += pu * v8[e];
+                }
             }
             m = mnew;
         }
@@ -196,7 +215,7 @@ __device__ void rows_query(const rows_params &p, rows_smem *sm, const T *qrow, c
 }
 
 template <typename T, int LPK, bool VEC, bool PAGED>
-__global__ void __launch_bounds__(ATT_THREADS) rows_kernel(rows_params p)
+__global__ void __launch_bounds__(ATT_THREADS, VEC ? ATT_MIN_BLOCKS : 1) rows_kernel(rows_params p)
 {
     __shared__ rows_smem sm;
     cuda_pdl_trigger();

@@ -25,6 +25,20 @@ static __device__ __forceinline__ float2 attn_f2(__nv_bfloat162 v)
     return __bfloat1622float2(v);
 }
 
+/* 8 activations held raw in 16 bytes to 8 floats. */
+template <typename T> __device__ __forceinline__ void attn_unpack8(uint4 u, float f[8])
+{
+    typedef typename attn_pair<T>::type T2;
+    T2 h[4];
+    memcpy(h, &u, sizeof h); /* not a pointer pun: register moves after optimisation */
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        float2 x = attn_f2(h[i]);
+        f[2 * i] = x.x;
+        f[2 * i + 1] = x.y;
+    }
+}
+
 /* 8 activations at a 16-byte aligned address to 8 floats, one 16-byte load. */
 template <typename T> __device__ __forceinline__ void attn_load8(const T *p, float f[8])
 {
