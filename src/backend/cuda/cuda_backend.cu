@@ -47,6 +47,11 @@ glossa_status cuda_sticky_status(cuda_state *s)
 static uint64_t g_mem_epoch = 1; /* process-wide: over-invalidating is harmless */
 static __thread bool g_recording;  /* this thread records a graph (cuda_graph.cu) */
 
+bool cuda_is_recording(void)
+{
+    return g_recording;
+}
+
 void cuda_set_recording(bool on)
 {
     g_recording = on;

@@ -31,6 +31,11 @@ typedef struct cuda_state {
     void *lin_scratch;            /* pre-activation tile when y aliases the residual and act != NONE */
     size_t lin_scratch_bytes;
     bool gemm_fallback;           /* GLOSSA_CUDA_GEMM_FALLBACK=1: the plain kernel, no cuBLASLt */
+    int gemm_tune;                /* cuBLASLt candidates timed per new shape (GLOSSA_CUDA_GEMM_TUNE;
+                                     <= 1: the heuristic's first) */
+    bool gemm_tune_log;           /* GLOSSA_CUDA_GEMM_TUNE_LOG=1: log each tuned shape */
+    void *tune_scratch;           /* the tuned calls' D */
+    size_t tune_scratch_bytes;
     bool pdl;                     /* programmatic dependent launch (GLOSSA_CUDA_PDL=0: off) */
     /* cuda_linear_skinny.cu */
     bool skinny_off;              /* GLOSSA_CUDA_SKINNY=0: cuBLASLt for every m */
@@ -89,6 +94,7 @@ glossa_status cuda_sticky_status(cuda_state *s);
 glossa_status cuda_grow(void **p, size_t *cap, size_t bytes, const char *what);
 uint64_t cuda_mem_epoch(void);
 void cuda_set_recording(bool on); /* cuda_graph.cu: this thread records a graph */
+bool cuda_is_recording(void);
 
 /* cuda_graph.cu: the graph ops of backend_ops */
 glossa_status cuda_op_graph_begin(backend *b);

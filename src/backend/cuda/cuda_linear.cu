@@ -33,6 +33,8 @@
 #include "core/log.h"
 
 #define GEMM_CACHE_CAP 1024 /* power of two */
+#define GEMM_TUNE_MAX 16    /* heuristic candidates timed at most */
+#define GEMM_TUNE_REPS 20   /* calls per timed graph */
 
 typedef struct gemm_key {
     int32_t m, n, k, ldb;
@@ -191,9 +193,84 @@ static void cache_flush(gemm_cache *c)
         if ((call) != CUBLAS_STATUS_SUCCESS) return false;                                         \
     } while (0)
 
-/* Descriptors and the heuristic's best algorithm for one key; false when a descriptor cannot be
+/* The operands of the call a plan is built for (autotuning runs the candidates on them). */
+typedef struct tune_args {
+    const void *w, *x, *c;
+} tune_args;
+
+/* Microseconds per call of algo on the call's operands (D into scratch, C as given): the median of
+ * 3 timed replays of a graph of GEMM_TUNE_REPS calls (so host launch costs stay out); < 0: failed. */
+static float tune_time(cuda_state *s, gemm_plan *p, const cublasLtMatmulAlgo_t *algo,
+                       const tune_args *t, void *d, cudaEvent_t e0, cudaEvent_t e1)
+{
+    float alpha = 1.0f, beta = t->c ? 1.0f : 0.0f;
+    cudaGraph_t graph = NULL;
+    cudaGraphExec_t exec = NULL;
+    if (cudaStreamBeginCapture(s->stream, cudaStreamCaptureModeThreadLocal) != cudaSuccess)
+        return -1.0f;
+    bool ok = true;
+    for (int i = 0; i < GEMM_TUNE_REPS && ok; i++)
+        ok = cublasLtMatmul(s->lt, p->op, &alpha, t->w, p->a, t->x, p->b, &beta, t->c ? t->c : d,
+                            p->c, d, p->c, algo, s->lt_workspace, s->lt_workspace_bytes,
+                            s->stream) == CUBLAS_STATUS_SUCCESS;
+    ok = cudaStreamEndCapture(s->stream, &graph) == cudaSuccess && ok;
+    ok = ok && cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess;
+    float ms[3] = {-1.0f, -1.0f, -1.0f};
+    ok = ok && cudaGraphLaunch(exec, s->stream) == cudaSuccess; /* warm-up */
+    for (int r = 0; r < 3 && ok; r++)
+        ok = cudaEventRecord(e0, s->stream) == cudaSuccess &&
+             cudaGraphLaunch(exec, s->stream) == cudaSuccess &&
+             cudaEventRecord(e1, s->stream) == cudaSuccess &&
+             cudaEventSynchronize(e1) == cudaSuccess &&
+             cudaEventElapsedTime(&ms[r], e0, e1) == cudaSuccess;
+    if (exec) cudaGraphExecDestroy(exec);
+    if (graph) cudaGraphDestroy(graph);
+    cudaGetLastError();
+    if (!ok) return -1.0f;
+    float a = ms[0], b = ms[1], c = ms[2];
+    float med = a > b ? (b > c ? b : (a > c ? c : a)) : (a > c ? a : (b > c ? c : b));
+    return med * 1000.0f / GEMM_TUNE_REPS;
+}
+
+/* Time the heuristic's candidates once and keep the fastest (cuBLASLt's first choice for decode
+ * shapes is often not it: docs/PERF.md). Any failure keeps the heuristic's first. */
+static void plan_tune(cuda_state *s, gemm_plan *p, const cublasLtMatmulHeuristicResult_t *res,
+                      int n_res, const tune_args *t)
+{
+    const gemm_key *k = &p->key;
+    size_t bytes = (size_t)k->m * (size_t)k->n * 2;
+    if (cuda_grow(&s->tune_scratch, &s->tune_scratch_bytes, bytes, "GEMM tuning scratch") !=
+        GLOSSA_STATUS_OK)
+        return;
+    cudaEvent_t e0 = NULL, e1 = NULL;
+    if (cudaEventCreate(&e0) != cudaSuccess || cudaEventCreate(&e1) != cudaSuccess) {
+        if (e0) cudaEventDestroy(e0);
+        cudaGetLastError();
+        return;
+    }
+    float best = -1.0f, first = -1.0f;
+    int bi = 0;
+    for (int i = 0; i < n_res; i++) {
+        if (res[i].state != CUBLAS_STATUS_SUCCESS) continue;
+        float us = tune_time(s, p, &res[i].algo, t, s->tune_scratch, e0, e1);
+        if (i == 0) first = us;
+        if (us > 0.0f && (best < 0.0f || us < best)) {
+            best = us;
+            bi = i;
+        }
+    }
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    p->algo = res[bi].algo;
+    if (s->gemm_tune_log)
+        GLOSSA_LOG_WARN("cuda linear tune m=%d n=%d k=%d epi=%u: %d candidates, first %.2f us, "
+                        "best #%d %.2f us", k->m, k->n, k->k, k->epi, n_res, first, bi, best);
+}
+
+/* Descriptors and the heuristic's best algorithm for one key (with t and GLOSSA_CUDA_GEMM_TUNE,
+ * the fastest of its first candidates on the call's operands); false when a descriptor cannot be
  * made (the plan then stays without an algorithm). */
-static bool plan_build(cuda_state *s, gemm_plan *p, const void *bias_ptr)
+static bool plan_build(cuda_state *s, gemm_plan *p, const void *bias_ptr, const tune_args *t)
 {
     const gemm_key *k = &p->key;
     cudaDataType_t dt = k->dtype == GL_DTYPE_F16 ? CUDA_R_16F : CUDA_R_16BF;
@@ -229,15 +306,17 @@ static bool plan_build(cuda_state *s, gemm_plan *p, const void *bias_ptr)
                                                    &ac, sizeof ac) == CUBLAS_STATUS_SUCCESS &&
               cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES,
                                                    &ac, sizeof ac) == CUBLAS_STATUS_SUCCESS;
-    cublasLtMatmulHeuristicResult_t res;
-    memset(&res, 0, sizeof res);
-    int n_res = 0;
+    cublasLtMatmulHeuristicResult_t res[GEMM_TUNE_MAX];
+    memset(res, 0, sizeof res);
+    int n_res = 0, want = s->gemm_tune > 1 && t && !cuda_is_recording() ? s->gemm_tune : 1;
+    if (want > GEMM_TUNE_MAX) want = GEMM_TUNE_MAX;
     if (ok &&
-        cublasLtMatmulAlgoGetHeuristic(s->lt, p->op, p->a, p->b, p->c, p->c, pref, 1, &res,
+        cublasLtMatmulAlgoGetHeuristic(s->lt, p->op, p->a, p->b, p->c, p->c, pref, want, res,
                                        &n_res) == CUBLAS_STATUS_SUCCESS &&
-        n_res > 0 && res.state == CUBLAS_STATUS_SUCCESS) {
-        p->algo = res.algo;
+        n_res > 0 && res[0].state == CUBLAS_STATUS_SUCCESS) {
+        p->algo = res[0].algo;
         p->have_algo = true;
+        if (n_res > 1) plan_tune(s, p, res, n_res, t);
     }
     cublasLtMatmulPreferenceDestroy(pref);
     if (!p->have_algo)
@@ -248,7 +327,8 @@ static bool plan_build(cuda_state *s, gemm_plan *p, const void *bias_ptr)
 }
 
 /* The plan for a key, built on first use; NULL only when the cache itself is missing. */
-static gemm_plan *plan_get(cuda_state *s, const gemm_key *key, const void *bias_ptr)
+static gemm_plan *plan_get(cuda_state *s, const gemm_key *key, const void *bias_ptr,
+                           const tune_args *t)
 {
     gemm_cache *c = (gemm_cache *)s->gemm_cache;
     if (!c) return NULL;
@@ -267,7 +347,7 @@ static gemm_plan *plan_get(cuda_state *s, const gemm_key *key, const void *bias_
     p->key = *key;
     p->used = true;
     c->used++;
-    if (!plan_build(s, p, bias_ptr)) {
+    if (!plan_build(s, p, bias_ptr, t)) {
         /* keep the key (so the failure is not retried every call) without descriptors */
         gemm_key k = p->key;
         plan_destroy(p);
@@ -298,7 +378,8 @@ static bool lin_gemm(cuda_state *s, int32_t m, const void *x, int32_t xs, const 
     uint8_t ac = c ? lin_align(c, (int64_t)w->rows * es) : ad;
     key.align_c = lin_align_bytes(ad) < lin_align_bytes(ac) ? ad : ac;
     key.align_bias = bias ? lin_align(bias, 0) : 0;
-    gemm_plan *p = plan_get(s, &key, bias);
+    tune_args ta = {w->data, x, c};
+    gemm_plan *p = plan_get(s, &key, bias, &ta);
     if (!p || !p->have_algo) return false;
     if (bias &&
         cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
@@ -378,6 +459,10 @@ glossa_status cuda_linear_init(cuda_state *s)
         return glossa_error(GLOSSA_STATUS_OUT_OF_MEMORY, "cuda: GEMM plan cache");
     const char *env = getenv("GLOSSA_CUDA_GEMM_FALLBACK");
     s->gemm_fallback = env && env[0] == '1';
+    env = getenv("GLOSSA_CUDA_GEMM_TUNE");
+    s->gemm_tune = env ? atoi(env) : 0;
+    env = getenv("GLOSSA_CUDA_GEMM_TUNE_LOG");
+    s->gemm_tune_log = env && env[0] == '1';
     env = getenv("GLOSSA_CUDA_SKINNY");
     s->skinny_off = s->gemm_fallback || (env && env[0] == '0');
     env = getenv("GLOSSA_CUDA_SKINNY_M");
@@ -401,4 +486,7 @@ void cuda_linear_release(cuda_state *s)
     cudaFree(s->lin_scratch);
     s->lin_scratch = NULL;
     s->lin_scratch_bytes = 0;
+    cudaFree(s->tune_scratch);
+    s->tune_scratch = NULL;
+    s->tune_scratch_bytes = 0;
 }
