@@ -338,10 +338,13 @@ typedef struct glossa_engine_params {
     int32_t max_batch_size;        /* running sequences (beams count), default 256 */
     glossa_policy policy;          /* default GUARANTEED_NO_EVICT */
     int32_t max_queue;             /* waiting requests at most (submit beyond: BUSY), default 1024 */
-    int64_t kv_cache_bytes;        /* the K/V block pools (self + cross attention); <= 0: 1 GiB
-                                      on every device, grown for kv_min_length (below) */
-    float kv_cache_free_fraction;  /* CUDA, default 0.9: not used yet (the backends have no
-                                      free-memory query); kv_cache_bytes <= 0 means 1 GiB there too */
+    int64_t kv_cache_bytes;        /* the K/V block pools (self + cross attention); <= 0: sized by
+                                      kv_cache_free_fraction on CUDA, 1 GiB on the CPU, grown
+                                      for kv_min_length (below) either way */
+    float kv_cache_free_fraction;  /* CUDA, default 0.9: with kv_cache_bytes <= 0, this fraction of
+                                      the device memory free once the model is loaded (like
+                                      TensorRT-LLM's free_gpu_memory_fraction); the rest is left
+                                      for activations and library workspaces */
     int32_t kv_min_length;         /* > 0 (default 0): with kv_cache_bytes <= 0, the pools grow
                                       past 1 GiB when needed so that max_batch_size sequences of
                                       this many tokens fit the self-attention pool (the cross-

@@ -32,7 +32,10 @@ static void serve_usage(FILE *f)
             "  --max-connections N      open connections at most (default: --max-queue +\n"
             "                           --max-batch-size plus a quarter, at least 64 more; the\n"
             "                           open-file limit is raised to hold them)\n"
-            "  --kv-cache-mb N          K/V cache size (default: the device's)\n"
+            "  --kv-cache-mb N          K/V cache size (default: CUDA --kv-cache-free-fraction of\n"
+            "                           the memory free after loading; CPU 1 GiB; grown to hold\n"
+            "                           --max-batch-size requests of --max-new-tokens)\n"
+            "  --kv-cache-free-fraction F  CUDA, without --kv-cache-mb (default 0.9)\n"
             "  --static-batching        baseline: run batches of waiting requests to completion\n"
             "                           (glossa_model_run), nothing admitted in between\n"
             "endpoints: POST /translate (LibreTranslate), POST /v1/completions (OpenAI, with\n"
@@ -104,6 +107,12 @@ static int value_opt(srv_config *c, const char *a, const char *v)
         if (!strcmp(v, "guaranteed-no-evict")) c->engine.policy = GLOSSA_POLICY_GUARANTEED_NO_EVICT;
         else if (!strcmp(v, "max-utilization")) c->engine.policy = GLOSSA_POLICY_MAX_UTILIZATION;
         else return bad(a, v);
+    } else if (!strcmp(a, "--kv-cache-free-fraction")) {
+        char *end;
+        errno = 0;
+        double f = strtod(v, &end);
+        if (end == v || *end || errno || !(f > 0.0 && f <= 1.0)) return bad(a, v);
+        c->engine.kv_cache_free_fraction = (float)f;
     } else if (!strcmp(a, "--request-timeout")) {
         char *end;
         errno = 0;

@@ -8,7 +8,9 @@
 #   bench/loadgen/compare.sh -m MODEL_DIR [-o OUT_DIR] [-r 1,2,4,8,16] [-d 60] [-- SERVE_ARGS...]
 #
 # e.g. on the GPU machine: bench/loadgen/compare.sh -m /tmp/mbart50 -r 2,4,8,16,32 -- --device cuda
-# Environment: GLOSSA (default build/glossa), PORT (default 8321), LOADGEN_ARGS (extra loadgen flags).
+# Environment: GLOSSA (default build/glossa), PORT (default 8321), LOADGEN_ARGS (extra loadgen flags),
+# WARMUP (seconds of load at the first rate before the measured sweep, not recorded; default 0:
+# a fresh server records CUDA graphs and builds GEMM plans for each new batch size it meets).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 GLOSSA=${GLOSSA:-$here/../../build/glossa}
@@ -41,6 +43,11 @@ run_mode() { # name, serve flags...
     done
     echo "== $name: rates $rates" >&2
     local b0 s0 t0
+    if [ "${WARMUP:-0}" != 0 ]; then
+        # shellcheck disable=SC2086
+        python3 "$here/loadgen.py" --url "http://127.0.0.1:$PORT" --rate "${rates%%,*}" \
+            --duration "$WARMUP" --out "$out/$name.warmup.json" ${LOADGEN_ARGS:-} > /dev/null
+    fi
     b0=$(busy) s0=$(proc_cpu "$pid") t0=$(date +%s.%N)
     # shellcheck disable=SC2086
     python3 "$here/loadgen.py" --url "http://127.0.0.1:$PORT" --rate "$rates" --duration "$duration" \

@@ -105,7 +105,24 @@ static void on_end(void *ctx, engine_job *j, glossa_status st)
     free(s);
 }
 
-/* The pools: kv_cache_bytes, else 1 GiB grown for kv_min_length. Why grow: guaranteed-no-evict
+/* Without kv_cache_bytes on a device that can say how much memory is free (CUDA): that fraction
+ * of what is free once the model is loaded, as TensorRT-LLM's free_gpu_memory_fraction (the rest
+ * stays for activations, logits and library workspaces, which grow on demand); else 1 GiB. */
+static int64_t free_fraction_bytes(const glossa_engine *e)
+{
+    backend *be = e->core.model->be;
+    float f = e->p.kv_cache_free_fraction;
+    size_t free_b = 0, total_b = 0;
+    if (!be->ops->mem_info || !(f > 0.0f && f <= 1.0f) ||
+        be->ops->mem_info(be, &free_b, &total_b) != GLOSSA_STATUS_OK)
+        return ENGINE_DEFAULT_KV_BYTES;
+    int64_t bytes = (int64_t)((double)free_b * f);
+    GLOSSA_LOG_INFO("K/V cache: %.2f of %lld MiB free (of %lld MiB) = %lld MiB", f,
+                    (long long)(free_b >> 20), (long long)(total_b >> 20), (long long)(bytes >> 20));
+    return bytes;
+}
+
+/* The pools: kv_cache_bytes, else free_fraction_bytes(), grown for kv_min_length. Why grow: guaranteed-no-evict
  * reserves num_beams x blocks(max_length) self blocks per request at admission, so the pool, not
  * max_batch_size, caps the batch when it is small. Measured (2026-11-26): mbart-large-50 in fp16
  * takes 48 KiB of K/V a token, so 1 GiB is 1365 blocks of 16 tokens, 1023 of them self: 113
@@ -115,12 +132,12 @@ static void on_end(void *ctx, engine_job *j, glossa_status st)
 static glossa_status size_pools(glossa_engine *e)
 {
     int64_t block_bytes = (int64_t)kv_pool_bytes_per_token(&e->core.self) * ENGINE_BLOCK_SIZE;
-    int64_t bytes = e->p.kv_cache_bytes > 0 ? e->p.kv_cache_bytes : ENGINE_DEFAULT_KV_BYTES;
-    bool grown = false;
+    int64_t bytes = e->p.kv_cache_bytes > 0 ? e->p.kv_cache_bytes : free_fraction_bytes(e);
+    bool fallback = e->p.kv_cache_bytes <= 0 && bytes != ENGINE_DEFAULT_KV_BYTES;
     if (e->p.kv_cache_bytes <= 0 && e->p.kv_min_length > 0) {
         int64_t self = (int64_t)e->p.max_batch_size * kv_blocks_for(&e->core.self, e->p.kv_min_length);
         int64_t need = (self + (self + 2) / 3) * block_bytes; /* self is 3/4 of the blocks */
-        if (need > bytes) bytes = need, grown = true;
+        if (need > bytes) bytes = need, fallback = true;
     }
     for (;;) {
         int64_t blocks = bytes / block_bytes;
@@ -133,13 +150,12 @@ static glossa_status size_pools(glossa_engine *e)
                                 "each); at least 2 are needed", (long long)bytes, (long long)blocks,
                                 ENGINE_BLOCK_SIZE, (long long)block_bytes);
         glossa_status st = engine_reserve_pools(&e->core, (int32_t)self, (int32_t)cross);
-        if (st != GLOSSA_STATUS_OUT_OF_MEMORY || !grown) return st;
-        GLOSSA_LOG_WARN("the K/V cache for %d sequences of %d tokens (%lld MiB) cannot be "
-                        "allocated; 1 GiB instead", e->p.max_batch_size, e->p.kv_min_length,
+        if (st != GLOSSA_STATUS_OUT_OF_MEMORY || !fallback) return st;
+        GLOSSA_LOG_WARN("a K/V cache of %lld MiB cannot be allocated; 1 GiB instead",
                         (long long)(bytes >> 20));
         engine_reserve_pools(&e->core, 0, 0);
         bytes = ENGINE_DEFAULT_KV_BYTES;
-        grown = false;
+        fallback = false;
     }
 }
 

@@ -213,6 +213,10 @@ typedef struct backend_ops {
     glossa_status (*graph_launch)(backend *b, void *graph);
     void (*graph_free)(backend *b, void *graph);
     uint64_t (*graph_epoch)(backend *b);
+
+    /* Device memory free now and in all (bytes); NULL where the backend has no such query (CPU:
+     * the pools are sized by bytes). */
+    glossa_status (*mem_info)(backend *b, size_t *free_bytes, size_t *total_bytes);
 } backend_ops;
 
 struct backend {

@@ -11,7 +11,8 @@
 #   5. bench/hf_compare.py: the side-by-side throughput matrix;
 #   6. the server: in-flight (both policies) vs static batching, bench/loadgen/compare.sh on the
 #      mbart-large-50 synth model with varied output lengths (--eos-bias/--eos-ramp), RATES
-#      (default 64,256,512 req/s), DUR seconds each (default 10).
+#      (default 64,256,512 req/s), DUR seconds each (default 10), after WARMUP seconds (default 5)
+#      of unrecorded load at the first rate.
 # Usage (GPU machine, repo root): tests/gpu/device_session.sh [OUT]   (steps: STEPS="1 2 3 4 5")
 set -uo pipefail
 out=${1:-${OUT:-/tmp/out}}
@@ -45,7 +46,7 @@ if has 3; then
     for b in 1 4; do
         $g translate --src en --tgt de --beam $b --max-new-tokens 160 --print-ids < "$out/demo_src.txt" > "$out/demo_cpu_b$b.txt"
         timeout 60 $g translate --device cuda --src en --tgt de --beam $b --max-new-tokens 160 --print-ids < "$out/demo_src.txt" > "$out/demo_gpu_b$b.txt"; echo "rc=$?"
-        echo "beam $b identical: $(paste -d'|' "$out/demo_cpu_b$b.txt" "$out/demo_gpu_b$b.txt" | awk -F'|' '$1 == $2' | wc -l) of 40"
+        echo "beam $b identical: $(paste -d'|' "$out/demo_cpu_b$b.txt" "$out/demo_gpu_b$b.txt" | awk -F'|' '$1 == $2' | wc -l) of $(wc -l < "$out/demo_src.txt")"
     done
     ev=${EVAL_SRC:-.carry/ev/src.txt}  # e.g. 300 lines of ../shared/data Multi30k en (carried)
     if [ -f "$ev" ]; then
@@ -83,7 +84,7 @@ if has 6; then
     me=/tmp/mbart-large-50-eos
     step "server sweep (varied lengths)"
     [ -f $me/model.safetensors ] || $g synth --arch mbart-large-50 --eos-bias 6.8 --eos-ramp 0.06 --out $me > /dev/null
-    GLOSSA=$g timeout 560 bench/loadgen/compare.sh -m $me -o "$out/sweep" -r "${RATES:-64,256,512}" -d "${DUR:-10}" -- --device cuda --max-new-tokens 128 > "$out/sweep.txt" 2>&1
+    GLOSSA=$g WARMUP=${WARMUP:-5} timeout 560 bench/loadgen/compare.sh -m $me -o "$out/sweep" -r "${RATES:-64,256,512}" -d "${DUR:-10}" -- --device cuda --max-new-tokens 128 > "$out/sweep.txt" 2>&1
     echo "rc=$?"; cat "$out/sweep.txt" | tail -30
 fi
 step "done"

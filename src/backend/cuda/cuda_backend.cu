@@ -164,6 +164,12 @@ static void cu_free(backend *b, void *p)
     cudaFree(p);
 }
 
+static glossa_status cu_mem_info(backend *b, size_t *free_bytes, size_t *total_bytes)
+{
+    cuda_bind(cuda_state_of(b));
+    return cuda_check(cudaMemGetInfo(free_bytes, total_bytes), "cudaMemGetInfo");
+}
+
 static glossa_status cu_upload(backend *b, void *dst, const void *src, size_t bytes)
 {
     if (bytes == 0) return GLOSSA_STATUS_OK;
@@ -310,6 +316,7 @@ static const backend_ops cuda_ops = {
     cuda_op_graph_launch,    /* graph_launch */
     cuda_op_graph_free,      /* graph_free */
     cuda_op_graph_epoch,     /* graph_epoch */
+    cu_mem_info,             /* mem_info */
 };
 
 extern "C" int backend_cuda_device_count(void)
