@@ -217,6 +217,14 @@ typedef struct backend_ops {
     /* Device memory free now and in all (bytes); NULL where the backend has no such query (CPU:
      * the pools are sized by bytes). */
     glossa_status (*mem_info)(backend *b, size_t *free_bytes, size_t *total_bytes);
+
+    /* Optional fusion (NULL: none). y = linear(layernorm(x)), i.e. layernorm(m, x, NULL, gamma,
+     * beta, eps, t) then linear(m, t, d, w, bias, act, residual, y) with t never stored; x dense
+     * (m, d), d = gamma->cols = w->cols. true when it ran; false, with nothing launched, when the
+     * backend does not fuse this call (the caller then runs the two ops). */
+    bool (*ln_linear)(backend *b, int32_t m, const void *x, const gl_weight *gamma,
+                      const gl_weight *beta, float eps, const gl_weight *w, const gl_weight *bias,
+                      gl_act act, const void *residual, void *y);
 } backend_ops;
 
 struct backend {

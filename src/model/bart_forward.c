@@ -395,6 +395,20 @@ typedef struct dec_idx {
     int32_t tab_stride, xtab_stride; /* block-table row widths */
 } dec_idx;
 
+/* out = linear(LN(ws->x)) of a pre-LN block: one fused op where the backend has it for this call
+ * (CUDA, decode sizes), else the layer norm into ws->y, then the linear. */
+static void ln_linear(bart_ws *ws, int32_t n_tok, const gl_weight *g, const gl_weight *b,
+                      const gl_weight *w, const gl_weight *bias, gl_act act, void *out)
+{
+    backend *be = ws->m->be;
+    const model_config *c = &ws->m->cfg;
+    if (be->ops->ln_linear &&
+        be->ops->ln_linear(be, n_tok, ws->x, g, b, c->layer_norm_eps, w, bias, act, NULL, out))
+        return;
+    be->ops->layernorm(be, n_tok, ws->x, NULL, g, b, c->layer_norm_eps, ws->y);
+    be->ops->linear(be, n_tok, ws->y, c->d_model, w, bias, act, NULL, out);
+}
+
 static void decoder_attn_blocks(bart_ws *ws, const bart_layer *ly, int32_t n_tok, int32_t n_seqs,
                                 const dec_views *v, const dec_idx *ix)
 {
@@ -404,27 +418,26 @@ static void decoder_attn_blocks(bart_ws *ws, const bart_layer *ly, int32_t n_tok
     int32_t d = c->d_model, hd = d / c->decoder_heads;
     float eps = c->layer_norm_eps, scale = 1.0f / sqrtf((float)hd);
     /* self-attention */
-    const void *in = ws->x;
-    if (c->pre_ln) {
-        be->ops->layernorm(be, n_tok, ws->x, NULL, &ly->self_ln_g, &ly->self_ln_b, eps, ws->y);
-        in = ws->y;
-    }
-    be->ops->linear(be, n_tok, in, d, &ly->self_qkv_w, &ly->self_qkv_b, GL_ACT_NONE, NULL, ws->qkv);
+    if (c->pre_ln)
+        ln_linear(ws, n_tok, &ly->self_ln_g, &ly->self_ln_b, &ly->self_qkv_w, &ly->self_qkv_b,
+                  GL_ACT_NONE, ws->qkv);
+    else
+        be->ops->linear(be, n_tok, ws->x, d, &ly->self_qkv_w, &ly->self_qkv_b, GL_ACT_NONE, NULL,
+                        ws->qkv);
     be->ops->kv_write(be, n_tok, at(ws, ws->qkv, (size_t)d), at(ws, ws->qkv, 2 * (size_t)d), 3 * d,
                       ix->slots, &v->self);
     be->ops->attention_paged(be, n_seqs, ws->qkv, 3 * d, ix->off, &v->self, ix->lens, true, scale,
                              ws->attn);
+    /* cross-attention over the cached encoder K/V */
     if (c->pre_ln) {
         be->ops->linear(be, n_tok, ws->attn, d, &ly->self_o_w, &ly->self_o_b, GL_ACT_NONE, ws->x, ws->x);
-        be->ops->layernorm(be, n_tok, ws->x, NULL, &ly->cross_ln_g, &ly->cross_ln_b, eps, ws->y);
-        in = ws->y;
+        ln_linear(ws, n_tok, &ly->cross_ln_g, &ly->cross_ln_b, &ly->cross_q_w, &ly->cross_q_b,
+                  GL_ACT_NONE, ws->q);
     } else {
         be->ops->linear(be, n_tok, ws->attn, d, &ly->self_o_w, &ly->self_o_b, GL_ACT_NONE, NULL, ws->y);
         be->ops->layernorm(be, n_tok, ws->x, ws->y, &ly->self_ln_g, &ly->self_ln_b, eps, ws->x);
-        in = ws->x;
+        be->ops->linear(be, n_tok, ws->x, d, &ly->cross_q_w, &ly->cross_q_b, GL_ACT_NONE, NULL, ws->q);
     }
-    /* cross-attention over the cached encoder K/V */
-    be->ops->linear(be, n_tok, in, d, &ly->cross_q_w, &ly->cross_q_b, GL_ACT_NONE, NULL, ws->q);
     be->ops->attention_paged(be, n_seqs, ws->q, d, ix->off, &v->cross, ix->xlens, false, scale,
                              ws->attn);
     if (c->pre_ln) {
@@ -445,8 +458,8 @@ static void decoder_ffn(bart_ws *ws, const bart_layer *ly, int32_t n_tok)
     int32_t d = c->d_model;
     float eps = c->layer_norm_eps;
     if (c->pre_ln) {
-        be->ops->layernorm(be, n_tok, ws->x, NULL, &ly->ffn_ln_g, &ly->ffn_ln_b, eps, ws->y);
-        be->ops->linear(be, n_tok, ws->y, d, &ly->fc1_w, &ly->fc1_b, c->activation, NULL, ws->h);
+        ln_linear(ws, n_tok, &ly->ffn_ln_g, &ly->ffn_ln_b, &ly->fc1_w, &ly->fc1_b, c->activation,
+                  ws->h);
         be->ops->linear(be, n_tok, ws->h, c->decoder_ffn, &ly->fc2_w, &ly->fc2_b, GL_ACT_NONE, ws->x,
                         ws->x);
     } else {

@@ -317,6 +317,7 @@ static const backend_ops cuda_ops = {
     cuda_op_graph_free,      /* graph_free */
     cuda_op_graph_epoch,     /* graph_epoch */
     cu_mem_info,             /* mem_info */
+    cuda_op_ln_linear,       /* ln_linear */
 };
 
 extern "C" int backend_cuda_device_count(void)

@@ -40,6 +40,7 @@ typedef struct cuda_state {
     /* cuda_linear_skinny.cu */
     bool skinny_off;              /* GLOSSA_CUDA_SKINNY=0: cuBLASLt for every m */
     int32_t skinny_max_m;         /* rows up to which the skinny kernel runs (GLOSSA_CUDA_SKINNY_M) */
+    bool ln_fuse_off;             /* ln_linear declines (two kernels) unless GLOSSA_CUDA_LN_FUSE=1 */
     /* cuda_misc.cu */
     void *argmax_scratch;         /* per-chunk (value, index) partials, then the ids */
     size_t argmax_scratch_bytes;
@@ -116,6 +117,11 @@ void cuda_op_linear(backend *b, int32_t m, const void *x, int32_t x_stride, cons
 bool cuda_linear_skinny(cuda_state *s, int32_t m, const void *x, int32_t x_stride,
                         const gl_weight *w, const void *bias, gl_act act, const void *residual,
                         void *y);
+/* The ln_linear op (backend.h) through the skinny kernel, normalising x's rows as it loads them;
+ * false when the call is outside the kernel's preconditions or GLOSSA_CUDA_LN_FUSE is not 1. */
+bool cuda_op_ln_linear(backend *b, int32_t m, const void *x, const gl_weight *gamma,
+                       const gl_weight *beta, float eps, const gl_weight *w, const gl_weight *bias,
+                       gl_act act, const void *residual, void *y);
 
 /* cuda_norm.cu */
 void cuda_op_layernorm(backend *b, int32_t m, void *x, const void *r, const gl_weight *gamma,

@@ -24,6 +24,10 @@
  * Launch: programmatic dependent launch (cuda_internal.h). The first weight loads do not depend
  * on earlier kernels, so they are issued before cuda_pdl_wait(): a layer's GEMM streams its weight
  * while the kernel before it finishes.
+ * Layer norm on load (the ln_linear op): with ln_g set, the block first computes the mean and
+ * rstd of x's m rows (two passes in fp32, as the layernorm op), then normalises each 16-byte x load
+ * ((x - mean) rstd gamma + beta, rounded to the activation type as the layernorm op would store
+ * it) before the MMA: a pre-LN block's norm costs no kernel of its own at decode sizes.
  * Preconditions (else cuda_linear.cu uses cuBLASLt): m <= skinny_max_m, k % 32 == 0,
  * x_stride % 8 == 0, x and W 16-byte aligned. */
 #include "backend/cuda/cuda_act.cuh"
@@ -38,6 +42,8 @@ typedef struct skinny_params {
     void *y;
     int act;
     int32_t cpw; /* chunks (of 32) per warp */
+    const void *ln_g, *ln_b; /* LN: x's rows are layer-normalised (gamma, beta or NULL) on load */
+    float eps;
 } skinny_params;
 template <typename T> struct sk_mma;
 template <> struct sk_mma<__half> {
@@ -97,10 +103,117 @@ static __device__ __forceinline__ void sk_load_group(uint4 a0[SK_U], uint4 a1[SK
     }
 }
 
-template <typename T, int NT>
+/* Layer-norm statistics of x's rows [0, m) (m <= 32) into mean[], rstd[], in fp32 with the two
+ * passes of the layernorm op (mean, then squared deviations from it). Warp w takes rows w,
+ * w + SK_WARPS, ..., two at a time; with k <= 1024 each lane keeps its 32 elements of a row in
+ * registers, so the rows are read once, in one round trip (a second pass over memory would add a
+ * dependent load to every decode GEMM that carries a layer norm). */
+template <typename T>
+static __device__ void sk_ln_stats(const skinny_params &p, float *mean, float *rstd)
+{
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const T *x = (const T *)p.x;
+    const uint4 zero = make_uint4(0, 0, 0, 0);
+    if (p.k <= 1024) {
+        for (int r0 = warp; r0 < p.m; r0 += 2 * SK_WARPS) {
+            uint4 v[2][4];
+#pragma unroll
+            for (int q = 0; q < 2; q++) {
+                const int r = r0 + q * SK_WARPS;
+#pragma unroll
+                for (int i = 0; i < 4; i++) {
+                    const int c = lane * 8 + i * 256;
+                    v[q][i] = r < p.m && c < p.k ? __ldg((const uint4 *)(x + (int64_t)r * p.xs + c))
+                                                 : zero;
+                }
+            }
+#pragma unroll
+            for (int q = 0; q < 2; q++) {
+                const int r = r0 + q * SK_WARPS;
+                float sum = 0.0f;
+#pragma unroll
+                for (int i = 0; i < 4; i++) {
+                    const T *e = (const T *)&v[q][i];
+#pragma unroll
+                    for (int j = 0; j < 8; j++) sum += gl_cu_f32(e[j]);
+                }
+#pragma unroll
+                for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+                const float mu = sum / (float)p.k;
+                float sq = 0.0f;
+#pragma unroll
+                for (int i = 0; i < 4; i++) {
+                    if (lane * 8 + i * 256 >= p.k) continue;
+                    const T *e = (const T *)&v[q][i];
+#pragma unroll
+                    for (int j = 0; j < 8; j++) {
+                        const float t = gl_cu_f32(e[j]) - mu;
+                        sq += t * t;
+                    }
+                }
+#pragma unroll
+                for (int o = 16; o > 0; o >>= 1) sq += __shfl_xor_sync(0xffffffffu, sq, o);
+                if (lane == 0 && r < p.m) {
+                    mean[r] = mu;
+                    rstd[r] = rsqrtf(sq / (float)p.k + p.eps);
+                }
+            }
+        }
+        return;
+    }
+    for (int r = warp; r < p.m; r += SK_WARPS) {
+        const T *row = x + (int64_t)r * p.xs;
+        float sum = 0.0f;
+        for (int c = lane * 8; c < p.k; c += 256) {
+            uint4 v = __ldg((const uint4 *)(row + c));
+            const T *e = (const T *)&v;
+#pragma unroll
+            for (int i = 0; i < 8; i++) sum += gl_cu_f32(e[i]);
+        }
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+        const float mu = sum / (float)p.k;
+        float sq = 0.0f;
+        for (int c = lane * 8; c < p.k; c += 256) {
+            uint4 v = __ldg((const uint4 *)(row + c));
+            const T *e = (const T *)&v;
+#pragma unroll
+            for (int i = 0; i < 8; i++) {
+                const float t = gl_cu_f32(e[i]) - mu;
+                sq += t * t;
+            }
+        }
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) sq += __shfl_xor_sync(0xffffffffu, sq, o);
+        if (lane == 0) {
+            mean[r] = mu;
+            rstd[r] = rsqrtf(sq / (float)p.k + p.eps);
+        }
+    }
+}
+
+/* b (8 elements of a row of x) normalised: (x - mu) rstd gamma + beta, rounded to T as the
+ * layernorm op stores it. */
+template <typename T>
+static __device__ __forceinline__ uint4 sk_ln_apply(uint4 b, float mu, float rs, uint4 g, uint4 bt,
+                                                    bool has_beta)
+{
+    T *e = (T *)&b;
+    const T *ge = (const T *)&g, *be = (const T *)&bt;
+#pragma unroll
+    for (int i = 0; i < 8; i++) {
+        float v = (gl_cu_f32(e[i]) - mu) * rs * gl_cu_f32(ge[i]);
+        if (has_beta) v += gl_cu_f32(be[i]);
+        e[i] = gl_cu_from_f32<T>(v);
+    }
+    return b;
+}
+
+template <typename T, int NT, bool LN>
 __global__ void __launch_bounds__(SK_WARPS * 32) skinny_kernel(skinny_params p)
 {
     __shared__ float red[SK_WARPS][NT * 4][32];
+    __shared__ float ln_mean[LN ? NT * 8 : 1], ln_rstd[LN ? NT * 8 : 1];
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int g = lane >> 2, t = lane & 3;
     const int f0 = blockIdx.x * 16;
@@ -119,6 +232,17 @@ __global__ void __launch_bounds__(SK_WARPS * 32) skinny_kernel(skinny_params p)
     sk_load_group<T>(a0, a1, w0, w1, v0, v1, c_beg, c_end); /* weights only: before the wait */
     cuda_pdl_trigger();
     cuda_pdl_wait();
+    float mu[NT], rs[NT];
+    if (LN) {
+        sk_ln_stats<T>(p, ln_mean, ln_rstd);
+        __syncthreads();
+#pragma unroll
+        for (int i = 0; i < NT; i++) {
+            const int tok = i * 8 + g;
+            mu[i] = tok < p.m ? ln_mean[tok] : 0.0f;
+            rs[i] = tok < p.m ? ln_rstd[tok] : 0.0f;
+        }
+    }
 #pragma unroll 1
     for (int c = c_beg; c < c_end; c += SK_U) {
         if (c + SK_U < c_end) sk_load_group<T>(n0, n1, w0, w1, v0, v1, c + SK_U, c_end);
@@ -126,10 +250,16 @@ __global__ void __launch_bounds__(SK_WARPS * 32) skinny_kernel(skinny_params p)
         for (int u = 0; u < SK_U; u++) {
             if (c + u >= c_end) break;
             const int64_t off = (int64_t)(c + u) * 32 + 8 * t;
+            uint4 lg = zero, lb = zero;
+            if (LN) {
+                lg = __ldg((const uint4 *)((const T *)p.ln_g + off));
+                if (p.ln_b) lb = __ldg((const uint4 *)((const T *)p.ln_b + off));
+            }
 #pragma unroll
             for (int i = 0; i < NT; i++) {
                 const int tok = i * 8 + g;
                 uint4 b = tok < p.m ? __ldg((const uint4 *)(x + (int64_t)tok * p.xs + off)) : zero;
+                if (LN && tok < p.m) b = sk_ln_apply<T>(b, mu[i], rs[i], lg, lb, p.ln_b != nullptr);
                 sk_mma<T>::run(acc[i], a0[u].x, a1[u].x, a0[u].y, a1[u].y, b.x, b.y);
                 sk_mma<T>::run(acc[i], a0[u].z, a1[u].z, a0[u].w, a1[u].w, b.z, b.w);
             }
@@ -158,22 +288,28 @@ __global__ void __launch_bounds__(SK_WARPS * 32) skinny_kernel(skinny_params p)
     }
 }
 
-template <typename T, int NT> static void sk_launch(cuda_state *s, const skinny_params &p)
+template <typename T, int NT, bool LN> static void sk_launch(cuda_state *s, const skinny_params &p)
 {
-    cuda_launch_pdl(s, skinny_kernel<T, NT>, dim3((unsigned)((p.n + 15) / 16)),
+    cuda_launch_pdl(s, skinny_kernel<T, NT, LN>, dim3((unsigned)((p.n + 15) / 16)),
                     dim3(SK_WARPS * 32), 0, "linear (skinny kernel)", p);
+}
+
+template <typename T, bool LN> static void sk_dispatch(cuda_state *s, const skinny_params &p)
+{
+    if (p.m <= 8) sk_launch<T, 1, LN>(s, p);
+    else if (p.m <= 16) sk_launch<T, 2, LN>(s, p);
+    else sk_launch<T, 4, LN>(s, p); /* m <= SK_MAX_M = 32 */
 }
 
 template <typename T> static void sk_dispatch(cuda_state *s, const skinny_params &p)
 {
-    if (p.m <= 8) sk_launch<T, 1>(s, p);
-    else if (p.m <= 16) sk_launch<T, 2>(s, p);
-    else sk_launch<T, 4>(s, p); /* m <= SK_MAX_M = 32 */
+    if (p.ln_g) sk_dispatch<T, true>(s, p);
+    else sk_dispatch<T, false>(s, p);
 }
 
-bool cuda_linear_skinny(cuda_state *s, int32_t m, const void *x, int32_t x_stride,
-                        const gl_weight *w, const void *bias, gl_act act, const void *residual,
-                        void *y)
+static bool sk_run(cuda_state *s, int32_t m, const void *x, int32_t x_stride, const gl_weight *w,
+                   const void *bias, gl_act act, const void *residual, void *y, const void *ln_g,
+                   const void *ln_b, float eps)
 {
     int32_t n = w->rows, k = w->cols;
     if (s->skinny_off || m < 1 || m > s->skinny_max_m || k % 32 != 0 || x_stride % 8 != 0 ||
@@ -181,6 +317,9 @@ bool cuda_linear_skinny(cuda_state *s, int32_t m, const void *x, int32_t x_strid
         return false;
     skinny_params p;
     memset(&p, 0, sizeof p);
+    p.ln_g = ln_g;
+    p.ln_b = ln_b;
+    p.eps = eps;
     p.m = m;
     p.n = n;
     p.k = k;
@@ -195,4 +334,25 @@ bool cuda_linear_skinny(cuda_state *s, int32_t m, const void *x, int32_t x_strid
     if (s->act_dtype == GL_DTYPE_F16) sk_dispatch<__half>(s, p);
     else sk_dispatch<__nv_bfloat16>(s, p);
     return true;
+}
+
+bool cuda_linear_skinny(cuda_state *s, int32_t m, const void *x, int32_t x_stride,
+                        const gl_weight *w, const void *bias, gl_act act, const void *residual,
+                        void *y)
+{
+    return sk_run(s, m, x, x_stride, w, bias, act, residual, y, NULL, NULL, 0.0f);
+}
+
+bool cuda_op_ln_linear(backend *b, int32_t m, const void *x, const gl_weight *gamma,
+                       const gl_weight *beta, float eps, const gl_weight *w, const gl_weight *bias,
+                       gl_act act, const void *residual, void *y)
+{
+    cuda_state *s = cuda_state_of(b);
+    const void *bt = beta ? beta->data : NULL;
+    if (s->ln_fuse_off || m <= 0 || gamma->cols != w->cols || !cuda_aligned16(gamma->data) ||
+        (bt && !cuda_aligned16(bt)))
+        return false;
+    cuda_bind(s);
+    return sk_run(s, m, x, w->cols, w, bias ? bias->data : NULL, act, residual, y, gamma->data, bt,
+                  eps);
 }
