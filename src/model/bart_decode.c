@@ -1,0 +1,305 @@
+/* The decoder passes of the encoder-decoder transformer (see bart.h; the workspace and the encoder
+ * are bart_forward.c): one pass over a packed batch of new tokens per sequence, reading the paged
+ * self- and cross-attention K/V, recorded as a graph per shape where the backend can (bart_graph.h).
+ *
+ *   pre-LN layer:  x += attn(LN(x));  x += cross(LN(x));  x += fc2(act(fc1(LN(x))))
+ *   post-LN layer: x = LN(x + attn(x));  x = LN(x + cross(x));  x = LN(x + fc2(act(fc1(x))))
+ *   [final layer_norm];  logits = x lm_head^T + final_logits_bias
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "core/status.h"
+#include "model/bart_ws.h"
+
+typedef struct dec_views {
+    gl_kv_view self, cross;
+} dec_views;
+
+/* A decoder pass's index arrays on the device (one upload: decode_pack). */
+typedef struct dec_idx {
+    int32_t *ids, *pos, *slots, *off, *lens, *xlens, *rows, *tab, *xtab;
+    int32_t tab_stride, xtab_stride; /* block-table row widths */
+} dec_idx;
+
+/* out = linear(LN(ws->x)) of a pre-LN block: one fused op where the backend has it for this call
+ * (CUDA, decode sizes), else the layer norm into ws->y, then the linear. */
+static void ln_linear(bart_ws *ws, int32_t n_tok, const gl_weight *g, const gl_weight *b,
+                      const gl_weight *w, const gl_weight *bias, gl_act act, void *out)
+{
+    backend *be = ws->m->be;
+    const model_config *c = &ws->m->cfg;
+    if (be->ops->ln_linear &&
+        be->ops->ln_linear(be, n_tok, ws->x, g, b, c->layer_norm_eps, w, bias, act, NULL, out))
+        return;
+    be->ops->layernorm(be, n_tok, ws->x, NULL, g, b, c->layer_norm_eps, ws->y);
+    be->ops->linear(be, n_tok, ws->y, c->d_model, w, bias, act, NULL, out);
+}
+
+static void decoder_attn_blocks(bart_ws *ws, const bart_layer *ly, int32_t n_tok, int32_t n_seqs,
+                                const dec_views *v, const dec_idx *ix)
+{
+    bart_model *m = ws->m;
+    backend *be = m->be;
+    const model_config *c = &m->cfg;
+    int32_t d = c->d_model, hd = d / c->decoder_heads;
+    float eps = c->layer_norm_eps, scale = 1.0f / sqrtf((float)hd);
+    /* self-attention */
+    if (c->pre_ln)
+        ln_linear(ws, n_tok, &ly->self_ln_g, &ly->self_ln_b, &ly->self_qkv_w, &ly->self_qkv_b,
+                  GL_ACT_NONE, ws->qkv);
+    else
+        be->ops->linear(be, n_tok, ws->x, d, &ly->self_qkv_w, &ly->self_qkv_b, GL_ACT_NONE, NULL,
+                        ws->qkv);
+    be->ops->kv_write(be, n_tok, bart_ws_at(ws, ws->qkv, (size_t)d), bart_ws_at(ws, ws->qkv, 2 * (size_t)d), 3 * d,
+                      ix->slots, &v->self);
+    be->ops->attention_paged(be, n_seqs, ws->qkv, 3 * d, ix->off, &v->self, ix->lens, true, scale,
+                             ws->attn);
+    /* cross-attention over the cached encoder K/V */
+    if (c->pre_ln) {
+        be->ops->linear(be, n_tok, ws->attn, d, &ly->self_o_w, &ly->self_o_b, GL_ACT_NONE, ws->x, ws->x);
+        ln_linear(ws, n_tok, &ly->cross_ln_g, &ly->cross_ln_b, &ly->cross_q_w, &ly->cross_q_b,
+                  GL_ACT_NONE, ws->q);
+    } else {
+        be->ops->linear(be, n_tok, ws->attn, d, &ly->self_o_w, &ly->self_o_b, GL_ACT_NONE, NULL, ws->y);
+        be->ops->layernorm(be, n_tok, ws->x, ws->y, &ly->self_ln_g, &ly->self_ln_b, eps, ws->x);
+        be->ops->linear(be, n_tok, ws->x, d, &ly->cross_q_w, &ly->cross_q_b, GL_ACT_NONE, NULL, ws->q);
+    }
+    be->ops->attention_paged(be, n_seqs, ws->q, d, ix->off, &v->cross, ix->xlens, false, scale,
+                             ws->attn);
+    if (c->pre_ln) {
+        be->ops->linear(be, n_tok, ws->attn, d, &ly->cross_o_w, &ly->cross_o_b, GL_ACT_NONE, ws->x,
+                        ws->x);
+    } else {
+        be->ops->linear(be, n_tok, ws->attn, d, &ly->cross_o_w, &ly->cross_o_b, GL_ACT_NONE, NULL,
+                        ws->y);
+        be->ops->layernorm(be, n_tok, ws->x, ws->y, &ly->cross_ln_g, &ly->cross_ln_b, eps, ws->x);
+    }
+}
+
+static void decoder_ffn(bart_ws *ws, const bart_layer *ly, int32_t n_tok)
+{
+    bart_model *m = ws->m;
+    backend *be = m->be;
+    const model_config *c = &m->cfg;
+    int32_t d = c->d_model;
+    float eps = c->layer_norm_eps;
+    if (c->pre_ln) {
+        ln_linear(ws, n_tok, &ly->ffn_ln_g, &ly->ffn_ln_b, &ly->fc1_w, &ly->fc1_b, c->activation,
+                  ws->h);
+        be->ops->linear(be, n_tok, ws->h, c->decoder_ffn, &ly->fc2_w, &ly->fc2_b, GL_ACT_NONE, ws->x,
+                        ws->x);
+    } else {
+        be->ops->linear(be, n_tok, ws->x, d, &ly->fc1_w, &ly->fc1_b, c->activation, NULL, ws->h);
+        be->ops->linear(be, n_tok, ws->h, c->decoder_ffn, &ly->fc2_w, &ly->fc2_b, GL_ACT_NONE, NULL,
+                        ws->y);
+        be->ops->layernorm(be, n_tok, ws->x, ws->y, &ly->ffn_ln_g, &ly->ffn_ln_b, eps, ws->x);
+    }
+}
+
+/* Copy n rows of a block table of width w into rows of width stride (zero-padded). */
+static void pack_table(int32_t *dst, int32_t stride, const int32_t *src, int32_t w, int32_t n)
+{
+    for (int32_t r = 0; r < n; r++) {
+        memcpy(dst + (size_t)r * stride, src + (size_t)r * w, (size_t)w * sizeof *dst);
+        memset(dst + (size_t)r * stride + w, 0, (size_t)(stride - w) * sizeof *dst);
+    }
+}
+
+/* Every index array of the pass into ws->hidx, then one upload to ws->didx; the block tables
+ * padded to row widths stride >= self_max_blocks and xstride >= cross_max_blocks. */
+static glossa_status decode_pack(bart_ws *ws, const bart_dec_batch *b, int32_t n_tok,
+                                 int32_t stride, int32_t xstride, dec_idx *ix)
+{
+    int32_t n = b->n_seqs;
+    int64_t o_ids = 0, o_pos = o_ids + n_tok, o_slots = o_pos + n_tok, o_off = o_slots + n_tok;
+    int64_t o_lens = o_off + n + 1, o_xlens = o_lens + n, o_rows = o_xlens + n;
+    int64_t o_tab = o_rows + n, o_xtab = o_tab + (int64_t)n * stride;
+    int64_t total = o_xtab + (int64_t)n * xstride;
+    GLOSSA_TRY(bart_ws_reserve_idx(ws, total));
+    int32_t *h = ws->hidx;
+    memcpy(h + o_ids, b->ids, (size_t)n_tok * sizeof *h);
+    GLOSSA_TRY(bart_position_rows(ws->m, &ws->m->dec_pos, h + o_pos, b->positions, n_tok));
+    memcpy(h + o_slots, b->self_slots, (size_t)n_tok * sizeof *h);
+    memcpy(h + o_off, b->off, (size_t)(n + 1) * sizeof *h);
+    memcpy(h + o_lens, b->self_lens, (size_t)n * sizeof *h);
+    memcpy(h + o_xlens, b->cross_lens, (size_t)n * sizeof *h);
+    for (int32_t s = 0; s < n; s++) h[o_rows + s] = b->off[s + 1] - 1;
+    pack_table(h + o_tab, stride, b->self_tables, b->self_max_blocks, n);
+    pack_table(h + o_xtab, xstride, b->cross_tables, b->cross_max_blocks, n);
+    GLOSSA_TRY(bart_up(ws->m->be, ws->didx, h, (size_t)total));
+    int32_t *d = ws->didx;
+    *ix = (dec_idx){d + o_ids, d + o_pos,  d + o_slots, d + o_off, d + o_lens, d + o_xlens,
+                    d + o_rows, d + o_tab, d + o_xtab, stride, xstride};
+    return GLOSSA_STATUS_OK;
+}
+
+/* The pass's ops, from the embeddings to the logits in ws->logits (rows: logits rows). */
+static void decode_ops(bart_model *m, bart_ws *ws, const bart_kv *kv, int32_t n_seqs,
+                       int32_t n_tok, bool all_logits, const dec_idx *ix)
+{
+    backend *be = m->be;
+    const model_config *c = &m->cfg;
+    int32_t d = c->d_model, hd = d / c->decoder_heads;
+    bart_embed_ids(ws, n_tok, ix->ids, ix->pos, &m->dec_embed, &m->dec_pos, &m->dec_emb_ln_g,
+              &m->dec_emb_ln_b, ws->x);
+    for (int32_t l = 0; l < c->decoder_layers; l++) {
+        dec_views v = {
+            {kv->self_k[l], kv->self_v[l], ix->tab, ix->tab_stride, kv->block_size,
+             c->decoder_heads, hd},
+            {kv->cross_k[l], kv->cross_v[l], ix->xtab, ix->xtab_stride, kv->block_size,
+             c->decoder_heads, hd},
+        };
+        decoder_attn_blocks(ws, &m->dec[l], n_tok, n_seqs, &v, ix);
+        decoder_ffn(ws, &m->dec[l], n_tok);
+    }
+    if (c->final_layer_norm)
+        be->ops->layernorm(be, n_tok, ws->x, NULL, &m->dec_final_ln_g, &m->dec_final_ln_b,
+                           c->layer_norm_eps, ws->x);
+    int32_t rows = n_tok;
+    const void *src = ws->x;
+    if (!all_logits) {
+        be->ops->gather_rows(be, n_seqs, d, ws->x, ix->rows, ws->y);
+        rows = n_seqs;
+        src = ws->y;
+    }
+    be->ops->linear(be, rows, src, d, &m->lm_head,
+                    m->final_logits_bias.data ? &m->final_logits_bias : NULL, GL_ACT_NONE, NULL,
+                    ws->logits);
+}
+
+/* Table widths rounded up to a power of two, so that a growing context changes the recorded
+ * pass's shape only log2 times. */
+static int32_t pow2_at_least(int32_t v)
+{
+    int32_t p = 1;
+    while (p < v && p < (INT32_MAX >> 1)) p <<= 1;
+    return p < v ? v : p;
+}
+
+/* GLOSSA_GRAPHS_CHECK=1 (debugging): after a replayed pass, run the same pass unrecorded and
+ * compare the logits; a difference is logged with the pass's shape. */
+static glossa_status decode_graph_check(bart_model *m, bart_ws *ws, const bart_kv *kv,
+                                        int32_t n_seqs, const dec_idx *ix)
+{
+    size_t n = (size_t)n_seqs * (size_t)m->lm_head.rows;
+    float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+    glossa_status st = a && b ? GLOSSA_STATUS_OK
+                              : glossa_error(GLOSSA_STATUS_OUT_OF_MEMORY, "graph check");
+    if (st == GLOSSA_STATUS_OK) st = m->be->ops->download_f32(m->be, a, ws->logits, n);
+    if (st == GLOSSA_STATUS_OK) {
+        decode_ops(m, ws, kv, n_seqs, n_seqs, false, ix);
+        st = m->be->ops->download_f32(m->be, b, ws->logits, n);
+    }
+    if (st == GLOSSA_STATUS_OK) {
+        float worst = 0.0f;
+        int32_t bad_row = -1, n_bad = 0;
+        for (size_t i = 0; i < n; i++) {
+            float d = fabsf(a[i] - b[i]);
+            if (d > 1e-3f * (1.0f + fabsf(b[i])) && d > worst) {
+                worst = d;
+                bad_row = (int32_t)(i / (size_t)m->lm_head.rows);
+            }
+        }
+        for (int32_t r = 0; r < n_seqs && worst > 0.0f; r++) {
+            float d = 0.0f;
+            for (int32_t j = 0; j < m->lm_head.rows; j++)
+                d = fmaxf(d, fabsf(a[(size_t)r * m->lm_head.rows + j] - b[(size_t)r * m->lm_head.rows + j]));
+            n_bad += d > 1e-3f;
+        }
+        static long passes, bad;
+        passes++;
+        if (worst > 0.0f) {
+            bad++;
+            GLOSSA_LOG_WARN("graph check: pass %ld (%ld bad): n_seqs %d strides %d/%d: %d rows "
+                            "differ, worst %g at row %d",
+                            passes, bad, n_seqs, ix->tab_stride, ix->xtab_stride, n_bad, worst,
+                            bad_row);
+        }
+    }
+    free(a);
+    free(b);
+    return st;
+}
+
+/* Record the pass into a graph when its shape has come before, replay it when recorded; false:
+ * run it unrecorded (no graph support, teacher forcing, or recording failed). */
+static bool decode_graph(bart_model *m, bart_ws *ws, const bart_kv *kv, int32_t n_seqs,
+                         const dec_idx *ix, glossa_status *st)
+{
+    backend *be = m->be;
+    bart_graph_key key = {n_seqs, ix->tab_stride, ix->xtab_stride, 0, be->ops->graph_epoch(be),
+                          ws->epoch, kv->epoch};
+    bool record = false;
+    void *g = bart_graphs_get(ws->graphs, &key, &record);
+    if (!g && record && be->ops->graph_begin(be) == GLOSSA_STATUS_OK) {
+        decode_ops(m, ws, kv, n_seqs, n_seqs, false, ix);
+        glossa_status rs = be->ops->graph_end(be, &g);
+        if (rs != GLOSSA_STATUS_OK) {
+            GLOSSA_LOG_WARN("decoder pass of %d sequences not recorded (%s): runs unrecorded",
+                            n_seqs, glossa_last_error());
+            g = NULL;
+        }
+        bart_graphs_put(ws->graphs, &key, g);
+        if (ws->graph_check)
+            GLOSSA_LOG_WARN("graph check: recorded n_seqs %d strides %d/%d epochs %llu/%llu",
+                            n_seqs, ix->tab_stride, ix->xtab_stride,
+                            (unsigned long long)key.be_epoch, (unsigned long long)key.ws_epoch);
+    }
+    if (!g) return false;
+    *st = be->ops->graph_launch(be, g);
+    if (*st == GLOSSA_STATUS_OK && ws->graph_check) *st = decode_graph_check(m, ws, kv, n_seqs, ix);
+    return true;
+}
+
+glossa_status bart_decode(bart_model *m, bart_ws *ws, const bart_kv *kv, const bart_dec_batch *b,
+                          float *logits)
+{
+    backend *be = m->be;
+    int32_t n_seqs = b->n_seqs, n_tok = n_seqs > 0 ? b->off[n_seqs] : 0;
+    if (n_seqs <= 0 || n_tok <= 0) return GLOSSA_STATUS_OK;
+    GLOSSA_TRY(bart_check_ids(b->ids, n_tok, m->dec_embed.rows, "decoder"));
+    bool graphs = ws->graphs && !b->all_logits && n_tok == n_seqs;
+    bool pow2 = ws->table_pow2 >= 0 ? ws->table_pow2 == 1 : graphs;
+    int32_t stride = pow2 ? pow2_at_least(b->self_max_blocks) : b->self_max_blocks;
+    int32_t xstride = pow2 ? pow2_at_least(b->cross_max_blocks) : b->cross_max_blocks;
+    int32_t rows = b->all_logits ? n_tok : n_seqs, vocab = m->lm_head.rows;
+    GLOSSA_TRY(bart_ws_reserve_tok(ws, n_tok));
+    GLOSSA_TRY(bart_ws_reserve_logits(ws, (int64_t)rows * vocab));
+    dec_idx ix;
+    GLOSSA_TRY(decode_pack(ws, b, n_tok, stride, xstride, &ix));
+    glossa_status st = GLOSSA_STATUS_OK;
+    if (!graphs || !decode_graph(m, ws, kv, n_seqs, &ix, &st))
+        decode_ops(m, ws, kv, n_seqs, n_tok, b->all_logits, &ix);
+    GLOSSA_TRY(st);
+    if (!logits) return GLOSSA_STATUS_OK; /* kept on the device: bart_logits_* */
+    return be->ops->download_f32(be, logits, ws->logits, (size_t)rows * (size_t)vocab);
+}
+
+glossa_status bart_logits_argmax(bart_model *m, bart_ws *ws, int32_t rows, int32_t *ids)
+{
+    int32_t vocab = m->lm_head.rows;
+    if ((int64_t)rows * vocab > ws->cap_logits)
+        return glossa_error(GLOSSA_STATUS_INTERNAL, "argmax over %d rows of kept logits", rows);
+    return m->be->ops->argmax(m->be, rows, vocab, ws->logits, ids);
+}
+
+glossa_status bart_logits_beam_topk(bart_model *m, bart_ws *ws, int32_t rows, int32_t n_groups,
+                                    const gl_beam_group *groups)
+{
+    int32_t vocab = m->lm_head.rows;
+    if ((int64_t)rows * vocab > ws->cap_logits)
+        return glossa_error(GLOSSA_STATUS_INTERNAL, "beam_topk over %d rows of kept logits", rows);
+    return m->be->ops->beam_topk(m->be, rows, vocab, ws->logits, n_groups, groups);
+}
+
+glossa_status bart_logits_rows(bart_model *m, bart_ws *ws, int32_t row, int32_t n_rows, float *dst)
+{
+    int32_t vocab = m->lm_head.rows;
+    if ((int64_t)(row + n_rows) * vocab > ws->cap_logits)
+        return glossa_error(GLOSSA_STATUS_INTERNAL, "rows %d..%d of kept logits", row, row + n_rows);
+    return m->be->ops->download_f32(m->be, dst, bart_ws_at(ws, ws->logits, (size_t)row * (size_t)vocab),
+                                    (size_t)n_rows * (size_t)vocab);
+}
