@@ -17,6 +17,8 @@
 #include "glossa.h"
 #include "test.h"
 #include "model/tiny_model.h"
+#include "runtime/kv_cache.h"
+#include "backend/backend.h"
 
 static char g_tmp[256];
 
@@ -556,12 +558,39 @@ static void check_wait(glossa_model *m)
     glossa_engine_free(e);
 }
 
+/* A recorded decoder pass holds the K/V pools' addresses, so bart_kv.epoch (kv_pool_epochs) must
+ * change whenever either pool is resized, even when the allocator hands back the same addresses
+ * (CUDA graphs replayed stale cross-attention pools before this existed: docs/PERF.md). */
+static void check_pool_epochs(void)
+{
+    backend *be = NULL;
+    CHECK_OK(backend_cpu_create(1, &be));
+    if (!be) return;
+    kv_pool self, cross;
+    kv_pool_init(&self, be, 2, 32, 16);
+    kv_pool_init(&cross, be, 2, 32, 16);
+    CHECK_OK(kv_pool_resize(&self, 8));
+    CHECK_OK(kv_pool_resize(&cross, 4));
+    uint64_t e0 = kv_pool_epochs(&self, &cross);
+    CHECK_OK(kv_pool_resize(&cross, 4)); /* same size: new storage all the same */
+    uint64_t e1 = kv_pool_epochs(&self, &cross);
+    CHECK(e1 != e0);
+    CHECK_OK(kv_pool_resize(&self, 8));
+    uint64_t e2 = kv_pool_epochs(&self, &cross);
+    CHECK(e2 != e1 && e2 != e0);
+    CHECK(kv_pool_epochs(&self, &cross) == e2); /* stable while nothing moves */
+    kv_pool_free(&self);
+    kv_pool_free(&cross);
+    backend_destroy(be);
+}
+
 static const tiny_spec MBART = {"mbart", 32, 4, 48, 2, 2, 97, 256, "gelu", 0, NULL, NULL, 0};
 static const tiny_spec BART = {"bart", 32, 4, 48, 3, 2, 97, 256, "gelu", 1, NULL, NULL, 0};
 static const tiny_spec MARIAN = {"marian", 16, 2, 32, 2, 1, 83, 256, "swish", 1, NULL, NULL, 0};
 
 int main(void)
 {
+    check_pool_epochs();
     snprintf(g_tmp, sizeof g_tmp, "/tmp/glossa-engine-XXXXXX");
     if (!mkdtemp(g_tmp)) return 1;
     const tiny_spec *specs[] = {&MBART, &BART, &MARIAN};
