@@ -111,24 +111,40 @@ static void pack_table(int32_t *dst, int32_t stride, const int32_t *src, int32_t
 /* Every index array of the pass into ws->hidx, then one upload to ws->didx; the block tables
  * padded to row widths stride >= self_max_blocks and xstride >= cross_max_blocks. */
 static glossa_status decode_pack(bart_ws *ws, const bart_dec_batch *b, int32_t n_tok,
-                                 int32_t stride, int32_t xstride, dec_idx *ix)
+                                 int32_t stride, int32_t xstride, int32_t n_run, dec_idx *ix)
 {
-    int32_t n = b->n_seqs;
+    int32_t n = n_run;
     int64_t o_ids = 0, o_pos = o_ids + n_tok, o_slots = o_pos + n_tok, o_off = o_slots + n_tok;
     int64_t o_lens = o_off + n + 1, o_xlens = o_lens + n, o_rows = o_xlens + n;
     int64_t o_tab = o_rows + n, o_xtab = o_tab + (int64_t)n * stride;
     int64_t total = o_xtab + (int64_t)n * xstride;
     GLOSSA_TRY(bart_ws_reserve_idx(ws, total));
-    int32_t *h = ws->hidx;
-    memcpy(h + o_ids, b->ids, (size_t)n_tok * sizeof *h);
-    GLOSSA_TRY(bart_position_rows(ws->m, &ws->m->dec_pos, h + o_pos, b->positions, n_tok));
-    memcpy(h + o_slots, b->self_slots, (size_t)n_tok * sizeof *h);
-    memcpy(h + o_off, b->off, (size_t)(n + 1) * sizeof *h);
-    memcpy(h + o_lens, b->self_lens, (size_t)n * sizeof *h);
-    memcpy(h + o_xlens, b->cross_lens, (size_t)n * sizeof *h);
-    for (int32_t s = 0; s < n; s++) h[o_rows + s] = b->off[s + 1] - 1;
-    pack_table(h + o_tab, stride, b->self_tables, b->self_max_blocks, n);
-    pack_table(h + o_xtab, xstride, b->cross_tables, b->cross_max_blocks, n);
+    int32_t *h = ws->hidx, nb = b->n_seqs, tb = b->off[nb]; /* the batch's own rows, tokens */
+    memcpy(h + o_ids, b->ids, (size_t)tb * sizeof *h);
+    GLOSSA_TRY(bart_position_rows(ws->m, &ws->m->dec_pos, h + o_pos, b->positions, tb));
+    memcpy(h + o_slots, b->self_slots, (size_t)tb * sizeof *h);
+    memcpy(h + o_off, b->off, (size_t)(nb + 1) * sizeof *h);
+    memcpy(h + o_lens, b->self_lens, (size_t)nb * sizeof *h);
+    memcpy(h + o_xlens, b->cross_lens, (size_t)nb * sizeof *h);
+    for (int32_t s = 0; s < nb; s++) h[o_rows + s] = b->off[s + 1] - 1;
+    pack_table(h + o_tab, stride, b->self_tables, b->self_max_blocks, nb);
+    pack_table(h + o_xtab, xstride, b->cross_tables, b->cross_max_blocks, nb);
+    /* padding rows (n_run > nb, one token per sequence): copies of the last sequence, so they
+     * compute its values again and write the same K/V to the same slot; their logits rows are
+     * never read */
+    for (int32_t s = nb; s < n; s++) {
+        h[o_ids + s] = h[o_ids + nb - 1];
+        h[o_pos + s] = h[o_pos + nb - 1];
+        h[o_slots + s] = h[o_slots + nb - 1];
+        h[o_off + s + 1] = s + 1;
+        h[o_lens + s] = h[o_lens + nb - 1];
+        h[o_xlens + s] = h[o_xlens + nb - 1];
+        h[o_rows + s] = s;
+        memcpy(h + o_tab + (int64_t)s * stride, h + o_tab + (int64_t)(nb - 1) * stride,
+               (size_t)stride * sizeof *h);
+        memcpy(h + o_xtab + (int64_t)s * xstride, h + o_xtab + (int64_t)(nb - 1) * xstride,
+               (size_t)xstride * sizeof *h);
+    }
     GLOSSA_TRY(bart_up(ws->m->be, ws->didx, h, (size_t)total));
     int32_t *d = ws->didx;
     *ix = (dec_idx){d + o_ids, d + o_pos,  d + o_slots, d + o_off, d + o_lens, d + o_xlens,
@@ -254,6 +270,15 @@ static bool decode_graph(bart_model *m, bart_ws *ws, const bart_kv *kv, int32_t 
     return true;
 }
 
+/* Sequences a one-token-each pass runs with GLOSSA_DECODE_BUCKETS=1: 1, 2, 4, 8, then multiples
+ * of 8, so that a server's drifting batch size meets a few recorded shapes instead of one per
+ * size (vLLM pads its CUDA-graph batches the same way). */
+static int32_t decode_bucket(int32_t n)
+{
+    if (n <= 8) return pow2_at_least(n);
+    return n > INT32_MAX - 8 ? n : (n + 7) / 8 * 8;
+}
+
 glossa_status bart_decode(bart_model *m, bart_ws *ws, const bart_kv *kv, const bart_dec_batch *b,
                           float *logits)
 {
@@ -261,18 +286,23 @@ glossa_status bart_decode(bart_model *m, bart_ws *ws, const bart_kv *kv, const b
     int32_t n_seqs = b->n_seqs, n_tok = n_seqs > 0 ? b->off[n_seqs] : 0;
     if (n_seqs <= 0 || n_tok <= 0) return GLOSSA_STATUS_OK;
     GLOSSA_TRY(bart_check_ids(b->ids, n_tok, m->dec_embed.rows, "decoder"));
-    bool graphs = ws->graphs && !b->all_logits && n_tok == n_seqs;
+    bool one_each = !b->all_logits && n_tok == n_seqs;
+    for (int32_t s = 0; one_each && s < n_seqs; s++) one_each = b->off[s + 1] - b->off[s] == 1;
+    /* padded rows run only in one-token-each passes; n_tok = n_seqs = n_run from here on */
+    int32_t n_run = ws->buckets && one_each ? decode_bucket(n_seqs) : n_seqs;
+    bool graphs = ws->graphs && one_each;
     bool pow2 = ws->table_pow2 >= 0 ? ws->table_pow2 == 1 : graphs;
     int32_t stride = pow2 ? pow2_at_least(b->self_max_blocks) : b->self_max_blocks;
     int32_t xstride = pow2 ? pow2_at_least(b->cross_max_blocks) : b->cross_max_blocks;
     int32_t rows = b->all_logits ? n_tok : n_seqs, vocab = m->lm_head.rows;
-    GLOSSA_TRY(bart_ws_reserve_tok(ws, n_tok));
-    GLOSSA_TRY(bart_ws_reserve_logits(ws, (int64_t)rows * vocab));
+    int32_t run_tok = n_tok + (n_run - n_seqs);
+    GLOSSA_TRY(bart_ws_reserve_tok(ws, run_tok));
+    GLOSSA_TRY(bart_ws_reserve_logits(ws, (int64_t)(rows + n_run - n_seqs) * vocab));
     dec_idx ix;
-    GLOSSA_TRY(decode_pack(ws, b, n_tok, stride, xstride, &ix));
+    GLOSSA_TRY(decode_pack(ws, b, run_tok, stride, xstride, n_run, &ix));
     glossa_status st = GLOSSA_STATUS_OK;
-    if (!graphs || !decode_graph(m, ws, kv, n_seqs, &ix, &st))
-        decode_ops(m, ws, kv, n_seqs, n_tok, b->all_logits, &ix);
+    if (!graphs || !decode_graph(m, ws, kv, n_run, &ix, &st))
+        decode_ops(m, ws, kv, n_run, run_tok, b->all_logits, &ix);
     GLOSSA_TRY(st);
     if (!logits) return GLOSSA_STATUS_OK; /* kept on the device: bart_logits_* */
     return be->ops->download_f32(be, logits, ws->logits, (size_t)rows * (size_t)vocab);

@@ -100,6 +100,8 @@ glossa_status bart_ws_new(bart_model *m, bart_ws **out)
     ws->table_pow2 = p2 ? p2[0] == '1' : -1;
     const char *gc = getenv("GLOSSA_GRAPHS_CHECK");
     ws->graph_check = gc && gc[0] == '1';
+    const char *bk = getenv("GLOSSA_DECODE_BUCKETS");
+    ws->buckets = bk && bk[0] == '1';
     *out = ws;
     return GLOSSA_STATUS_OK;
 }
