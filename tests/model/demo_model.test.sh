@@ -37,11 +37,14 @@ while IFS=$'\t' read -r name src tgt; do
     check "$name" beam4 --src "$src" --tgt "$tgt" --beam 4 < "$TEST_TMP/beam_src"
 done < "$fix/sets.tsv"
 
-# decode passes padded to bucket sizes (GLOSSA_DECODE_BUCKETS=1: 24 sentences finishing one by one
-# run as 24, 24, 24, 16, 16, ... sequences, the extra rows copies of the last): the same outputs
-cp "$fix/m30k.en-de.src" "$TEST_TMP/src"
+# decode passes padded to bucket sizes (GLOSSA_DECODE_BUCKETS=1: sentences finishing one by one
+# run as 24, 24, ..., 16, 16, ..., 8, 8, 4, 4, 2, 1 sequences, the extra rows copies of the last):
+# the same outputs
+head -n "$n_greedy" "$fix/m30k.en-de.src" > "$TEST_TMP/src"
 GLOSSA_DECODE_BUCKETS=1 check m30k.en-de greedy --src en --tgt de --beam 1 < "$TEST_TMP/src"
-head -n "$(wc -l < "$fix/m30k.en-de.beam4")" "$fix/m30k.en-de.src" > "$TEST_TMP/beam_src"
+n=$(wc -l < "$fix/m30k.en-de.beam4")
+[ "$n" -le "$n_beam" ] || n=$n_beam
+head -n "$n" "$fix/m30k.en-de.src" > "$TEST_TMP/beam_src"
 GLOSSA_DECODE_BUCKETS=1 check m30k.en-de beam4 --src en --tgt de --beam 4 < "$TEST_TMP/beam_src"
 
 # the default model: no -m, no GLOSSA_MODEL
