@@ -42,16 +42,7 @@ template <typename T> __device__ __forceinline__ void attn_unpack8(uint4 u, floa
 /* 8 activations at a 16-byte aligned address to 8 floats, one 16-byte load. */
 template <typename T> __device__ __forceinline__ void attn_load8(const T *p, float f[8])
 {
-    typedef typename attn_pair<T>::type T2;
-    uint4 u = *reinterpret_cast<const uint4 *>(p);
-    T2 h[4];
-    memcpy(h, &u, sizeof h); /* not a pointer pun: register moves after optimisation */
-#pragma unroll
-    for (int i = 0; i < 4; i++) {
-        float2 x = attn_f2(h[i]);
-        f[2 * i] = x.x;
-        f[2 * i + 1] = x.y;
-    }
+    attn_unpack8<T>(*reinterpret_cast<const uint4 *>(p), f);
 }
 
 /* Arguments of the packed-sequence (contiguous K/V) attention op, as backend.h states them. */

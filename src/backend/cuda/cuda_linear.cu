@@ -227,8 +227,8 @@ static float tune_time(cuda_state *s, gemm_plan *p, const cublasLtMatmulAlgo_t *
     if (graph) cudaGraphDestroy(graph);
     cudaGetLastError();
     if (!ok) return -1.0f;
-    float a = ms[0], b = ms[1], c = ms[2];
-    float med = a > b ? (b > c ? b : (a > c ? c : a)) : (a > c ? a : (b > c ? c : b));
+    float lo = fminf(ms[0], fminf(ms[1], ms[2])), hi = fmaxf(ms[0], fmaxf(ms[1], ms[2]));
+    float med = ms[0] + ms[1] + ms[2] - lo - hi;
     return med * 1000.0f / GEMM_TUNE_REPS;
 }
 

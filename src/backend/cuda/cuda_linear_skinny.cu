@@ -35,6 +35,7 @@
 
 #define SK_WARPS 8 /* warps per block, splitting K */
 #define SK_U 4     /* 32-wide K chunks per warp per load group */
+#define SK_LN_MAX_K 1024 /* ln_linear: rows held in registers, 32 elements a lane */
 
 typedef struct skinny_params {
     int32_t m, n, k, xs;
@@ -45,27 +46,23 @@ typedef struct skinny_params {
     const void *ln_g, *ln_b; /* LN: x's rows are layer-normalised (gamma, beta or NULL) on load */
     float eps;
 } skinny_params;
+/* c += A B on the tensor cores, mma.sync.m16n8k16 with fp32 accumulation, for T = half / bf16. */
 template <typename T> struct sk_mma;
-template <> struct sk_mma<__half> {
-    static __device__ __forceinline__ void run(float c[4], uint32_t a0, uint32_t a1, uint32_t a2,
-                                               uint32_t a3, uint32_t b0, uint32_t b1)
-    {
-        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, "
-                     "{%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                     : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-    }
-};
-template <> struct sk_mma<__nv_bfloat16> {
-    static __device__ __forceinline__ void run(float c[4], uint32_t a0, uint32_t a1, uint32_t a2,
-                                               uint32_t a3, uint32_t b0, uint32_t b1)
-    {
-        asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, "
-                     "{%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
-                     : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
-                     : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
-    }
-};
+#define SK_MMA(T, PTX_T)                                                                           \
+    template <> struct sk_mma<T> {                                                                 \
+        static __device__ __forceinline__ void run(float c[4], uint32_t a0, uint32_t a1,           \
+                                                   uint32_t a2, uint32_t a3, uint32_t b0,          \
+                                                   uint32_t b1)                                    \
+        {                                                                                          \
+            asm volatile("mma.sync.aligned.m16n8k16.row.col.f32." PTX_T "." PTX_T ".f32 "         \
+                         "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"                 \
+                         : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])                          \
+                         : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));                  \
+        }                                                                                          \
+    };
+SK_MMA(__half, "f16")
+SK_MMA(__nv_bfloat16, "bf16")
+#undef SK_MMA
 
 static __device__ __forceinline__ uint4 sk_load_stream(const void *p)
 {
@@ -105,89 +102,57 @@ static __device__ __forceinline__ void sk_load_group(uint4 a0[SK_U], uint4 a1[SK
 
 /* Layer-norm statistics of x's rows [0, m) (m <= 32) into mean[], rstd[], in fp32 with the two
  * passes of the layernorm op (mean, then squared deviations from it). Warp w takes rows w,
- * w + SK_WARPS, ..., two at a time; with k <= 1024 each lane keeps its 32 elements of a row in
- * registers, so the rows are read once, in one round trip (a second pass over memory would add a
- * dependent load to every decode GEMM that carries a layer norm). */
+ * w + SK_WARPS, ..., two at a time; each lane keeps its (at most 32, k <= SK_LN_MAX_K) elements of
+ * a row in registers, so the rows are read once, in one round trip (a second pass over memory
+ * would add a dependent load to every decode GEMM that carries a layer norm). */
 template <typename T>
 static __device__ void sk_ln_stats(const skinny_params &p, float *mean, float *rstd)
 {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const T *x = (const T *)p.x;
     const uint4 zero = make_uint4(0, 0, 0, 0);
-    if (p.k <= 1024) {
-        for (int r0 = warp; r0 < p.m; r0 += 2 * SK_WARPS) {
-            uint4 v[2][4];
+    for (int r0 = warp; r0 < p.m; r0 += 2 * SK_WARPS) {
+        uint4 v[2][4];
 #pragma unroll
-            for (int q = 0; q < 2; q++) {
-                const int r = r0 + q * SK_WARPS;
+        for (int q = 0; q < 2; q++) {
+            const int r = r0 + q * SK_WARPS;
 #pragma unroll
-                for (int i = 0; i < 4; i++) {
-                    const int c = lane * 8 + i * 256;
-                    v[q][i] = r < p.m && c < p.k ? __ldg((const uint4 *)(x + (int64_t)r * p.xs + c))
-                                                 : zero;
-                }
-            }
-#pragma unroll
-            for (int q = 0; q < 2; q++) {
-                const int r = r0 + q * SK_WARPS;
-                float sum = 0.0f;
-#pragma unroll
-                for (int i = 0; i < 4; i++) {
-                    const T *e = (const T *)&v[q][i];
-#pragma unroll
-                    for (int j = 0; j < 8; j++) sum += gl_cu_f32(e[j]);
-                }
-#pragma unroll
-                for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
-                const float mu = sum / (float)p.k;
-                float sq = 0.0f;
-#pragma unroll
-                for (int i = 0; i < 4; i++) {
-                    if (lane * 8 + i * 256 >= p.k) continue;
-                    const T *e = (const T *)&v[q][i];
-#pragma unroll
-                    for (int j = 0; j < 8; j++) {
-                        const float t = gl_cu_f32(e[j]) - mu;
-                        sq += t * t;
-                    }
-                }
-#pragma unroll
-                for (int o = 16; o > 0; o >>= 1) sq += __shfl_xor_sync(0xffffffffu, sq, o);
-                if (lane == 0 && r < p.m) {
-                    mean[r] = mu;
-                    rstd[r] = rsqrtf(sq / (float)p.k + p.eps);
-                }
-            }
-        }
-        return;
-    }
-    for (int r = warp; r < p.m; r += SK_WARPS) {
-        const T *row = x + (int64_t)r * p.xs;
-        float sum = 0.0f;
-        for (int c = lane * 8; c < p.k; c += 256) {
-            uint4 v = __ldg((const uint4 *)(row + c));
-            const T *e = (const T *)&v;
-#pragma unroll
-            for (int i = 0; i < 8; i++) sum += gl_cu_f32(e[i]);
-        }
-#pragma unroll
-        for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
-        const float mu = sum / (float)p.k;
-        float sq = 0.0f;
-        for (int c = lane * 8; c < p.k; c += 256) {
-            uint4 v = __ldg((const uint4 *)(row + c));
-            const T *e = (const T *)&v;
-#pragma unroll
-            for (int i = 0; i < 8; i++) {
-                const float t = gl_cu_f32(e[i]) - mu;
-                sq += t * t;
+            for (int i = 0; i < 4; i++) {
+                const int c = lane * 8 + i * 256;
+                v[q][i] = r < p.m && c < p.k ? __ldg((const uint4 *)(x + (int64_t)r * p.xs + c))
+                                             : zero;
             }
         }
 #pragma unroll
-        for (int o = 16; o > 0; o >>= 1) sq += __shfl_xor_sync(0xffffffffu, sq, o);
-        if (lane == 0) {
-            mean[r] = mu;
-            rstd[r] = rsqrtf(sq / (float)p.k + p.eps);
+        for (int q = 0; q < 2; q++) {
+            const int r = r0 + q * SK_WARPS;
+            float sum = 0.0f;
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                const T *e = (const T *)&v[q][i];
+#pragma unroll
+                for (int j = 0; j < 8; j++) sum += gl_cu_f32(e[j]);
+            }
+#pragma unroll
+            for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+            const float mu = sum / (float)p.k;
+            float sq = 0.0f;
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                if (lane * 8 + i * 256 >= p.k) continue;
+                const T *e = (const T *)&v[q][i];
+#pragma unroll
+                for (int j = 0; j < 8; j++) {
+                    const float t = gl_cu_f32(e[j]) - mu;
+                    sq += t * t;
+                }
+            }
+#pragma unroll
+            for (int o = 16; o > 0; o >>= 1) sq += __shfl_xor_sync(0xffffffffu, sq, o);
+            if (lane == 0 && r < p.m) {
+                mean[r] = mu;
+                rstd[r] = rsqrtf(sq / (float)p.k + p.eps);
+            }
         }
     }
 }
@@ -349,8 +314,8 @@ bool cuda_op_ln_linear(backend *b, int32_t m, const void *x, const gl_weight *ga
 {
     cuda_state *s = cuda_state_of(b);
     const void *bt = beta ? beta->data : NULL;
-    if (s->ln_fuse_off || m <= 0 || gamma->cols != w->cols || !cuda_aligned16(gamma->data) ||
-        (bt && !cuda_aligned16(bt)))
+    if (s->ln_fuse_off || m <= 0 || gamma->cols != w->cols || w->cols > SK_LN_MAX_K ||
+        !cuda_aligned16(gamma->data) || (bt && !cuda_aligned16(bt)))
         return false;
     cuda_bind(s);
     return sk_run(s, m, x, w->cols, w, bias ? bias->data : NULL, act, residual, y, gamma->data, bt,
