@@ -225,14 +225,6 @@ typedef struct backend_ops {
     bool (*ln_linear)(backend *b, int32_t m, const void *x, const gl_weight *gamma,
                       const gl_weight *beta, float eps, const gl_weight *w, const gl_weight *bias,
                       gl_act act, const void *residual, void *y);
-
-    /* Optional fusion (NULL: none). linear(m, x, w->cols, w, bias, GL_ACT_NONE, NULL, y) (x dense)
-     * and, in the same pass, the argmax op's answer for every row of y as stored (ties: the lowest
-     * index) into ids: device, m int32, left on the device. true when it ran; false, with nothing
-     * launched, when the backend does not fuse this call; the answer depends only on m, w's shape
-     * and the alignment of x and w, so a recorded pass decides as its replays would. */
-    bool (*linear_argmax)(backend *b, int32_t m, const void *x, const gl_weight *w,
-                          const gl_weight *bias, void *y, int32_t *ids);
 } backend_ops;
 
 struct backend {

@@ -21,7 +21,6 @@ typedef struct dec_views {
 /* A decoder pass's index arrays on the device (one upload: decode_pack). */
 typedef struct dec_idx {
     int32_t *ids, *pos, *slots, *off, *lens, *xlens, *rows, *tab, *xtab;
-    int32_t *am;                     /* out: the lm_head's fused argmax, one id a sequence */
     int32_t tab_stride, xtab_stride; /* block-table row widths */
 } dec_idx;
 
@@ -118,7 +117,7 @@ static glossa_status decode_pack(bart_ws *ws, const bart_dec_batch *b, int32_t n
     int64_t o_ids = 0, o_pos = o_ids + n_tok, o_slots = o_pos + n_tok, o_off = o_slots + n_tok;
     int64_t o_lens = o_off + n + 1, o_xlens = o_lens + n, o_rows = o_xlens + n;
     int64_t o_tab = o_rows + n, o_xtab = o_tab + (int64_t)n * stride;
-    int64_t o_am = o_xtab + (int64_t)n * xstride, total = o_am + n;
+    int64_t total = o_xtab + (int64_t)n * xstride;
     GLOSSA_TRY(bart_ws_reserve_idx(ws, total));
     int32_t *h = ws->hidx, nb = b->n_seqs, tb = b->off[nb]; /* the batch's own rows, tokens */
     memcpy(h + o_ids, b->ids, (size_t)tb * sizeof *h);
@@ -146,19 +145,15 @@ static glossa_status decode_pack(bart_ws *ws, const bart_dec_batch *b, int32_t n
         memcpy(h + o_xtab + (int64_t)s * xstride, h + o_xtab + (int64_t)(nb - 1) * xstride,
                (size_t)xstride * sizeof *h);
     }
-    GLOSSA_TRY(bart_up(ws->m->be, ws->didx, h, (size_t)o_am)); /* not the argmax's output */
+    GLOSSA_TRY(bart_up(ws->m->be, ws->didx, h, (size_t)total));
     int32_t *d = ws->didx;
-    *ix = (dec_idx){d + o_ids,  d + o_pos,  d + o_slots, d + o_off, d + o_lens, d + o_xlens,
-                    d + o_rows, d + o_tab,  d + o_xtab,  d + o_am,  stride,     xstride};
+    *ix = (dec_idx){d + o_ids, d + o_pos,  d + o_slots, d + o_off, d + o_lens, d + o_xlens,
+                    d + o_rows, d + o_tab, d + o_xtab, stride, xstride};
     return GLOSSA_STATUS_OK;
 }
 
-/* Pass flags kept with a recorded graph (bart_graphs_put) */
-#define PASS_ARGMAX 1u /* the lm_head wrote each row's argmax to ix->am */
-
-/* The pass's ops, from the embeddings to the logits in ws->logits (rows: logits rows); returns
- * PASS_* flags. */
-static unsigned decode_ops(bart_model *m, bart_ws *ws, const bart_kv *kv, int32_t n_seqs,
+/* The pass's ops, from the embeddings to the logits in ws->logits (rows: logits rows). */
+static void decode_ops(bart_model *m, bart_ws *ws, const bart_kv *kv, int32_t n_seqs,
                        int32_t n_tok, bool all_logits, const dec_idx *ix)
 {
     backend *be = m->be;
@@ -186,12 +181,9 @@ static unsigned decode_ops(bart_model *m, bart_ws *ws, const bart_kv *kv, int32_
         rows = n_seqs;
         src = ws->y;
     }
-    const gl_weight *fb = m->final_logits_bias.data ? &m->final_logits_bias : NULL;
-    if (!all_logits && be->ops->linear_argmax &&
-        be->ops->linear_argmax(be, rows, src, &m->lm_head, fb, ws->logits, ix->am))
-        return PASS_ARGMAX;
-    be->ops->linear(be, rows, src, d, &m->lm_head, fb, GL_ACT_NONE, NULL, ws->logits);
-    return 0;
+    be->ops->linear(be, rows, src, d, &m->lm_head,
+                    m->final_logits_bias.data ? &m->final_logits_bias : NULL, GL_ACT_NONE, NULL,
+                    ws->logits);
 }
 
 /* Table widths rounded up to a power of two, so that a growing context changes the recorded
@@ -251,22 +243,22 @@ static glossa_status decode_graph_check(bart_model *m, bart_ws *ws, const bart_k
 /* Record the pass into a graph when its shape has come before, replay it when recorded; false:
  * run it unrecorded (no graph support, teacher forcing, or recording failed). */
 static bool decode_graph(bart_model *m, bart_ws *ws, const bart_kv *kv, int32_t n_seqs,
-                         const dec_idx *ix, glossa_status *st, unsigned *flags)
+                         const dec_idx *ix, glossa_status *st)
 {
     backend *be = m->be;
     bart_graph_key key = {n_seqs, ix->tab_stride, ix->xtab_stride, 0, be->ops->graph_epoch(be),
                           ws->epoch, kv->epoch};
     bool record = false;
-    void *g = bart_graphs_get(ws->graphs, &key, &record, flags);
+    void *g = bart_graphs_get(ws->graphs, &key, &record);
     if (!g && record && be->ops->graph_begin(be) == GLOSSA_STATUS_OK) {
-        *flags = decode_ops(m, ws, kv, n_seqs, n_seqs, false, ix);
+        decode_ops(m, ws, kv, n_seqs, n_seqs, false, ix);
         glossa_status rs = be->ops->graph_end(be, &g);
         if (rs != GLOSSA_STATUS_OK) {
             GLOSSA_LOG_WARN("decoder pass of %d sequences not recorded (%s): runs unrecorded",
                             n_seqs, glossa_last_error());
             g = NULL;
         }
-        bart_graphs_put(ws->graphs, &key, g, *flags);
+        bart_graphs_put(ws->graphs, &key, g);
         if (ws->graph_check)
             GLOSSA_LOG_WARN("graph check: recorded n_seqs %d strides %d/%d epochs %llu/%llu",
                             n_seqs, ix->tab_stride, ix->xtab_stride,
@@ -309,16 +301,9 @@ glossa_status bart_decode(bart_model *m, bart_ws *ws, const bart_kv *kv, const b
     dec_idx ix;
     GLOSSA_TRY(decode_pack(ws, b, run_tok, stride, xstride, n_run, &ix));
     glossa_status st = GLOSSA_STATUS_OK;
-    unsigned flags = 0;
-    ws->argmax_ids = NULL;
-    ws->argmax_rows = 0;
-    if (!graphs || !decode_graph(m, ws, kv, n_run, &ix, &st, &flags))
-        flags = decode_ops(m, ws, kv, n_run, run_tok, b->all_logits, &ix);
+    if (!graphs || !decode_graph(m, ws, kv, n_run, &ix, &st))
+        decode_ops(m, ws, kv, n_run, run_tok, b->all_logits, &ix);
     GLOSSA_TRY(st);
-    if (flags & PASS_ARGMAX) {
-        ws->argmax_ids = ix.am;
-        ws->argmax_rows = rows;
-    }
     if (!logits) return GLOSSA_STATUS_OK; /* kept on the device: bart_logits_* */
     return be->ops->download_f32(be, logits, ws->logits, (size_t)rows * (size_t)vocab);
 }
@@ -328,8 +313,6 @@ glossa_status bart_logits_argmax(bart_model *m, bart_ws *ws, int32_t rows, int32
     int32_t vocab = m->lm_head.rows;
     if ((int64_t)rows * vocab > ws->cap_logits)
         return glossa_error(GLOSSA_STATUS_INTERNAL, "argmax over %d rows of kept logits", rows);
-    if (ws->argmax_ids && rows <= ws->argmax_rows) /* the lm_head took it already */
-        return m->be->ops->download(m->be, ids, ws->argmax_ids, (size_t)rows * sizeof *ids);
     return m->be->ops->argmax(m->be, rows, vocab, ws->logits, ids);
 }
 

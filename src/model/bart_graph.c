@@ -13,7 +13,6 @@
 typedef struct graph_entry {
     bart_graph_key key;
     void *graph;     /* NULL: seen, not recorded (yet, or refused) */
-    unsigned flags;  /* the recording pass's (bart_graphs_put) */
     bool refused;
     bool used;
     uint64_t last;   /* use clock */
@@ -56,10 +55,9 @@ static bool same_key(const bart_graph_key *a, const bart_graph_key *b)
            a->ws_epoch == b->ws_epoch && a->kv_epoch == b->kv_epoch;
 }
 
-void *bart_graphs_get(bart_graphs *g, const bart_graph_key *key, bool *record, unsigned *flags)
+void *bart_graphs_get(bart_graphs *g, const bart_graph_key *key, bool *record)
 {
     *record = false;
-    *flags = 0;
     g->clock++;
     graph_entry *victim = NULL;
     for (int i = 0; i < GRAPHS_CAP; i++) {
@@ -69,7 +67,6 @@ void *bart_graphs_get(bart_graphs *g, const bart_graph_key *key, bool *record, u
             entry_clear(g, e); /* recorded over memory that has moved since */
         if (e->used && same_key(&e->key, key)) {
             e->last = g->clock;
-            *flags = e->flags;
             if (e->graph) return e->graph;
             *record = !e->refused;
             return NULL;
@@ -83,14 +80,13 @@ void *bart_graphs_get(bart_graphs *g, const bart_graph_key *key, bool *record, u
     return NULL;
 }
 
-void bart_graphs_put(bart_graphs *g, const bart_graph_key *key, void *graph, unsigned flags)
+void bart_graphs_put(bart_graphs *g, const bart_graph_key *key, void *graph)
 {
     for (int i = 0; i < GRAPHS_CAP; i++) {
         graph_entry *e = &g->e[i];
         if (!e->used || !same_key(&e->key, key)) continue;
         if (e->graph) g->be->ops->graph_free(g->be, e->graph);
         e->graph = graph;
-        e->flags = flags;
         e->refused = graph == NULL;
         return;
     }

@@ -26,12 +26,9 @@ bart_graphs *bart_graphs_new(backend *be);
 void bart_graphs_free(bart_graphs *g);
 
 /* The graph recorded for key, or NULL; then *record says whether to record this pass (its shape
- * came before and was not refused). *flags: what the recording pass noted (bart_graphs_put).
- * Entries of other epochs are dropped. */
-void *bart_graphs_get(bart_graphs *g, const bart_graph_key *key, bool *record, unsigned *flags);
-/* Keep graph for key (the cache owns it), with flags the caller needs back at each replay (what the
- * recorded ops decided, e.g. that the argmax ran fused); NULL: recording failed, do not try this
- * key again. */
-void bart_graphs_put(bart_graphs *g, const bart_graph_key *key, void *graph, unsigned flags);
+ * came before and was not refused). Entries of other epochs are dropped. */
+void *bart_graphs_get(bart_graphs *g, const bart_graph_key *key, bool *record);
+/* Keep graph for key (the cache owns it); NULL: recording failed, do not try this key again. */
+void bart_graphs_put(bart_graphs *g, const bart_graph_key *key, void *graph);
 
 #endif

@@ -27,8 +27,6 @@ struct bart_ws {
     int table_pow2;                    /* GLOSSA_TABLE_POW2 (read once): 1, 0, or -1 unset */
     bool graph_check;                  /* GLOSSA_GRAPHS_CHECK=1: compare replays (debugging) */
     bool buckets;                      /* GLOSSA_DECODE_BUCKETS=1: pad decode passes (bart_decode.c) */
-    int32_t *argmax_ids;               /* the last decoder pass's fused argmax ids (device), or NULL */
-    int32_t argmax_rows;               /* rows of it that are the pass's logits rows */
 };
 
 /* Grow the buffers to hold n token rows / n logits / n index entries (bumps ws->epoch on a move). */

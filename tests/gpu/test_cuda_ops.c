@@ -8,8 +8,7 @@
  * NaN in every dtype) before each op, so an element never written fails the comparison.
  *
  * Float ops: max |gpu - cpu| / max |cpu| <= 1e-2 (F16) or 2e-2 (BF16). Copies (gather_rows,
- * kv_write, kv_copy_blocks), argmax (and linear_argmax's ids over its own logits), the conversions
- * and round trips: exact. The worst error per
+ * kv_write, kv_copy_blocks), argmax, the conversions and round trips: exact. The worst error per
  * op and dtype is printed at the end. Exits 77 (skipped) without a CUDA device. */
 #include <math.h>
 #include <stdio.h>
@@ -628,76 +627,6 @@ static void test_argmax(const pair *p)
     }
 }
 
-/* linear_argmax (the lm_head kernel): the logits against the CPU's linear, and the ids exactly
- * the CPU argmax op's answer over the logits the GPU stored. dup: weight rows repeat with period
- * 97 (exact ties: the lowest index must win); nan_bias: two NaN biases (the first NaN wins). */
-static void run_linear_argmax(const pair *p, int m, int k, int n, bool with_bias, bool nan_bias,
-                              bool dup)
-{
-    float *x = rnd((size_t)m * k, -1, 1, p->act);
-    float *wv = rand_buf((size_t)n * k, -0.5f, 0.5f), *bv = rand_buf((size_t)n, -1, 1);
-    if (dup)
-        for (int r = 97; r < n; r++) memcpy(wv + (size_t)r * k, wv + (size_t)(r % 97) * k, (size_t)k * 4);
-    if (nan_bias) bv[n / 2] = bv[n - 3] = NAN;
-    wpair w = make_wpair(p, wv, n, k, GL_DTYPE_F16), bias = make_wpair(p, bv, 1, n, GL_DTYPE_F16);
-    float *out[2];
-    int32_t *ids = malloc((size_t)m * 4), *want = malloc((size_t)m * 4);
-    bool ran = false;
-    for (int s = 0; s < 2; s++) {
-        backend *be = side(p, s);
-        void *dx = dev_f32(be, x, (size_t)m * k);
-        void *dy = dev_alloc(be, (size_t)m * n * act_size(be));
-        gl_weight *wb = s ? &w.c : &w.g, *bb = with_bias ? (s ? &bias.c : &bias.g) : NULL;
-        if (s == 0) {
-            poison(be, dy, (size_t)m * n);
-            int32_t *dids = dev_alloc(be, (size_t)m * 4);
-            ran = be->ops->linear_argmax && be->ops->linear_argmax(be, m, dx, wb, bb, dy, dids);
-            if (ran) CHECK_OK(be->ops->download(be, ids, dids, (size_t)m * 4));
-            be->ops->free(be, dids);
-        } else {
-            be->ops->linear(be, m, dx, k, wb, bb, GL_ACT_NONE, NULL, dy);
-        }
-        out[s] = host_f32(be, dy, (size_t)m * n);
-        be->ops->free(be, dx);
-        be->ops->free(be, dy);
-    }
-    char what[160];
-    snprintf(what, sizeof what, "linear_argmax m=%d k=%d n=%d bias=%d nan=%d dup=%d", m, k, n,
-             with_bias, nan_bias, dup);
-    CHECK_MSG(ran, "%s [%s]: the CUDA op declined", what, p->tag);
-    if (ran) {
-        record(p, "linear_argmax", rel_err(out[0], out[1], (size_t)m * n), what);
-        void *dl = dev_f32(p->c, out[0], (size_t)m * n); /* the GPU's logits, argmax on the CPU */
-        CHECK_OK(p->c->ops->argmax(p->c, m, n, dl, want));
-        p->c->ops->free(p->c, dl);
-        int same = memcmp(ids, want, (size_t)m * 4) == 0;
-        for (int i = 0; i < m && !same; i++)
-            if (ids[i] != want[i]) fprintf(stderr, "  %s row %d: fused %d, argmax of its logits %d\n", what, i, ids[i], want[i]);
-        record_exact(p, "linear_argmax ids", same, what);
-    }
-    free_wpair(p, &w);
-    free_wpair(p, &bias);
-    free(x);
-    free(wv);
-    free(bv);
-    free(out[0]);
-    free(out[1]);
-    free(ids);
-    free(want);
-}
-
-static void test_linear_argmax(const pair *p)
-{
-    static const int ms[] = {1, 5, 8, 9, 16, 17, 32, 33, 64};
-    for (int i = 0; i < 9; i++)
-        run_linear_argmax(p, ms[i], i % 3 == 0 ? 128 : 1024, i % 2 ? 32775 : 1000 + 129 * i, i % 4 != 1,
-                          i == 4 || i == 8, i == 2 || i == 7);
-    run_linear_argmax(p, 64, 1024, 50021, true, false, false);
-    /* the linear op's route to the same kernel (n >= 32768), x rows strided */
-    run_linear(p, 64, 1024, 40000, 8, GL_DTYPE_BF16, true, GL_ACT_NONE, RES_NONE);
-    run_linear(p, 17, 128, 32768, 0, GL_DTYPE_F32, false, GL_ACT_NONE, RES_NONE);
-}
-
 /* ---- paged K/V ---- */
 
 typedef struct kv_pool {
@@ -915,7 +844,6 @@ static void run_all(backend *cpu, gl_dtype act)
     test_embed(&p);
     test_gather(&p);
     test_argmax(&p);
-    test_linear_argmax(&p);
     test_kv(&p);
     p.g->ops->sync(p.g);
     backend_destroy(p.g);

@@ -134,7 +134,6 @@ static void cu_destroy(backend *b)
         cuda_linear_release(s);
         cuda_misc_release(s);
         cuda_beam_release(s);
-        cuda_lm_head_release(s);
         cudaFree(s->staging);
         if (s->stream) cudaStreamDestroy(s->stream);
         free(s);
@@ -319,7 +318,6 @@ static const backend_ops cuda_ops = {
     cuda_op_graph_epoch,     /* graph_epoch */
     cu_mem_info,             /* mem_info */
     cuda_op_ln_linear,       /* ln_linear */
-    cuda_op_linear_argmax,   /* linear_argmax */
 };
 
 extern "C" int backend_cuda_device_count(void)
@@ -346,7 +344,6 @@ static glossa_status cu_init_state(cuda_state *s, int device)
     GLOSSA_TRY(cuda_grow(&s->staging, &cap, CUDA_STAGING_BYTES, "staging buffer"));
     const char *env = getenv("GLOSSA_CUDA_PDL");
     s->pdl = !(env && env[0] == '0');
-    GLOSSA_TRY(cuda_lm_head_init(s));
     return cuda_linear_init(s);
 }
 

@@ -41,10 +41,6 @@ typedef struct cuda_state {
     bool skinny_off;              /* GLOSSA_CUDA_SKINNY=0: cuBLASLt for every m */
     int32_t skinny_max_m;         /* rows up to which the skinny kernel runs (GLOSSA_CUDA_SKINNY_M) */
     bool ln_fuse_off;             /* ln_linear declines (two kernels) unless GLOSSA_CUDA_LN_FUSE=1 */
-    /* cuda_lm_head.cu */
-    void *lmh_scratch;            /* per-block argmax partials and the blocks-done counter */
-    size_t lmh_smem_max;          /* dynamic shared memory a block may take */
-    bool lmh_off;                 /* GLOSSA_CUDA_LM_HEAD=0: lm_head shapes go the general way */
     /* cuda_misc.cu */
     void *argmax_scratch;         /* per-chunk (value, index) partials, then the ids */
     size_t argmax_scratch_bytes;
@@ -126,18 +122,6 @@ bool cuda_linear_skinny(cuda_state *s, int32_t m, const void *x, int32_t x_strid
 bool cuda_op_ln_linear(backend *b, int32_t m, const void *x, const gl_weight *gamma,
                        const gl_weight *beta, float eps, const gl_weight *w, const gl_weight *bias,
                        gl_act act, const void *residual, void *y);
-
-/* cuda_lm_head.cu: logits for m <= LH_MAX_M rows, with each row's argmax into ids (device; NULL:
- * logits only); false (nothing launched) outside its preconditions, which depend only on the
- * shapes, alignment and GLOSSA_CUDA_LM_HEAD. */
-#define LH_MAX_M 64
-#define LH_MIN_N 32768 /* the linear op routes act-free, residual-free calls this wide to it */
-glossa_status cuda_lm_head_init(cuda_state *s);
-void cuda_lm_head_release(cuda_state *s);
-bool cuda_lm_head(cuda_state *s, int32_t m, const void *x, int32_t x_stride, const gl_weight *w,
-                  const void *bias, void *y, int32_t *ids);
-bool cuda_op_linear_argmax(backend *b, int32_t m, const void *x, const gl_weight *w,
-                           const gl_weight *bias, void *y, int32_t *ids);
 
 /* cuda_norm.cu */
 void cuda_op_layernorm(backend *b, int32_t m, void *x, const void *r, const gl_weight *gamma,

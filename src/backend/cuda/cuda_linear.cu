@@ -1,7 +1,5 @@
-/* linear: y(m, n) = act(x(m, k) W(n, k)^T + bias(n)) (+ residual(m, n)); an lm_head's shapes
- * (n >= LH_MIN_N, m <= LH_MAX_M, no activation or residual) go to cuda_lm_head.cu, m <= SK_MAX_M
- * rows to the skinny kernel (cuda_linear_skinny.cu) when its preconditions hold, the rest through
- * cuBLASLt.
+/* linear: y(m, n) = act(x(m, k) W(n, k)^T + bias(n)) (+ residual(m, n)); m <= SK_MAX_M rows go to the
+ * skinny kernel (cuda_linear_skinny.cu) when its preconditions hold, the rest through cuBLASLt.
  *
  * Row-major to cuBLASLt's column-major. A row-major (r, c) matrix with row stride ld is, read in
  * column-major terms, a (c x r) matrix with leading dimension ld: the same bytes, transposed. So
@@ -408,10 +406,6 @@ void cuda_op_linear(backend *b, int32_t m, const void *x, int32_t x_stride, cons
     cuda_bind(s);
     int32_t n = w->rows, k = w->cols;
     const void *bp = bias ? bias->data : NULL;
-    /* an lm_head (a large vocabulary) at decode sizes: the persistent streaming kernel */
-    if (act == GL_ACT_NONE && !residual && n >= LH_MIN_N &&
-        cuda_lm_head(s, m, x, x_stride, w, bp, y, NULL))
-        return;
     if (cuda_linear_skinny(s, m, x, x_stride, w, bp, act, residual, y)) return;
     int64_t total = (int64_t)m * n;
     bool ok;

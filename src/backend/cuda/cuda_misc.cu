@@ -9,7 +9,6 @@
  * the reduction is split: torch.argmax's answer, as the CPU twin's. */
 #include <string.h>
 
-#include "backend/cuda/cuda_argmax.cuh"
 #include "backend/cuda/cuda_internal.h"
 
 #define ROW_THREADS 128
@@ -165,6 +164,17 @@ void cuda_op_kv_copy_blocks(backend *b, const gl_kv_view *kv, int32_t n, const i
 }
 
 /* ---- argmax ---- */
+
+/* a beats b: a real candidate over none; NaN over numbers; the larger value; the lower index. */
+static __device__ __forceinline__ bool arg_better(float av, int32_t ai, float bv, int32_t bi)
+{
+    if (ai < 0) return false;
+    if (bi < 0) return true;
+    bool an = av != av, bn = bv != bv;
+    if (an != bn) return an;
+    if (!an && av != bv) return av > bv;
+    return ai < bi;
+}
 
 /* Block-wide winner (blockDim.x == ARG_THREADS); thread 0 gets the result. */
 static __device__ void arg_block_reduce(float *v, int32_t *i)
