@@ -352,6 +352,11 @@ typedef struct glossa_engine_params {
                                       the batch caps it (guaranteed-no-evict reserves every
                                       request's max_length up front). If the grown pools cannot be
                                       allocated, 1 GiB. */
+    float scheduler_delay_factor;  /* >= 0, default 0 (off): hold new requests back until the
+                                      oldest waiting one has waited this many times the last
+                                      admitting iteration's time, unless nothing runs (vLLM's
+                                      --scheduler-delay-factor): fewer, larger encoder passes
+                                      between decode steps */
 } glossa_engine_params;
 
 glossa_engine_params glossa_engine_default_params(void);

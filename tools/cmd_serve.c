@@ -22,6 +22,8 @@ static void serve_usage(FILE *f)
             "  --max-num-tokens N       tokens per scheduler iteration (default 4096)\n"
             "  --max-batch-size N       running sequences, beams count (default 256)\n"
             "  --policy P               guaranteed-no-evict (default) or max-utilization\n"
+            "  --scheduler-delay-factor F  hold new requests until the oldest has waited F times\n"
+            "                           the last admitting iteration (vLLM's; default 0: off)\n"
             "  --max-queue N            waiting requests at most; beyond: 429 with Retry-After\n"
             "                           (default 1024)\n"
             "  --max-input-tokens N     longer inputs get a 400 (default 1024)\n"
@@ -107,6 +109,12 @@ static int value_opt(srv_config *c, const char *a, const char *v)
         if (!strcmp(v, "guaranteed-no-evict")) c->engine.policy = GLOSSA_POLICY_GUARANTEED_NO_EVICT;
         else if (!strcmp(v, "max-utilization")) c->engine.policy = GLOSSA_POLICY_MAX_UTILIZATION;
         else return bad(a, v);
+    } else if (!strcmp(a, "--scheduler-delay-factor")) {
+        char *end;
+        errno = 0;
+        double f = strtod(v, &end);
+        if (end == v || *end || errno || !(f >= 0.0 && f <= 1000.0)) return bad(a, v);
+        c->engine.scheduler_delay_factor = (float)f;
     } else if (!strcmp(a, "--kv-cache-free-fraction")) {
         char *end;
         errno = 0;

@@ -10,7 +10,8 @@
 # e.g. on the GPU machine: bench/loadgen/compare.sh -m /tmp/mbart50 -r 2,4,8,16,32 -- --device cuda
 # Environment: GLOSSA (default build/glossa), PORT (default 8321), LOADGEN_ARGS (extra loadgen flags),
 # WARMUP (seconds of load at the first rate before the measured sweep, not recorded; default 0:
-# a fresh server records CUDA graphs and builds GEMM plans for each new batch size it meets).
+# a fresh server records CUDA graphs and builds GEMM plans for each new batch size it meets),
+# MODES (default "inflight-no-evict inflight-max-util static").
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 GLOSSA=${GLOSSA:-$here/../../build/glossa}
@@ -62,9 +63,15 @@ hz=$(getconf CLK_TCK)
 busy() { awk '/^cpu /{print $2 + $3 + $4 + $7 + $8 + $9}' /proc/stat; }
 proc_cpu() { awk '{print $14 + $15 + $16 + $17}' "/proc/$1/stat"; }
 
-run_mode inflight-no-evict --policy guaranteed-no-evict "$@"
-run_mode inflight-max-util --policy max-utilization "$@"
-run_mode static --static-batching "$@"
+modes=${MODES:-inflight-no-evict inflight-max-util static}
+for mode in $modes; do
+    case $mode in
+        inflight-no-evict) run_mode inflight-no-evict --policy guaranteed-no-evict "$@" ;;
+        inflight-max-util) run_mode inflight-max-util --policy max-utilization "$@" ;;
+        static) run_mode static --static-batching "$@" ;;
+        *) echo "compare.sh: unknown mode $mode" >&2; exit 2 ;;
+    esac
+done
 
 python3 - "$out" "$hz" <<'PY'
 import json, sys, os
@@ -72,6 +79,8 @@ out, hz = sys.argv[1], float(sys.argv[2])
 ms = lambda d, k: f"{d[k]:.0f}" if k in d else "-"  # noqa: E731 (no TTFT: no text was streamed)
 print(f"{'mode':<20}{'rate':>7}{'done/s':>9}{'p50 ms':>10}{'p99 ms':>10}{'ttft p50':>10}{'ttft p99':>10}{'err':>6}")
 for name in ("inflight-no-evict", "inflight-max-util", "static"):
+    if not os.path.exists(os.path.join(out, name + ".json")):
+        continue  # not in MODES
     res = json.load(open(os.path.join(out, name + ".json")))
     for r in res if isinstance(res, list) else [res]:
         l, t = r["latency_ms"] or {}, r["ttft_ms"] or {}

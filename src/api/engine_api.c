@@ -49,7 +49,7 @@ struct glossa_engine {
 
 glossa_engine_params glossa_engine_default_params(void)
 {
-    glossa_engine_params p = {4096, 256, GLOSSA_POLICY_GUARANTEED_NO_EVICT, 1024, 0, 0.9f, 0};
+    glossa_engine_params p = {4096, 256, GLOSSA_POLICY_GUARANTEED_NO_EVICT, 1024, 0, 0.9f, 0, 0.0f};
     return p;
 }
 
@@ -167,6 +167,9 @@ static glossa_status check_params(const glossa_engine_params *p)
         return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT, "max_batch_size %d < 1", p->max_batch_size);
     if (p->max_queue < 1)
         return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT, "max_queue %d < 1", p->max_queue);
+    if (!(p->scheduler_delay_factor >= 0.0f && p->scheduler_delay_factor <= 1000.0f))
+        return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT, "scheduler_delay_factor %g outside [0, 1000]",
+                            (double)p->scheduler_delay_factor);
     if (p->policy != GLOSSA_POLICY_GUARANTEED_NO_EVICT && p->policy != GLOSSA_POLICY_MAX_UTILIZATION)
         return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT, "unknown policy %d", (int)p->policy);
     return GLOSSA_STATUS_OK;
@@ -200,7 +203,8 @@ glossa_status glossa_engine_create(glossa_model *m, const glossa_engine_params *
     e->p = *params;
     engine_config cfg = {params->max_num_tokens, params->max_batch_size,
                          params->policy == GLOSSA_POLICY_MAX_UTILIZATION ? ENGINE_POLICY_MAX_UTIL
-                                                                         : ENGINE_POLICY_NO_EVICT};
+                                                                         : ENGINE_POLICY_NO_EVICT,
+                         params->scheduler_delay_factor};
     engine_events ev = {e, on_token, on_end};
     engine_init(&e->core, m->bart, m->eng.ws, m->eng.pool, &cfg, &ev);
     glossa_status s = size_pools(e);

@@ -315,6 +315,15 @@ static int32_t admit_waiting(engine *e, int64_t *left, int64_t *used)
     return n_whole;
 }
 
+/* Whether this iteration admits (vLLM's scheduler delay): always with no delay factor or nothing
+ * running; else once the oldest waiting request has waited delay_factor times the last admitting
+ * iteration's time, so that arrivals gather into fewer encoder passes between decode steps. */
+static bool admit_due(const engine *e, double now)
+{
+    if (!(e->cfg.delay_factor > 0.0f) || e->n_active == 0 || !e->wait_head) return true;
+    return now - e->wait_head->t_submit >= (double)e->cfg.delay_factor * e->last_admit_ms;
+}
+
 /* ---- the iteration ---- */
 
 /* The decode set, in arrival order: jobs running since an earlier iteration, and those whose
@@ -394,7 +403,7 @@ glossa_status engine_step(engine *e)
         }
     }
     /* 3. admissions, the whole group's encoder pass */
-    int32_t n_whole = admit_waiting(e, &left, &used);
+    int32_t n_whole = admit_due(e, t0) ? admit_waiting(e, &left, &used) : 0;
     if (n_whole > 0) {
         glossa_status s = engine_encode_whole(e, e->b.jobs, n_whole);
         if (s != GLOSSA_STATUS_OK) {
@@ -409,6 +418,10 @@ glossa_status engine_step(engine *e)
     if (n > 0) {
         glossa_status s = engine_decode_step(e, e->b.jobs, n);
         if (s != GLOSSA_STATUS_OK) ret = s;
+    }
+    if (e->it.admitted > 0) {
+        e->last_admit_ms = engine_now_ms() - t0;
+        e->c.admit_iterations++;
     }
     if (used > 0) e->c.iterations++;
     e->c.last_iter_units = used;

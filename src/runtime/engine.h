@@ -86,6 +86,8 @@ typedef struct engine_config {
     int64_t max_num_tokens; /* encoder + decoder tokens per iteration; <= 0: unlimited */
     int32_t max_batch_size; /* sequences (beams count) admitted at once; <= 0: unlimited */
     engine_policy policy;
+    float delay_factor;     /* admissions wait for delay_factor x the last admitting iteration's
+                               time since the oldest arrival (unless idle); 0: every iteration */
 } engine_config;
 
 typedef enum engine_phase {
@@ -152,6 +154,7 @@ typedef struct engine_counters {
     int64_t last_iter_units, max_iter_units;
     int64_t chunk_parts;      /* chunked encoder parts run */
     int64_t chunked_jobs;     /* jobs whose encoder was split across iterations */
+    int64_t admit_iterations; /* iterations that admitted requests */
 } engine_counters;
 
 /* What one iteration did (GLOSSA_ENGINE_TRACE writes it, one line per iteration). */
@@ -201,6 +204,7 @@ typedef struct engine {
     engine_iter_stats it;    /* the last iteration */
     FILE *trace;             /* GLOSSA_ENGINE_TRACE=1 (stderr) or =PATH: one line per iteration */
     double trace_prev_end;
+    double last_admit_ms;   /* the last iteration that admitted: its time (admit_due) */
 } engine;
 
 double engine_now_ms(void);

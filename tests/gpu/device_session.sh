@@ -12,7 +12,8 @@
 #   6. the server: in-flight (both policies) vs static batching, bench/loadgen/compare.sh on the
 #      mbart-large-50 synth model with varied output lengths (--eos-bias/--eos-ramp), RATES
 #      (default 64,256,512 req/s), DUR seconds each (default 10), after WARMUP seconds (default 5)
-#      of unrecorded load at the first rate.
+#      of unrecorded load at the first rate; SERVE_ARGS: more `glossa serve` flags (e.g.
+#      "--scheduler-delay-factor 2"), MODES: compare.sh's.
 # Usage (GPU machine, repo root): tests/gpu/device_session.sh [OUT]   (steps: STEPS="1 2 3 4 5")
 set -uo pipefail
 out=${1:-${OUT:-/tmp/out}}
@@ -84,7 +85,8 @@ if has 6; then
     me=/tmp/mbart-large-50-eos
     step "server sweep (varied lengths)"
     [ -f $me/model.safetensors ] || $g synth --arch mbart-large-50 --eos-bias 6.8 --eos-ramp 0.06 --out $me > /dev/null
-    GLOSSA=$g WARMUP=${WARMUP:-5} timeout 560 bench/loadgen/compare.sh -m $me -o "$out/sweep" -r "${RATES:-64,256,512}" -d "${DUR:-10}" -- --device cuda --max-new-tokens 128 > "$out/sweep.txt" 2>&1
+    # shellcheck disable=SC2086
+    GLOSSA=$g WARMUP=${WARMUP:-5} timeout 560 bench/loadgen/compare.sh -m $me -o "$out/sweep" -r "${RATES:-64,256,512}" -d "${DUR:-10}" -- --device cuda --max-new-tokens 128 ${SERVE_ARGS:-} > "$out/sweep.txt" 2>&1
     echo "rc=$?"; cat "$out/sweep.txt" | tail -30
 fi
 step "done"

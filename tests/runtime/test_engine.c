@@ -264,6 +264,36 @@ static void check_mix(glossa_model *m, const char *name, int n)
     batch_free(&b);
 }
 
+/* The scheduler delay (vLLM's --scheduler-delay-factor): with a factor far above any wait,
+ * requests arriving while others run are held until nothing runs, then admitted together: every
+ * result still equals glossa_model_run's, and at most half as many iterations admit as requests
+ * arrive one a step (undelayed, each arrival's next iteration admits it). */
+static void check_delay(glossa_model *m)
+{
+    batch b;
+    batch_make(&b, m, 12, 40, 12);
+    glossa_engine_params ep = glossa_engine_default_params();
+    ep.scheduler_delay_factor = 1000.0f;
+    glossa_engine *e = NULL;
+    CHECK_OK(glossa_engine_create(m, &ep, &e));
+    int64_t admits = 0, U = 0;
+    if (e) {
+        run_staggered(e, &b, 1, ep.max_num_tokens, "delay factor 1000");
+        engine_counters ec;
+        glossa_engine_debug_counters(e, &ec, &U);
+        admits = ec.admit_iterations;
+        batch_check(&b, "delay factor 1000");
+        check_idle(e, "delay factor 1000");
+        glossa_engine_free(e);
+    }
+    CHECK_MSG(admits * 2 <= b.n, "delay factor 1000: %lld admitting iterations for %d requests "
+              "arriving one a step", (long long)admits, b.n);
+    batch_free(&b);
+    glossa_engine_params bad = glossa_engine_default_params();
+    bad.scheduler_delay_factor = -1.0f;
+    CHECK_STATUS(glossa_engine_create(m, &bad, &e), GLOSSA_STATUS_INVALID_ARGUMENT);
+}
+
 /* (c): a pool of 24 blocks of 16 tokens (18 self, 6 cross), inputs of at most 16 tokens. */
 static void check_policies(glossa_model *m)
 {
@@ -608,6 +638,7 @@ int main(void)
             check_fcfs(m);
             check_threads(m);
             check_wait(m);
+            check_delay(m);
         }
         glossa_model_free(m);
     }
