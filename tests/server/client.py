@@ -11,6 +11,7 @@ usage: client.py --glossa BIN --tiny DIR --slow DIR --work DIR --lines lines.jso
 import argparse
 import json
 import os
+import subprocess
 import signal
 import sys
 import threading
@@ -280,6 +281,32 @@ def test_static(args, ck, ref):
     ck.check(s.stop(signal.SIGINT) == 0, "static: SIGINT exits 0", s.log_tail())
 
 
+def test_delay(args, ck, ref):
+    """--scheduler-delay-factor: concurrent requests gathered, answers still as offline; a bad
+    factor is refused at startup."""
+    bad = subprocess.run([args.glossa, "serve", "-m", args.tiny, "--scheduler-delay-factor", "-1"],
+                         capture_output=True, text=True, timeout=60)
+    ck.check(bad.returncode == 2 and "--scheduler-delay-factor" in bad.stderr,
+             "delay factor -1 refused", (bad.returncode, bad.stderr[-300:]))
+    s = Server(args.glossa, args.tiny, ["--scheduler-delay-factor", "4", "--beam", "1",
+                                        "--max-new-tokens", str(MAX_NEW)],
+               os.path.join(args.work, "delay.log"), "delay")
+    s.wait_ready()
+    lines = ["Three girls are horseback riding.", "Save file", "Two men guard the man with the ball."]
+    outs = [None] * 9
+
+    def one(i):
+        outs[i] = s.post("/translate", {"q": lines[i % 3], "source": "en", "target": "ja"})
+
+    ths = [threading.Thread(target=one, args=(i,)) for i in range(9)]
+    [t.start() for t in ths]
+    [t.join() for t in ths]
+    ok = all(r.status == 200 and r.json()["translatedText"] == ref.get(lines[i % 3], "en", "ja")
+             for i, r in enumerate(outs))
+    ck.check(ok, "scheduler delay: as offline", outs)
+    ck.check(s.stop() == 0, "delay: SIGTERM exits 0", s.log_tail())
+
+
 def test_stream_slow(s, ck):
     """Tokens arrive one by one here: every event must carry whole UTF-8 characters."""
     for tgt in ("ru", "ko", "th", "de", "ja"):
@@ -455,6 +482,7 @@ def main():
         rc = s.stop()
         ck.check(rc == 0, "main: SIGTERM exits 0", (rc, s.log_tail()))
         test_static(args, ck, ref)
+        test_delay(args, ck, ref)
         slow.wait_ready()
         test_stream_slow(slow, ck)
         test_disconnects(slow, ck)
