@@ -140,6 +140,18 @@ def main():
         print(f"| {r['batch']} x {r['beam']} | {cell(g, 'tok_per_s', '{:,.0f}')} | {cell(g, 'ms_per_step', '{:.3f}')} "
               f"| {cell(g, 'ttft_ms', '{:.2f}')} | {cell(s, 'tok_per_s', '{:,.0f}')} | {cell(e, 'tok_per_s', '{:,.0f}')} "
               f"| {ratio} | {r['floor_ms_per_step']:.3f} | {cell(g, 'achieved_tb_s', '{:.2f}')} |")
+    # memory: glossa's device memory beyond its backend's creation, less the K/V block pools (which
+    # are sized from free memory, not by the batch), against HF's torch peak allocation
+    print("\n| batch x beam | glossa device MiB | of it K/V pools | glossa less pools | HF static peak MiB | "
+          "HF eager peak MiB | KV bytes/token |")
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        g, s, e = r["glossa"], r["hf_static"], r["hf_eager"]
+        less = (f"{g['device_mib'] - g['kv_pool_mib']:,.0f}" if "device_mib" in g and "kv_pool_mib" in g
+                else "-")
+        print(f"| {r['batch']} x {r['beam']} | {cell(g, 'device_mib', '{:,.0f}')} | {cell(g, 'kv_pool_mib', '{:,.0f}')} "
+              f"| {less} | {cell(s, 'peak_mem_mib', '{:,.0f}')} | {cell(e, 'peak_mem_mib', '{:,.0f}')} "
+              f"| {cell(g, 'kv_bytes_per_token', '{:,}')} |")
 
 
 if __name__ == "__main__":

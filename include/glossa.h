@@ -296,6 +296,11 @@ typedef struct glossa_run_stats {
     int32_t decode_steps;
     int64_t generated_tokens; /* tokens appended to running sequences (all beams) */
     size_t kv_bytes_per_token; /* self-attention K/V bytes per generated token, all layers */
+    /* CUDA (0 on the CPU): device memory in use now beyond what was in use once the backend was
+     * created (its context, stream, staging and cuBLASLt workspace), i.e. weights, workspace,
+     * scratch, recorded graphs and the K/V pools; and the K/V pools' part of it. */
+    int64_t device_bytes;
+    int64_t kv_pool_bytes;
 } glossa_run_stats;
 
 glossa_status glossa_model_last_run_stats(const glossa_model *m, glossa_run_stats *out);

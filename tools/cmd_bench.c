@@ -166,10 +166,11 @@ int cmd_bench(int argc, char **argv)
             printf("{\"batch\": %d, \"in\": %d, \"out\": %d, \"beam\": %d, \"runs\": %d, "
                    "\"total_ms\": %.3f, \"tok_per_s\": %.1f, \"ms_per_step\": %.4f, "
                    "\"ttft_ms\": %.3f, \"encode_ms\": %.3f, \"decode_steps\": %d, "
-                   "\"kv_bytes_per_token\": %zu, \"peak_rss_mib\": %.1f, \"load_s\": %.3f}\n",
+                   "\"kv_bytes_per_token\": %zu, \"peak_rss_mib\": %.1f, \"load_s\": %.3f, "
+                   "\"device_mib\": %.1f, \"kv_pool_mib\": %.1f}\n",
                    o.batch, o.in_len, o.out_len, o.beam, o.runs, med, tok_s, step_ms,
                    s->first_token_ms, s->encode_ms, s->decode_steps, s->kv_bytes_per_token, rss,
-                   load_s);
+                   load_s, (double)s->device_bytes / 1048576.0, (double)s->kv_pool_bytes / 1048576.0);
         else
             printf("batch %d, in %d, out %d, beam %d (median of %d runs): %.1f generated tok/s, "
                    "%.3f ms/step over %d steps, time to first token %.2f ms, encoder %.2f ms, "

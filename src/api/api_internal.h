@@ -20,6 +20,7 @@ struct glossa_model {
     gen_engine eng;        /* glossa_model_run; its workspace and selection pool are shared with
                               the model's engines (one of them runs at a time) */
     glossa_tokenizer *tok; /* NULL when the directory has no tokenizer files */
+    int64_t dev_base_used; /* device memory in use right after the backend's creation (CUDA) */
 };
 
 struct glossa_request {

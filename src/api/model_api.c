@@ -69,6 +69,10 @@ glossa_status glossa_model_load(const char *dir, const glossa_model_params *para
     glossa_status s = hf_config_load_dir(dir, &m->cfg, &m->gen);
     if (s == GLOSSA_STATUS_OK) s = st_set_open_dir(dir, &st);
     if (s == GLOSSA_STATUS_OK) s = create_backend(params, &m->be);
+    size_t dev_free = 0, dev_total = 0;
+    if (s == GLOSSA_STATUS_OK && m->be->ops->mem_info &&
+        m->be->ops->mem_info(m->be, &dev_free, &dev_total) == GLOSSA_STATUS_OK)
+        m->dev_base_used = (int64_t)(dev_total - dev_free);
     if (s == GLOSSA_STATUS_OK) {
         progress_ctx pc = {params};
         s = bart_load(m->be, &m->cfg, st, on_progress, &pc, &m->bart);
@@ -337,6 +341,16 @@ glossa_status glossa_model_last_run_stats(const glossa_model *m, glossa_run_stat
     out->decode_steps = g->decode_steps;
     out->generated_tokens = g->generated_tokens;
     out->kv_bytes_per_token = kv_pool_bytes_per_token(&m->eng.core.self);
+    out->device_bytes = out->kv_pool_bytes = 0;
+    size_t dev_free = 0, dev_total = 0;
+    if (m->be->ops->mem_info && m->be->ops->mem_info(m->be, &dev_free, &dev_total) == GLOSSA_STATUS_OK) {
+        out->device_bytes = (int64_t)(dev_total - dev_free) - m->dev_base_used;
+        const kv_pool *pools[2] = {&m->eng.core.self, &m->eng.core.cross};
+        for (int i = 0; i < 2; i++)
+            if (pools[i]->n_blocks > 0)
+                out->kv_pool_bytes += (int64_t)kv_pool_bytes_per_token(pools[i]) *
+                                      pools[i]->n_blocks * pools[i]->block_size;
+    }
     return GLOSSA_STATUS_OK;
 }
 
