@@ -292,8 +292,11 @@ def main():
     args = ap.parse_args()
     ck = Checks()
     t0 = time.time()
+    # --scheduler-delay-factor 0: the batch-size check below asserts that a waiting request fills
+    # a freed slot at the next step, which the delay (serve's default 2) trades away on purpose
     s = Server(args.glossa, args.model, ["--max-queue", "4", "--max-batch-size", "2", "--beam", "1",
-                                         "--threads", "1", "--max-new-tokens", str(MAX_NEW)],
+                                         "--threads", "1", "--max-new-tokens", str(MAX_NEW),
+                                         "--scheduler-delay-factor", "0"],
                os.path.join(args.work, "overload.log"), "overload")
     offline = Offline(args.glossa, args.model, ["--beam", "1", "--max-new-tokens", str(MAX_NEW),
                                                 "--threads", "1"])
