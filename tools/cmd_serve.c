@@ -56,6 +56,17 @@ static bool parse_ll(const char *s, long long lo, long long hi, long long *out)
     return true;
 }
 
+/* A number in [lo, hi] (NaN and trailing text refused). */
+static bool parse_double(const char *s, double lo, double hi, double *out)
+{
+    errno = 0;
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno || !(v >= lo && v <= hi)) return false;
+    *out = v;
+    return true;
+}
+
 static int bad(const char *opt, const char *val)
 {
     fprintf(stderr, "glossa serve: bad value '%s' for %s\n", val, opt);
@@ -111,23 +122,15 @@ static int value_opt(srv_config *c, const char *a, const char *v)
         else if (!strcmp(v, "max-utilization")) c->engine.policy = GLOSSA_POLICY_MAX_UTILIZATION;
         else return bad(a, v);
     } else if (!strcmp(a, "--scheduler-delay-factor")) {
-        char *end;
-        errno = 0;
-        double f = strtod(v, &end);
-        if (end == v || *end || errno || !(f >= 0.0 && f <= 1000.0)) return bad(a, v);
+        double f;
+        if (!parse_double(v, 0.0, 1000.0, &f)) return bad(a, v);
         c->engine.scheduler_delay_factor = (float)f;
     } else if (!strcmp(a, "--kv-cache-free-fraction")) {
-        char *end;
-        errno = 0;
-        double f = strtod(v, &end);
-        if (end == v || *end || errno || !(f > 0.0 && f <= 1.0)) return bad(a, v);
+        double f;
+        if (!parse_double(v, 0.0, 1.0, &f) || f == 0.0) return bad(a, v);
         c->engine.kv_cache_free_fraction = (float)f;
     } else if (!strcmp(a, "--request-timeout")) {
-        char *end;
-        errno = 0;
-        c->request_timeout_s = strtod(v, &end);
-        if (end == v || *end || errno || !(c->request_timeout_s >= 0) || c->request_timeout_s > 1e6)
-            return bad(a, v);
+        if (!parse_double(v, 0.0, 1e6, &c->request_timeout_s)) return bad(a, v);
     } else {
         return -1;
     }

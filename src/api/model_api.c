@@ -40,6 +40,16 @@ static glossa_status create_backend(const glossa_model_params *p, backend **be)
     return backend_cpu_create(p->n_threads, be);
 }
 
+/* Device memory in use now (bytes), or false where the backend cannot tell (CPU). */
+static bool device_used(backend *be, int64_t *out)
+{
+    size_t free_b = 0, total_b = 0;
+    if (!be->ops->mem_info || be->ops->mem_info(be, &free_b, &total_b) != GLOSSA_STATUS_OK)
+        return false;
+    *out = (int64_t)(total_b - free_b);
+    return true;
+}
+
 static glossa_status load_tokenizer(glossa_model *m, const char *dir)
 {
     glossa_status st = glossa_tokenizer_load_dir(dir, &m->tok);
@@ -69,10 +79,7 @@ glossa_status glossa_model_load(const char *dir, const glossa_model_params *para
     glossa_status s = hf_config_load_dir(dir, &m->cfg, &m->gen);
     if (s == GLOSSA_STATUS_OK) s = st_set_open_dir(dir, &st);
     if (s == GLOSSA_STATUS_OK) s = create_backend(params, &m->be);
-    size_t dev_free = 0, dev_total = 0;
-    if (s == GLOSSA_STATUS_OK && m->be->ops->mem_info &&
-        m->be->ops->mem_info(m->be, &dev_free, &dev_total) == GLOSSA_STATUS_OK)
-        m->dev_base_used = (int64_t)(dev_total - dev_free);
+    if (s == GLOSSA_STATUS_OK && !device_used(m->be, &m->dev_base_used)) m->dev_base_used = 0;
     if (s == GLOSSA_STATUS_OK) {
         progress_ctx pc = {params};
         s = bart_load(m->be, &m->cfg, st, on_progress, &pc, &m->bart);
@@ -342,9 +349,9 @@ glossa_status glossa_model_last_run_stats(const glossa_model *m, glossa_run_stat
     out->generated_tokens = g->generated_tokens;
     out->kv_bytes_per_token = kv_pool_bytes_per_token(&m->eng.core.self);
     out->device_bytes = out->kv_pool_bytes = 0;
-    size_t dev_free = 0, dev_total = 0;
-    if (m->be->ops->mem_info && m->be->ops->mem_info(m->be, &dev_free, &dev_total) == GLOSSA_STATUS_OK) {
-        out->device_bytes = (int64_t)(dev_total - dev_free) - m->dev_base_used;
+    int64_t used = 0;
+    if (device_used(m->be, &used)) {
+        out->device_bytes = used - m->dev_base_used;
         const kv_pool *pools[2] = {&m->eng.core.self, &m->eng.core.cross};
         for (int i = 0; i < 2; i++)
             if (pools[i]->n_blocks > 0)

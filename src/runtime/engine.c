@@ -419,13 +419,13 @@ glossa_status engine_step(engine *e)
         glossa_status s = engine_decode_step(e, e->b.jobs, n);
         if (s != GLOSSA_STATUS_OK) ret = s;
     }
-    if (e->it.admitted > 0) {
-        e->last_admit_ms = engine_now_ms() - t0;
-        e->c.admit_iterations++;
-    }
     if (used > 0) e->c.iterations++;
     e->c.last_iter_units = used;
     if (used > e->c.max_iter_units) e->c.max_iter_units = used;
-    trace_iter(e, t0);
+    trace_iter(e, t0); /* sets it.step_ms */
+    if (e->it.admitted > 0) {
+        e->last_admit_ms = e->it.step_ms;
+        e->c.admit_iterations++;
+    }
     return ret;
 }

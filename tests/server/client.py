@@ -257,24 +257,32 @@ def test_metrics(s, ck):
     return m
 
 
+CONCURRENT_LINES = ["Three girls are horseback riding.", "Save file",
+                    "Two men guard the man with the ball."]
+
+
+def translate_together(s, ck, ref, n, name):
+    """n /translate requests at once (CONCURRENT_LINES in turn), each answer as offline."""
+    outs = [None] * n
+
+    def one(i):
+        outs[i] = s.post("/translate", {"q": CONCURRENT_LINES[i % 3], "source": "en", "target": "ja"})
+
+    ths = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    [t.start() for t in ths]
+    [t.join() for t in ths]
+    ok = all(r.status == 200 and r.json()["translatedText"] == ref.get(CONCURRENT_LINES[i % 3], "en", "ja")
+             for i, r in enumerate(outs))
+    ck.check(ok, name, outs)
+
+
 def test_static(args, ck, ref):
     s = Server(args.glossa, args.tiny, ["--static-batching", "--beam", "1", "--max-new-tokens",
                                         str(MAX_NEW), "--max-batch-size", "4"],
                os.path.join(args.work, "static.log"), "static")
     s.wait_ready()
-    lines = ["Three girls are horseback riding.", "Save file", "Two men guard the man with the ball."]
-    outs = [None] * 6
-
-    def one(i):
-        outs[i] = s.post("/translate", {"q": lines[i % 3], "source": "en", "target": "ja"})
-
-    ths = [threading.Thread(target=one, args=(i,)) for i in range(6)]
-    [t.start() for t in ths]
-    [t.join() for t in ths]
-    ok = all(r.status == 200 and r.json()["translatedText"] == ref.get(lines[i % 3], "en", "ja")
-             for i, r in enumerate(outs))
-    ck.check(ok, "static batching: as offline", outs)
-    st = Stream(s, "/v1/completions", {"prompt": lines[0], "max_tokens": 6, "stream": True})
+    translate_together(s, ck, ref, 6, "static batching: as offline")
+    st = Stream(s, "/v1/completions", {"prompt": CONCURRENT_LINES[0], "max_tokens": 6, "stream": True})
     texts, finish, done, errors = sse_collect(st, ck, "static stream")
     st.close()
     ck.check(done and not errors, "static batching: stream", texts)
@@ -292,18 +300,7 @@ def test_delay(args, ck, ref):
                                         "--max-new-tokens", str(MAX_NEW)],
                os.path.join(args.work, "delay.log"), "delay")
     s.wait_ready()
-    lines = ["Three girls are horseback riding.", "Save file", "Two men guard the man with the ball."]
-    outs = [None] * 9
-
-    def one(i):
-        outs[i] = s.post("/translate", {"q": lines[i % 3], "source": "en", "target": "ja"})
-
-    ths = [threading.Thread(target=one, args=(i,)) for i in range(9)]
-    [t.start() for t in ths]
-    [t.join() for t in ths]
-    ok = all(r.status == 200 and r.json()["translatedText"] == ref.get(lines[i % 3], "en", "ja")
-             for i, r in enumerate(outs))
-    ck.check(ok, "scheduler delay: as offline", outs)
+    translate_together(s, ck, ref, 9, "scheduler delay: as offline")
     ck.check(s.stop() == 0, "delay: SIGTERM exits 0", s.log_tail())
 
 
