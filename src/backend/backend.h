@@ -67,6 +67,10 @@ typedef struct gl_kv_view {
     int32_t block_size;
     int32_t n_heads;
     int32_t head_dim;
+    /* true: every cached position a call reads, except the last nq positions of each sequence of a
+     * causal attention_paged call, was written before the pass began (before its first upload),
+     * so a device backend may fetch them before the kernels of the pass that precede it finish */
+    bool prior;
 } gl_kv_view;
 
 /* ---- beam search's candidate selection (the beam_topk op) ----
@@ -218,13 +222,14 @@ typedef struct backend_ops {
      * the pools are sized by bytes). */
     glossa_status (*mem_info)(backend *b, size_t *free_bytes, size_t *total_bytes);
 
-    /* Optional fusion (NULL: none). y = linear(layernorm(x)), i.e. layernorm(m, x, NULL, gamma,
-     * beta, eps, t) then linear(m, t, d, w, bias, act, residual, y) with t never stored; x dense
-     * (m, d), d = gamma->cols = w->cols. true when it ran; false, with nothing launched, when the
-     * backend does not fuse this call (the caller then runs the two ops). */
-    bool (*ln_linear)(backend *b, int32_t m, const void *x, const gl_weight *gamma,
-                      const gl_weight *beta, float eps, const gl_weight *w, const gl_weight *bias,
-                      gl_act act, const void *residual, void *y);
+    /* Optional fusion (NULL: none). linear(b, m, x, x_stride, w, bias, GL_ACT_NONE, NULL, y), then
+     * kv_write of its columns [kv_col, kv_col + row) as K and the next row columns as V (row =
+     * kv->n_heads * kv->head_dim, rows of y n = w->rows apart), i.e. the self-attention's QKV
+     * projection and its cache write in one. true when it ran; false, with nothing launched, when
+     * the backend does not fuse this call (the caller then runs the two ops). */
+    bool (*linear_kv)(backend *b, int32_t m, const void *x, int32_t x_stride, const gl_weight *w,
+                      const gl_weight *bias, int32_t kv_col, const int32_t *slot_mapping,
+                      const gl_kv_view *kv, void *y);
 } backend_ops;
 
 struct backend {

@@ -24,18 +24,37 @@ typedef struct dec_idx {
     int32_t tab_stride, xtab_stride; /* block-table row widths */
 } dec_idx;
 
-/* out = linear(LN(ws->x)) of a pre-LN block: one fused op where the backend has it for this call
- * (CUDA, decode sizes), else the layer norm into ws->y, then the linear. */
+/* out = linear(LN(ws->x)) of a pre-LN block: the layer norm into ws->y, then the linear. */
 static void ln_linear(bart_ws *ws, int32_t n_tok, const gl_weight *g, const gl_weight *b,
                       const gl_weight *w, const gl_weight *bias, gl_act act, void *out)
 {
     backend *be = ws->m->be;
     const model_config *c = &ws->m->cfg;
-    if (be->ops->ln_linear &&
-        be->ops->ln_linear(be, n_tok, ws->x, g, b, c->layer_norm_eps, w, bias, act, NULL, out))
-        return;
     be->ops->layernorm(be, n_tok, ws->x, NULL, g, b, c->layer_norm_eps, ws->y);
     be->ops->linear(be, n_tok, ws->y, c->d_model, w, bias, act, NULL, out);
+}
+
+/* The self-attention's Q, K, V of the pass's tokens into ws->qkv (of LN(ws->x) when pre-LN), and
+ * K, V into the cache at their slots: one fused op where the backend has it for the call (CUDA,
+ * decode sizes), else the linear and kv_write. */
+static void self_qkv(bart_ws *ws, const bart_layer *ly, int32_t n_tok, const gl_kv_view *kv,
+                     const int32_t *slots)
+{
+    backend *be = ws->m->be;
+    const model_config *c = &ws->m->cfg;
+    int32_t d = c->d_model;
+    const void *in = ws->x;
+    if (c->pre_ln) {
+        be->ops->layernorm(be, n_tok, ws->x, NULL, &ly->self_ln_g, &ly->self_ln_b,
+                           c->layer_norm_eps, ws->y);
+        in = ws->y;
+    }
+    if (be->ops->linear_kv && be->ops->linear_kv(be, n_tok, in, d, &ly->self_qkv_w,
+                                                 &ly->self_qkv_b, d, slots, kv, ws->qkv))
+        return;
+    be->ops->linear(be, n_tok, in, d, &ly->self_qkv_w, &ly->self_qkv_b, GL_ACT_NONE, NULL, ws->qkv);
+    be->ops->kv_write(be, n_tok, bart_ws_at(ws, ws->qkv, (size_t)d),
+                      bart_ws_at(ws, ws->qkv, 2 * (size_t)d), 3 * d, slots, kv);
 }
 
 static void decoder_attn_blocks(bart_ws *ws, const bart_layer *ly, int32_t n_tok, int32_t n_seqs,
@@ -47,14 +66,7 @@ static void decoder_attn_blocks(bart_ws *ws, const bart_layer *ly, int32_t n_tok
     int32_t d = c->d_model, hd = d / c->decoder_heads;
     float eps = c->layer_norm_eps, scale = 1.0f / sqrtf((float)hd);
     /* self-attention */
-    if (c->pre_ln)
-        ln_linear(ws, n_tok, &ly->self_ln_g, &ly->self_ln_b, &ly->self_qkv_w, &ly->self_qkv_b,
-                  GL_ACT_NONE, ws->qkv);
-    else
-        be->ops->linear(be, n_tok, ws->x, d, &ly->self_qkv_w, &ly->self_qkv_b, GL_ACT_NONE, NULL,
-                        ws->qkv);
-    be->ops->kv_write(be, n_tok, bart_ws_at(ws, ws->qkv, (size_t)d), bart_ws_at(ws, ws->qkv, 2 * (size_t)d), 3 * d,
-                      ix->slots, &v->self);
+    self_qkv(ws, ly, n_tok, &v->self, ix->slots);
     be->ops->attention_paged(be, n_seqs, ws->qkv, 3 * d, ix->off, &v->self, ix->lens, true, scale,
                              ws->attn);
     /* cross-attention over the cached encoder K/V */
@@ -162,11 +174,13 @@ static void decode_ops(bart_model *m, bart_ws *ws, const bart_kv *kv, int32_t n_
     bart_embed_ids(ws, n_tok, ix->ids, ix->pos, &m->dec_embed, &m->dec_pos, &m->dec_emb_ln_g,
               &m->dec_emb_ln_b, ws->x);
     for (int32_t l = 0; l < c->decoder_layers; l++) {
+        /* prior: the pass starts with decode_pack's upload, and its only K/V writes are the
+         * self-attention's new positions (kv_write), the causal tail */
         dec_views v = {
             {kv->self_k[l], kv->self_v[l], ix->tab, ix->tab_stride, kv->block_size,
-             c->decoder_heads, hd},
+             c->decoder_heads, hd, true},
             {kv->cross_k[l], kv->cross_v[l], ix->xtab, ix->xtab_stride, kv->block_size,
-             c->decoder_heads, hd},
+             c->decoder_heads, hd, true},
         };
         decoder_attn_blocks(ws, &m->dec[l], n_tok, n_seqs, &v, ix);
         decoder_ffn(ws, &m->dec[l], n_tok);

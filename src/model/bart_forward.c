@@ -198,7 +198,7 @@ static void encoder_finish_rows(bart_ws *ws, const bart_kv *kv, int32_t n_tok, v
     for (int32_t l = 0; l < c->decoder_layers; l++) {
         const bart_layer *ly = &m->dec[l];
         be->ops->linear(be, n_tok, x, d, &ly->cross_kv_w, &ly->cross_kv_b, GL_ACT_NONE, NULL, ws->qkv);
-        gl_kv_view v = {kv->cross_k[l], kv->cross_v[l], NULL, 0, kv->block_size, c->decoder_heads, hd};
+        gl_kv_view v = {kv->cross_k[l], kv->cross_v[l], NULL, 0, kv->block_size, c->decoder_heads, hd, false};
         be->ops->kv_write(be, n_tok, ws->qkv, bart_ws_at(ws, ws->qkv, (size_t)d), 2 * d, ws->slots, &v);
     }
 }

@@ -206,7 +206,7 @@ glossa_status kv_copies_apply(kv_pool *p, kv_copies *cow)
     if (st == GLOSSA_STATUS_OK) {
         int32_t hd = p->width; /* the copy is per block row; heads do not matter */
         for (int32_t l = 0; l < p->n_layers; l++) {
-            gl_kv_view v = {p->k[l], p->v[l], NULL, 0, p->block_size, 1, hd};
+            gl_kv_view v = {p->k[l], p->v[l], NULL, 0, p->block_size, 1, hd, false};
             be->ops->kv_copy_blocks(be, &v, cow->n, dsrc, ddst);
         }
     }

@@ -113,7 +113,7 @@ static void bench_misc(backend *b)
     for (int i = 0; i < nblk; i++) tables[i] = (i * 7) % nblk;
     for (int s = 0; s < S; s++) lens[s] = L;
     for (int s = 0; s <= S; s++) qoff[s] = s;
-    gl_kv_view kv = {kc, vc, tables, mbps, bs, H, hd};
+    gl_kv_view kv = {kc, vc, tables, mbps, bs, H, hd, false};
     reps = 2000;
     t0 = now();
     for (int i = 0; i < reps; i++)

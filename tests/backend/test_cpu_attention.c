@@ -119,7 +119,7 @@ static void run_paged(backend *b, const paged_case *c)
     for (int i = 0; i < S * mbps; i++) tables[i] = perm[i];
     size_t pool = (size_t)n_blocks * bs * row;
     float *kp = calloc(pool, sizeof *kp), *vp = calloc(pool, sizeof *vp);
-    gl_kv_view kv = {kp, vp, tables, mbps, bs, c->H, c->hd};
+    gl_kv_view kv = {kp, vp, tables, mbps, bs, c->H, c->hd, false};
 
     /* every token of every sequence, rows kv_stride apart (as from a packed kv projection) */
     int T = k_off[S], kv_stride = 2 * row + 3;

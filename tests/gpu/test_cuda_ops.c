@@ -335,64 +335,6 @@ static void test_linear(const pair *p, bool quick)
     run_linear(p, 0, 64, 64, 0, GL_DTYPE_F32, true, GL_ACT_GELU, RES_SEPARATE); /* m = 0: no-op */
 }
 
-/* ln_linear (the layer norm fused into the skinny kernel's loads) against the CPU's layernorm
- * then linear; the CUDA op must take every call here (m <= 16, d % 32 == 0). */
-static void run_ln_linear(const pair *p, int m, int d, int n, bool with_beta, gl_act act,
-                          gl_dtype wt)
-{
-    float *x = rnd((size_t)m * d, -2, 3, p->act);
-    float *wv = rand_buf((size_t)n * d, -0.5f, 0.5f), *bv = rand_buf((size_t)n, -1, 1);
-    float *gv = rand_buf((size_t)d, 0.5f, 1.5f), *btv = rand_buf((size_t)d, -0.5f, 0.5f);
-    wpair w = make_wpair(p, wv, n, d, wt), bias = make_wpair(p, bv, 1, n, wt);
-    wpair g = make_wpair(p, gv, 1, d, wt), bt = make_wpair(p, btv, 1, d, wt);
-    float *out[2];
-    for (int s = 0; s < 2; s++) {
-        backend *be = side(p, s);
-        void *dx = dev_f32(be, x, (size_t)m * d), *dy = dev_alloc(be, (size_t)m * n * act_size(be));
-        gl_weight *wb = s ? &w.c : &w.g, *bb = s ? &bias.c : &bias.g, *gb = s ? &g.c : &g.g,
-                  *tb = s ? &bt.c : &bt.g;
-        if (s == 0) {
-            poison(be, dy, (size_t)m * n);
-            CHECK(be->ops->ln_linear &&
-                  be->ops->ln_linear(be, m, dx, gb, with_beta ? tb : NULL, 1e-5f, wb, bb, act, NULL,
-                                     dy));
-        } else {
-            void *t = dev_alloc(be, (size_t)m * d * act_size(be));
-            be->ops->layernorm(be, m, dx, NULL, gb, with_beta ? tb : NULL, 1e-5f, t);
-            be->ops->linear(be, m, t, d, wb, bb, act, NULL, dy);
-            be->ops->free(be, t);
-        }
-        out[s] = host_f32(be, dy, (size_t)m * n);
-        be->ops->free(be, dx);
-        be->ops->free(be, dy);
-    }
-    char what[128];
-    snprintf(what, sizeof what, "ln_linear m=%d d=%d n=%d beta=%d act=%d w=%s", m, d, n, with_beta,
-             (int)act, gl_dtype_name(wt));
-    record(p, "ln_linear", rel_err(out[0], out[1], (size_t)m * n), what);
-    free_wpair(p, &w);
-    free_wpair(p, &bias);
-    free_wpair(p, &g);
-    free_wpair(p, &bt);
-    free(x);
-    free(wv);
-    free(bv);
-    free(gv);
-    free(btv);
-    free(out[0]);
-    free(out[1]);
-}
-
-static void test_ln_linear(const pair *p)
-{
-    static const int ms[] = {1, 5, 16};
-    int combo = 0;
-    for (int mi = 0; mi < 3; mi++)
-        for (int di = 0; di < 2; di++, combo++)
-            run_ln_linear(p, ms[mi], di ? 1024 : 64, di ? 3072 : 1000, combo % 2 == 0,
-                          combo % 3 == 1 ? GL_ACT_GELU : GL_ACT_NONE, TEST_DTYPE(combo));
-}
-
 /* The same call twice (the second through the cached plan): identical bits. */
 static void test_linear_repeat(const pair *p, int m, int k)
 {
@@ -732,6 +674,74 @@ static void test_kv(const pair *p)
     run_kv(p, 1, 8, 7, 60, 3);
 }
 
+/* linear_kv (the QKV projection writing its K and V columns to the cache from the skinny kernel's
+ * epilogue): bit for bit the GPU's linear then kv_write, and within tolerance the CPU's; the CUDA
+ * op must take every call with m <= 16 here and decline m = 33 (nothing launched). */
+static void run_linear_kv(const pair *p, int m, int H, int hd, gl_dtype wt)
+{
+    const int d = H * hd, n = 3 * d, k = d, bs = 16, n_blocks = 8;
+    const size_t pool_n = (size_t)n_blocks * bs * d;
+    float *x = rnd((size_t)m * k, -1, 1, p->act);
+    float *wv = rand_buf((size_t)n * k, -0.5f, 0.5f), *bv = rand_buf((size_t)n, -1, 1);
+    float *ik = rnd(pool_n, -1, 1, p->act), *iv = rnd(pool_n, -1, 1, p->act);
+    wpair w = make_wpair(p, wv, n, k, wt), bias = make_wpair(p, bv, 1, n, wt);
+    int32_t slots[40];
+    for (int t = 0; t < m; t++) slots[t] = t % 4 == 3 ? -1 : (t * 37 + 5) % (n_blocks * bs);
+    float *y[3], *kc[3], *vc[3];
+    for (int s = 0; s < 3; s++) { /* 0: GPU fused, 1: GPU linear + kv_write, 2: CPU */
+        backend *be = side(p, s == 2);
+        kv_pool pl;
+        kv_pool_make(be, &pl, ik, iv, n_blocks, bs, H, hd);
+        void *dx = dev_f32(be, x, (size_t)m * k), *dy = dev_alloc(be, (size_t)m * n * act_size(be));
+        void *dslots = dev_i32(be, slots, (size_t)m);
+        gl_weight *wb = s == 2 ? &w.c : &w.g, *bb = s == 2 ? &bias.c : &bias.g;
+        bool fused = s == 0 && be->ops->linear_kv &&
+                     be->ops->linear_kv(be, m, dx, k, wb, bb, d, dslots, &pl.view, dy);
+        if (s == 0) CHECK(fused == (m <= 16));
+        if (!fused) {
+            be->ops->linear(be, m, dx, k, wb, bb, GL_ACT_NONE, NULL, dy);
+            be->ops->kv_write(be, m, (char *)dy + (size_t)d * act_size(be),
+                              (char *)dy + (size_t)2 * d * act_size(be), n, dslots, &pl.view);
+        }
+        y[s] = host_f32(be, dy, (size_t)m * n);
+        kc[s] = host_f32(be, pl.k, pool_n);
+        vc[s] = host_f32(be, pl.v, pool_n);
+        be->ops->free(be, pl.k);
+        be->ops->free(be, pl.v);
+        be->ops->free(be, dx);
+        be->ops->free(be, dy);
+        be->ops->free(be, dslots);
+    }
+    char what[128];
+    snprintf(what, sizeof what, "linear_kv m=%d H=%d hd=%d w=%s", m, H, hd, gl_dtype_name(wt));
+    record(p, "linear_kv", rel_err(y[0], y[2], (size_t)m * n), what);
+    record_exact(p, "linear_kv = linear + kv_write",
+                 same_floats(y[0], y[1], (size_t)m * n) && same_floats(kc[0], kc[1], pool_n) &&
+                     same_floats(vc[0], vc[1], pool_n),
+                 what);
+    for (int s = 0; s < 3; s++) {
+        free(y[s]);
+        free(kc[s]);
+        free(vc[s]);
+    }
+    free_wpair(p, &w);
+    free_wpair(p, &bias);
+    free(x);
+    free(wv);
+    free(bv);
+    free(ik);
+    free(iv);
+}
+
+static void test_linear_kv(const pair *p)
+{
+    static const int ms[] = {1, 5, 16, 33};
+    for (int mi = 0; mi < 4; mi++) {
+        run_linear_kv(p, ms[mi], 4, 16, TEST_DTYPE(mi));
+        run_linear_kv(p, ms[mi], 16, 64, TEST_DTYPE(mi + 1));
+    }
+}
+
 /* ---- driver ---- */
 
 static void test_create_errors(void)
@@ -845,6 +855,7 @@ static void run_all(backend *cpu, gl_dtype act)
     test_gather(&p);
     test_argmax(&p);
     test_kv(&p);
+    test_linear_kv(&p);
     p.g->ops->sync(p.g);
     backend_destroy(p.g);
 
@@ -858,11 +869,6 @@ static void run_all(backend *cpu, gl_dtype act)
     if (!variant_begin(&p, tag, sizeof tag, "skinny-32", "GLOSSA_CUDA_SKINNY_M", "32")) return;
     for (int m = 17; m <= 32; m += 5)
         run_linear(&p, m, 1024, 1000, 8, GL_DTYPE_F16, true, (gl_act)(m % 5), m % 3);
-    backend_destroy(p.g);
-
-    /* the layer norm fused into the skinny kernel (opt-in) */
-    if (!variant_begin(&p, tag, sizeof tag, "ln-fuse", "GLOSSA_CUDA_LN_FUSE", "1")) return;
-    test_ln_linear(&p);
     backend_destroy(p.g);
 
     /* cuBLASLt for every m (the skinny kernel off) */

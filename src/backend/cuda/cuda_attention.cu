@@ -58,6 +58,7 @@ typedef struct rows_params {
     int32_t split;  /* parts split the keys of sequences with <= ATT_QMAX queries */
     float *partials;
     int32_t causal;
+    int32_t prior;    /* paged: gl_kv_view.prior (the keys before the causal tail predate the pass) */
     float scale_log2; /* scale * log2(e) */
 } rows_params;
 
@@ -214,12 +215,32 @@ __device__ void rows_query(const rows_params &p, rows_smem *sm, const T *qrow, c
     rows_merge<T>(sm, NG, hd, orow, part);
 }
 
+/* Before the PDL wait (paged, kv.prior): the block's first keys that predate the pass, fetched
+ * into L1 (their block-table entries with them), so that after the wait only q and the causal
+ * tail written by this pass come from further away. Lines written during the pass are never
+ * fetched, so L1 holds nothing stale. */
+template <bool PAGED>
+__device__ __forceinline__ void rows_prefetch(const rows_params &p, const int32_t *table, int h,
+                                              int jb, int je)
+{
+    const char *kp = static_cast<const char *>(p.k), *vp = static_cast<const char *>(p.v);
+    const int row_bytes = p.head_dim * 2;
+    je = min(je, jb + 2 * ATT_THREADS);
+    for (int j = jb + (int)threadIdx.x; j < je; j += ATT_THREADS) {
+        const int64_t off = rows_kv_off<PAGED>(p, table, 0, h, j) * 2;
+        for (int b = 0; b < row_bytes; b += 128) {
+            asm volatile("prefetch.global.L1 [%0];" ::"l"(kp + off + b));
+            asm volatile("prefetch.global.L1 [%0];" ::"l"(vp + off + b));
+        }
+    }
+}
+
 template <typename T, int LPK, bool VEC, bool PAGED>
 __global__ void __launch_bounds__(ATT_THREADS, VEC ? ATT_MIN_BLOCKS : 1) rows_kernel(rows_params p)
 {
     __shared__ rows_smem sm;
     cuda_pdl_trigger();
-    cuda_pdl_wait();
+    /* the index arrays are uploaded before the pass: read before the wait */
     const int s = blockIdx.x / p.parts, part = blockIdx.x % p.parts, h = blockIdx.y;
     const int hd = p.head_dim;
     const int q0 = p.q_off[s], nq = p.q_off[s + 1] - q0;
@@ -234,9 +255,21 @@ __global__ void __launch_bounds__(ATT_THREADS, VEC ? ATT_MIN_BLOCKS : 1) rows_ke
         nk = p.k_off[s + 1] - k0;
         kvbase = (int64_t)k0 * p.kv_stride + (int64_t)h * hd;
     }
+    const bool split = p.split && nq <= ATT_QMAX;
+    if (PAGED && p.prior && nq > 0) {
+        const int nold = p.causal ? nk - nq : nk;
+        int jb = 0, je = nk;
+        if (split) { /* the part's chunk of the first query's keys */
+            const int jlim = p.causal ? max(0, min(nk, nk - nq + 1)) : nk;
+            const int chunk = max(ATT_MIN_CHUNK, (jlim + p.parts - 1) / p.parts);
+            jb = min(jlim, part * chunk);
+            je = min(jlim, jb + chunk);
+        }
+        rows_prefetch<PAGED>(p, table, h, jb, min(je, nold));
+    }
+    cuda_pdl_wait();
     const T *qb = static_cast<const T *>(p.q) + (int64_t)q0 * p.q_stride + (int64_t)h * hd;
     T *ob = static_cast<T *>(p.out) + (int64_t)q0 * p.out_stride + (int64_t)h * hd;
-    const bool split = p.split && nq <= ATT_QMAX;
     const int i_first = split ? 0 : part, i_step = split ? 1 : p.parts;
     for (int i = i_first; i < nq; i += i_step) {
         int jlim = nk;
@@ -259,9 +292,9 @@ __global__ void __launch_bounds__(ATT_THREADS, VEC ? ATT_MIN_BLOCKS : 1) rows_ke
 template <typename T> __global__ void __launch_bounds__(ATT_THREADS) rows_combine(rows_params p)
 {
     cuda_pdl_trigger();
-    cuda_pdl_wait();
     const int s = blockIdx.x, h = blockIdx.y, hd = p.head_dim;
-    const int q0 = p.q_off[s], nq = p.q_off[s + 1] - q0;
+    const int q0 = p.q_off[s], nq = p.q_off[s + 1] - q0; /* uploaded before the pass */
+    cuda_pdl_wait();
     if (nq > ATT_QMAX) return; /* written directly by rows_kernel */
     for (int i = 0; i < nq; i++) {
         const float *base =
@@ -415,6 +448,7 @@ extern "C" void cuda_op_attention_paged(backend *b, int32_t n_seqs, const void *
     p.head_dim = hd;
     p.n_heads = nh;
     p.causal = causal;
+    p.prior = kv->prior;
     p.scale_log2 = scale * 1.4426950408889634f;
     /* parts: fill the GPU, but short contexts (<= ATT_SPLIT_KEYS by the host's bound) run in one
      * kernel without the merge launch */

@@ -317,7 +317,7 @@ static const backend_ops cuda_ops = {
     cuda_op_graph_free,      /* graph_free */
     cuda_op_graph_epoch,     /* graph_epoch */
     cu_mem_info,             /* mem_info */
-    cuda_op_ln_linear,       /* ln_linear */
+    cuda_op_linear_kv,       /* linear_kv */
 };
 
 extern "C" int backend_cuda_device_count(void)

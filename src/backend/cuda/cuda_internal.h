@@ -40,7 +40,7 @@ typedef struct cuda_state {
     /* cuda_linear_skinny.cu */
     bool skinny_off;              /* GLOSSA_CUDA_SKINNY=0: cuBLASLt for every m */
     int32_t skinny_max_m;         /* rows up to which the skinny kernel runs (GLOSSA_CUDA_SKINNY_M) */
-    bool ln_fuse_off;             /* ln_linear declines (two kernels) unless GLOSSA_CUDA_LN_FUSE=1 */
+    bool kv_fuse_off;             /* linear_kv declines (linear + kv_write): GLOSSA_CUDA_KV_FUSE=0 */
     /* cuda_misc.cu */
     void *argmax_scratch;         /* per-chunk (value, index) partials, then the ids */
     size_t argmax_scratch_bytes;
@@ -117,11 +117,11 @@ void cuda_op_linear(backend *b, int32_t m, const void *x, int32_t x_stride, cons
 bool cuda_linear_skinny(cuda_state *s, int32_t m, const void *x, int32_t x_stride,
                         const gl_weight *w, const void *bias, gl_act act, const void *residual,
                         void *y);
-/* The ln_linear op (backend.h) through the skinny kernel, normalising x's rows as it loads them;
- * false when the call is outside the kernel's preconditions or GLOSSA_CUDA_LN_FUSE is not 1. */
-bool cuda_op_ln_linear(backend *b, int32_t m, const void *x, const gl_weight *gamma,
-                       const gl_weight *beta, float eps, const gl_weight *w, const gl_weight *bias,
-                       gl_act act, const void *residual, void *y);
+/* The linear_kv op (backend.h) through the skinny kernel; false (nothing launched) when the call
+ * is outside the kernel's preconditions or GLOSSA_CUDA_KV_FUSE=0. */
+bool cuda_op_linear_kv(backend *b, int32_t m, const void *x, int32_t x_stride, const gl_weight *w,
+                       const gl_weight *bias, int32_t kv_col, const int32_t *slot_mapping,
+                       const gl_kv_view *kv, void *y);
 
 /* cuda_norm.cu */
 void cuda_op_layernorm(backend *b, int32_t m, void *x, const void *r, const gl_weight *gamma,
@@ -179,9 +179,14 @@ template <> __device__ __forceinline__ float gl_cu_from_f32<float>(float v)
 
 /* ---- programmatic dependent launch (sm_90) ----
  * A kernel launched by cuda_launch_pdl may start while the kernel before it on the stream is
- * still running: it must call cuda_pdl_wait() before it reads anything earlier work wrote (and
- * may read weights before that). cuda_pdl_trigger() lets the next such kernel start; kernels of
- * the decode chain call it first thing. The wait waits for the whole previous grid and its
+ * still running: it must call cuda_pdl_wait() before it reads anything earlier kernels wrote.
+ * Before the wait it may read what no kernel of the chain writes: weights; the index arrays the
+ * host uploads before a pass (offsets, lengths, block tables, slot mappings: an upload is a full
+ * stream dependency, so every kernel after it starts after it and after all work before it); and
+ * cached K/V a gl_kv_view marks prior. Since every kernel triggers first thing, a kernel's pre-wait
+ * part may run beside several earlier kernels of the chain, not only the one before it.
+ * cuda_pdl_trigger() lets the next such kernel start; kernels of the decode chain call it first
+ * thing. The wait waits for the whole previous grid and its
  * memory, and that grid waited for its own predecessor, so everything earlier is visible too.
  * Launched without the attribute (GLOSSA_CUDA_PDL=0, or a plain <<< >>> launch) both are no-ops
  * in effect: the kernel starts after the previous one ended. */

@@ -470,8 +470,8 @@ glossa_status cuda_linear_init(cuda_state *s)
     if (s->skinny_max_m > SK_MAX_M) s->skinny_max_m = SK_MAX_M;
     /* opt-in until measured faster: the first version (two passes over x for the statistics)
      * made H200 decode steps 3-9% slower than the separate layer-norm kernel (docs/PERF.md) */
-    env = getenv("GLOSSA_CUDA_LN_FUSE");
-    s->ln_fuse_off = !(env && env[0] == '1');
+    env = getenv("GLOSSA_CUDA_KV_FUSE");
+    s->kv_fuse_off = env && env[0] == '0';
     return GLOSSA_STATUS_OK;
 }
 

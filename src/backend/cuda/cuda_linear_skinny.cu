@@ -24,10 +24,9 @@
  * Launch: programmatic dependent launch (cuda_internal.h). The first weight loads do not depend
  * on earlier kernels, so they are issued before cuda_pdl_wait(): a layer's GEMM streams its weight
  * while the kernel before it finishes.
- * Layer norm on load (the ln_linear op): with ln_g set, the block first computes the mean and
- * rstd of x's m rows (two passes in fp32, as the layernorm op), then normalises each 16-byte x load
- * ((x - mean) rstd gamma + beta, rounded to the activation type as the layernorm op would store
- * it) before the MMA: a pre-LN block's norm costs no kernel of its own at decode sizes.
+ * K/V on store (the linear_kv op): the self-attention's QKV projection also writes its K and V
+ * columns to the paged cache at each token's slot, as the kv_write op would (the same rounded
+ * values), so a decode step needs no kv_write kernel.
  * Preconditions (else cuda_linear.cu uses cuBLASLt): m <= skinny_max_m, k % 32 == 0,
  * x_stride % 8 == 0, x and W 16-byte aligned. */
 #include "backend/cuda/cuda_act.cuh"
@@ -35,7 +34,6 @@
 
 #define SK_WARPS 8 /* warps per block, splitting K */
 #define SK_U 4     /* 32-wide K chunks per warp per load group */
-#define SK_LN_MAX_K 1024 /* ln_linear: rows held in registers, 32 elements a lane */
 
 typedef struct skinny_params {
     int32_t m, n, k, xs;
@@ -43,8 +41,11 @@ typedef struct skinny_params {
     void *y;
     int act;
     int32_t cpw; /* chunks (of 32) per warp */
-    const void *ln_g, *ln_b; /* LN: x's rows are layer-normalised (gamma, beta or NULL) on load */
-    float eps;
+    /* linear_kv: columns [kv_col, kv_col + kv_row) also to kc, the next kv_row to vc, at row
+     * slots[tok] (skipped where negative); kc NULL: none */
+    void *kc, *vc;
+    const int32_t *slots;
+    int32_t kv_col, kv_row;
 } skinny_params;
 /* c += A B on the tensor cores, mma.sync.m16n8k16 with fp32 accumulation, for T = half / bf16. */
 template <typename T> struct sk_mma;
@@ -73,26 +74,15 @@ static __device__ __forceinline__ uint4 sk_load_stream(const void *p)
     return v;
 }
 
-/* bias, activation, residual and the store of one output element (token tok, feature f). */
-template <typename T>
-static __device__ __forceinline__ void sk_store(const skinny_params &p, int tok, int f, float v)
-{
-    if (p.bias) v += gl_cu_f32(((const T *)p.bias)[f]);
-    v = lin_act(v, p.act);
-    int64_t i = (int64_t)tok * p.n + f;
-    if (p.res) v += gl_cu_f32(((const T *)p.res)[i]);
-    ((T *)p.y)[i] = gl_cu_from_f32<T>(v);
-}
-
 /* One group of SK_U chunks of the warp's two weight rows, from chunk c (zeros past c_end). */
-template <typename T>
-static __device__ __forceinline__ void sk_load_group(uint4 a0[SK_U], uint4 a1[SK_U], const T *w0,
+template <typename T, int U>
+static __device__ __forceinline__ void sk_load_group(uint4 a0[U], uint4 a1[U], const T *w0,
                                                      const T *w1, bool v0, bool v1, int c,
                                                      int c_end)
 {
     const uint4 zero = make_uint4(0, 0, 0, 0);
 #pragma unroll
-    for (int u = 0; u < SK_U; u++) {
+    for (int u = 0; u < U; u++) {
         const bool in = c + u < c_end;
         const int64_t off = (int64_t)(c + u) * 32;
         a0[u] = in && v0 ? sk_load_stream(w0 + off) : zero;
@@ -100,85 +90,25 @@ static __device__ __forceinline__ void sk_load_group(uint4 a0[SK_U], uint4 a1[SK
     }
 }
 
-/* Layer-norm statistics of x's rows [0, m) (m <= 32) into mean[], rstd[], in fp32 with the two
- * passes of the layernorm op (mean, then squared deviations from it). Warp w takes rows w,
- * w + SK_WARPS, ..., two at a time; each lane keeps its (at most 32, k <= SK_LN_MAX_K) elements of
- * a row in registers, so the rows are read once, in one round trip (a second pass over memory
- * would add a dependent load to every decode GEMM that carries a layer norm). */
-template <typename T>
-static __device__ void sk_ln_stats(const skinny_params &p, float *mean, float *rstd)
+/* The epilogue's outputs of a thread: entry idx = threadIdx.x + j * blockDim.x of the block's
+ * NT * 4 * 32 reduced values (j < SK_EPT(NT, W)); SK_EPT is how many a thread holds. */
+#define SK_EPT(NT, W) ((NT * 128 + W * 32 - 1) / (W * 32))
+template <int NT>
+static __device__ __forceinline__ void sk_entry(int idx, int f0, int *tok, int *f, int *ie, int *ln)
 {
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    const T *x = (const T *)p.x;
-    const uint4 zero = make_uint4(0, 0, 0, 0);
-    for (int r0 = warp; r0 < p.m; r0 += 2 * SK_WARPS) {
-        uint4 v[2][4];
-#pragma unroll
-        for (int q = 0; q < 2; q++) {
-            const int r = r0 + q * SK_WARPS;
-#pragma unroll
-            for (int i = 0; i < 4; i++) {
-                const int c = lane * 8 + i * 256;
-                v[q][i] = r < p.m && c < p.k ? __ldg((const uint4 *)(x + (int64_t)r * p.xs + c))
-                                             : zero;
-            }
-        }
-#pragma unroll
-        for (int q = 0; q < 2; q++) {
-            const int r = r0 + q * SK_WARPS;
-            float sum = 0.0f;
-#pragma unroll
-            for (int i = 0; i < 4; i++) {
-                const T *e = (const T *)&v[q][i];
-#pragma unroll
-                for (int j = 0; j < 8; j++) sum += gl_cu_f32(e[j]);
-            }
-#pragma unroll
-            for (int o = 16; o > 0; o >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, o);
-            const float mu = sum / (float)p.k;
-            float sq = 0.0f;
-#pragma unroll
-            for (int i = 0; i < 4; i++) {
-                if (lane * 8 + i * 256 >= p.k) continue;
-                const T *e = (const T *)&v[q][i];
-#pragma unroll
-                for (int j = 0; j < 8; j++) {
-                    const float t = gl_cu_f32(e[j]) - mu;
-                    sq += t * t;
-                }
-            }
-#pragma unroll
-            for (int o = 16; o > 0; o >>= 1) sq += __shfl_xor_sync(0xffffffffu, sq, o);
-            if (lane == 0 && r < p.m) {
-                mean[r] = mu;
-                rstd[r] = rsqrtf(sq / (float)p.k + p.eps);
-            }
-        }
-    }
+    *ie = idx >> 5;
+    *ln = idx & 31;
+    const int e = *ie & 3, i = *ie >> 2;
+    *tok = i * 8 + 2 * (*ln & 3) + (e & 1);
+    *f = f0 + (*ln >> 2) + (e >> 1) * 8;
 }
 
-/* b (8 elements of a row of x) normalised: (x - mu) rstd gamma + beta, rounded to T as the
- * layernorm op stores it. */
-template <typename T>
-static __device__ __forceinline__ uint4 sk_ln_apply(uint4 b, float mu, float rs, uint4 g, uint4 bt,
-                                                    bool has_beta)
+template <typename T, int NT, int W, int U>
+__global__ void __launch_bounds__(W * 32, 16 / W) skinny_kernel(skinny_params p)
 {
-    T *e = (T *)&b;
-    const T *ge = (const T *)&g, *be = (const T *)&bt;
-#pragma unroll
-    for (int i = 0; i < 8; i++) {
-        float v = (gl_cu_f32(e[i]) - mu) * rs * gl_cu_f32(ge[i]);
-        if (has_beta) v += gl_cu_f32(be[i]);
-        e[i] = gl_cu_from_f32<T>(v);
-    }
-    return b;
-}
-
-template <typename T, int NT, bool LN>
-__global__ void __launch_bounds__(SK_WARPS * 32) skinny_kernel(skinny_params p)
-{
-    __shared__ float red[SK_WARPS][NT * 4][32];
-    __shared__ float ln_mean[LN ? NT * 8 : 1], ln_rstd[LN ? NT * 8 : 1];
+    constexpr int EPT = SK_EPT(NT, W);
+    constexpr bool PIPE = U == SK_U;
+    __shared__ float red[W][NT * 4][32];
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int g = lane >> 2, t = lane & 3;
     const int f0 = blockIdx.x * 16;
@@ -193,46 +123,61 @@ __global__ void __launch_bounds__(SK_WARPS * 32) skinny_kernel(skinny_params p)
 #pragma unroll
     for (int i = 0; i < NT; i++) acc[i][0] = acc[i][1] = acc[i][2] = acc[i][3] = 0.0f;
 
-    uint4 a0[SK_U], a1[SK_U], n0[SK_U], n1[SK_U];
-    sk_load_group<T>(a0, a1, w0, w1, v0, v1, c_beg, c_end); /* weights only: before the wait */
-    cuda_pdl_trigger();
-    cuda_pdl_wait();
-    float mu[NT], rs[NT];
-    if (LN) {
-        sk_ln_stats<T>(p, ln_mean, ln_rstd);
-        __syncthreads();
+    /* Before the wait, everything that does not depend on the kernels before this one: the first
+     * group of weights and the biases of the thread's epilogue outputs. After it, first the
+     * residuals, so that they travel with the x loads instead of adding a round trip after the
+     * reduction. */
+    uint4 a0[U], a1[U], n0[U], n1[U];
+    sk_load_group<T, U>(a0, a1, w0, w1, v0, v1, c_beg, c_end);
+    float ep_bias[EPT], ep_res[EPT];
+    int64_t ep_kv[EPT]; /* linear_kv: the element of kc / vc the output also goes to, or -1 */
 #pragma unroll
-        for (int i = 0; i < NT; i++) {
-            const int tok = i * 8 + g;
-            mu[i] = tok < p.m ? ln_mean[tok] : 0.0f;
-            rs[i] = tok < p.m ? ln_rstd[tok] : 0.0f;
+    for (int j = 0; j < EPT; j++) {
+        int tok, f, ie, ln;
+        sk_entry<NT>(threadIdx.x + j * W * 32, f0, &tok, &f, &ie, &ln);
+        const bool out = ie < NT * 4 && tok < p.m && f < p.n;
+        ep_bias[j] = p.bias && ie < NT * 4 && f < p.n ? gl_cu_f32(((const T *)p.bias)[f]) : 0.0f;
+        ep_kv[j] = -1;
+        const int c = f - p.kv_col;
+        if (p.kc && out && c >= 0 && c < 2 * p.kv_row) {
+            const int64_t slot = p.slots[tok]; /* uploaded before the pass */
+            if (slot >= 0) ep_kv[j] = slot * p.kv_row + (c < p.kv_row ? c : c - p.kv_row);
         }
     }
-#pragma unroll 1
-    for (int c = c_beg; c < c_end; c += SK_U) {
-        if (c + SK_U < c_end) sk_load_group<T>(n0, n1, w0, w1, v0, v1, c + SK_U, c_end);
+    cuda_pdl_trigger();
+    cuda_pdl_wait();
 #pragma unroll
-        for (int u = 0; u < SK_U; u++) {
+    for (int j = 0; j < EPT; j++) {
+        int tok, f, ie, ln;
+        sk_entry<NT>(threadIdx.x + j * W * 32, f0, &tok, &f, &ie, &ln);
+        ep_res[j] = p.res && ie < NT * 4 && tok < p.m && f < p.n
+                        ? gl_cu_f32(((const T *)p.res)[(int64_t)tok * p.n + f])
+                        : 0.0f;
+    }
+#pragma unroll 1
+    for (int c = c_beg; c < c_end; c += U) {
+        /* PIPE: the next group's weights in flight while this one is multiplied; without it
+         * (U = 2 SK_U) the launch guarantees one group per warp */
+        if (PIPE && c + U < c_end) sk_load_group<T, U>(n0, n1, w0, w1, v0, v1, c + U, c_end);
+#pragma unroll
+        for (int u = 0; u < U; u++) {
             if (c + u >= c_end) break;
             const int64_t off = (int64_t)(c + u) * 32 + 8 * t;
-            uint4 lg = zero, lb = zero;
-            if (LN) {
-                lg = __ldg((const uint4 *)((const T *)p.ln_g + off));
-                if (p.ln_b) lb = __ldg((const uint4 *)((const T *)p.ln_b + off));
-            }
 #pragma unroll
             for (int i = 0; i < NT; i++) {
                 const int tok = i * 8 + g;
-                uint4 b = tok < p.m ? __ldg((const uint4 *)(x + (int64_t)tok * p.xs + off)) : zero;
-                if (LN && tok < p.m) b = sk_ln_apply<T>(b, mu[i], rs[i], lg, lb, p.ln_b != nullptr);
+                const uint4 b =
+                    tok < p.m ? __ldg((const uint4 *)(x + (int64_t)tok * p.xs + off)) : zero;
                 sk_mma<T>::run(acc[i], a0[u].x, a1[u].x, a0[u].y, a1[u].y, b.x, b.y);
                 sk_mma<T>::run(acc[i], a0[u].z, a1[u].z, a0[u].w, a1[u].w, b.z, b.w);
             }
         }
+        if (PIPE) {
 #pragma unroll
-        for (int u = 0; u < SK_U; u++) {
-            a0[u] = n0[u];
-            a1[u] = n1[u];
+            for (int u = 0; u < U; u++) {
+                a0[u] = n0[u];
+                a1[u] = n1[u];
+            }
         }
     }
 
@@ -242,39 +187,48 @@ __global__ void __launch_bounds__(SK_WARPS * 32) skinny_kernel(skinny_params p)
 #pragma unroll
         for (int e = 0; e < 4; e++) red[warp][i * 4 + e][lane] = acc[i][e];
     __syncthreads();
-    for (int idx = threadIdx.x; idx < NT * 4 * 32; idx += blockDim.x) {
-        const int ie = idx >> 5, ln = idx & 31;
+#pragma unroll
+    for (int j = 0; j < EPT; j++) {
+        int tok, f, ie, ln;
+        sk_entry<NT>(threadIdx.x + j * W * 32, f0, &tok, &f, &ie, &ln);
+        if (ie >= NT * 4) break;
         float v = 0.0f;
 #pragma unroll
-        for (int wp = 0; wp < SK_WARPS; wp++) v += red[wp][ie][ln];
-        const int e = ie & 3, i = ie >> 2;
-        const int tok = i * 8 + 2 * (ln & 3) + (e & 1), f = f0 + (ln >> 2) + (e >> 1) * 8;
-        if (tok < p.m && f < p.n) sk_store<T>(p, tok, f, v);
+        for (int wp = 0; wp < W; wp++) v += red[wp][ie][ln];
+        if (tok < p.m && f < p.n) {
+            const T o = gl_cu_from_f32<T>(lin_act(v + ep_bias[j], p.act) + ep_res[j]);
+            ((T *)p.y)[(int64_t)tok * p.n + f] = o;
+            if (ep_kv[j] >= 0) ((T *)(f - p.kv_col < p.kv_row ? p.kc : p.vc))[ep_kv[j]] = o;
+        }
     }
 }
 
-template <typename T, int NT, bool LN> static void sk_launch(cuda_state *s, const skinny_params &p)
+template <typename T, int NT, int W, int U> static void sk_launch_w(cuda_state *s, skinny_params p)
 {
-    cuda_launch_pdl(s, skinny_kernel<T, NT, LN>, dim3((unsigned)((p.n + 15) / 16)),
-                    dim3(SK_WARPS * 32), 0, "linear (skinny kernel)", p);
+    p.cpw = (p.k / 32 + W - 1) / W;
+    cuda_launch_pdl(s, skinny_kernel<T, NT, W, U>, dim3((unsigned)((p.n + 15) / 16)), dim3(W * 32),
+                    0, "linear (skinny kernel)", p);
 }
 
-template <typename T, bool LN> static void sk_dispatch(cuda_state *s, const skinny_params &p)
-{
-    if (p.m <= 8) sk_launch<T, 1, LN>(s, p);
-    else if (p.m <= 16) sk_launch<T, 2, LN>(s, p);
-    else sk_launch<T, 4, LN>(s, p); /* m <= SK_MAX_M = 32 */
-}
-
+/* SK_WARPS warps of SK_U-chunk groups; at m <= 8 and SK_U * SK_WARPS < k / 32 <= 4 * that
+ * (the FFN's second linear, k = 4096 at d_model 1024) twice the warps and groups, so that a warp's
+ * whole share of W is one group, loaded before the wait instead of after it. */
 template <typename T> static void sk_dispatch(cuda_state *s, const skinny_params &p)
 {
-    if (p.ln_g) sk_dispatch<T, true>(s, p);
-    else sk_dispatch<T, false>(s, p);
+    const int chunks = p.k / 32;
+    if (p.m <= 8 && chunks > SK_U * SK_WARPS && chunks <= 4 * SK_U * SK_WARPS)
+        sk_launch_w<T, 1, 2 * SK_WARPS, 2 * SK_U>(s, p);
+    else if (p.m <= 8)
+        sk_launch_w<T, 1, SK_WARPS, SK_U>(s, p);
+    else if (p.m <= 16)
+        sk_launch_w<T, 2, SK_WARPS, SK_U>(s, p);
+    else
+        sk_launch_w<T, 4, SK_WARPS, SK_U>(s, p); /* m <= SK_MAX_M = 32 */
 }
 
 static bool sk_run(cuda_state *s, int32_t m, const void *x, int32_t x_stride, const gl_weight *w,
-                   const void *bias, gl_act act, const void *residual, void *y, const void *ln_g,
-                   const void *ln_b, float eps)
+                   const void *bias, gl_act act, const void *residual, void *y,
+                   const skinny_params *kv)
 {
     int32_t n = w->rows, k = w->cols;
     if (s->skinny_off || m < 1 || m > s->skinny_max_m || k % 32 != 0 || x_stride % 8 != 0 ||
@@ -282,9 +236,7 @@ static bool sk_run(cuda_state *s, int32_t m, const void *x, int32_t x_stride, co
         return false;
     skinny_params p;
     memset(&p, 0, sizeof p);
-    p.ln_g = ln_g;
-    p.ln_b = ln_b;
-    p.eps = eps;
+    if (kv) p = *kv;
     p.m = m;
     p.n = n;
     p.k = k;
@@ -295,7 +247,6 @@ static bool sk_run(cuda_state *s, int32_t m, const void *x, int32_t x_stride, co
     p.res = residual;
     p.y = y;
     p.act = (int)act;
-    p.cpw = (k / 32 + SK_WARPS - 1) / SK_WARPS;
     if (s->act_dtype == GL_DTYPE_F16) sk_dispatch<__half>(s, p);
     else sk_dispatch<__nv_bfloat16>(s, p);
     return true;
@@ -305,19 +256,27 @@ bool cuda_linear_skinny(cuda_state *s, int32_t m, const void *x, int32_t x_strid
                         const gl_weight *w, const void *bias, gl_act act, const void *residual,
                         void *y)
 {
-    return sk_run(s, m, x, x_stride, w, bias, act, residual, y, NULL, NULL, 0.0f);
+    return sk_run(s, m, x, x_stride, w, bias, act, residual, y, NULL);
 }
 
-bool cuda_op_ln_linear(backend *b, int32_t m, const void *x, const gl_weight *gamma,
-                       const gl_weight *beta, float eps, const gl_weight *w, const gl_weight *bias,
-                       gl_act act, const void *residual, void *y)
+bool cuda_op_linear_kv(backend *b, int32_t m, const void *x, int32_t x_stride, const gl_weight *w,
+                       const gl_weight *bias, int32_t kv_col, const int32_t *slot_mapping,
+                       const gl_kv_view *kv, void *y)
 {
     cuda_state *s = cuda_state_of(b);
-    const void *bt = beta ? beta->data : NULL;
-    if (s->ln_fuse_off || m <= 0 || gamma->cols != w->cols || w->cols > SK_LN_MAX_K ||
-        !cuda_aligned16(gamma->data) || (bt && !cuda_aligned16(bt)))
+    const int32_t row = kv->n_heads * kv->head_dim;
+    if (s->kv_fuse_off || m <= 0 || kv_col < 0 || row <= 0 || (int64_t)kv_col + 2 * row > w->rows)
         return false;
     cuda_bind(s);
-    return sk_run(s, m, x, w->cols, w, bias ? bias->data : NULL, act, residual, y, gamma->data, bt,
-                  eps);
+    skinny_params p;
+    memset(&p, 0, sizeof p);
+    p.kc = kv->k;
+    p.vc = kv->v;
+    p.slots = slot_mapping;
+    p.kv_col = kv_col;
+    p.kv_row = row;
+    if (!sk_run(s, m, x, x_stride, w, bias ? bias->data : NULL, GL_ACT_NONE, NULL, y, &p))
+        return false;
+    cuda_note(s, cudaGetLastError(), "linear_kv");
+    return true;
 }

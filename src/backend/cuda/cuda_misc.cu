@@ -115,9 +115,9 @@ __global__ void kv_write_kernel(const uint16_t *k, const uint16_t *v, int32_t kv
                                 bool vec)
 {
     cuda_pdl_trigger();
-    cuda_pdl_wait();
     int64_t t = blockIdx.x;
-    int64_t slot = slots[t];
+    int64_t slot = slots[t]; /* uploaded before the pass: read before the wait */
+    cuda_pdl_wait();
     if (slot < 0) return; /* padding token: nothing to store */
     copy_row(kd + slot * row, k + t * kv_stride, row, vec);
     copy_row(vd + slot * row, v + t * kv_stride, row, vec);

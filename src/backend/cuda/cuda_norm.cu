@@ -5,7 +5,9 @@
  * pass 2 sums squared deviations from the mean (two-pass, fp32); pass 3 writes
  * y = (x - mean) * rstd * gamma + beta. Every thread visits the same columns in all three passes,
  * so y may alias x without any hazard between threads; the re-reads of the row hit L1. Rows with
- * d % 8 == 0 and 16-byte aligned pointers move 8 elements (16 bytes) per access. */
+ * d % 8 == 0 and 16-byte aligned pointers move 8 elements (16 bytes) per access, and rows of at
+ * most 8192 such elements run ln_vec_kernel (the row in registers, gamma and beta loaded before
+ * the PDL wait). */
 #include "backend/cuda/cuda_internal.h"
 
 #define LN_MAX_THREADS 256
@@ -105,6 +107,81 @@ __global__ void ln_kernel(T *x, const T *r, const T *gamma, const T *beta, T *y,
     }
 }
 
+/* The vector form for rows of at most LN_MAX_THREADS * 8 * NV elements: each thread keeps its NV
+ * 16-byte pieces of the row (and of gamma, beta) in registers, so the row is read once, and the
+ * weights are loaded before the wait (they do not depend on the kernels before this one): one
+ * round trip to memory after the wait instead of three. Same arithmetic as ln_kernel. */
+template <typename T, int NV>
+__global__ void ln_vec_kernel(T *x, const T *r, const T *gamma, const T *beta, T *y, int32_t d,
+                              float eps)
+{
+    __shared__ float red[32];
+    const int64_t row = blockIdx.x;
+    const int c0 = (int)threadIdx.x * 8, cs = (int)blockDim.x * 8;
+    const uint4 z = make_uint4(0, 0, 0, 0);
+    uint4 gv[NV], bv[NV], xv[NV], rv[NV];
+#pragma unroll
+    for (int i = 0; i < NV; i++) {
+        const int c = c0 + i * cs;
+        gv[i] = c < d ? __ldg((const uint4 *)(gamma + c)) : z;
+        bv[i] = c < d && beta ? __ldg((const uint4 *)(beta + c)) : z;
+    }
+    cuda_pdl_trigger();
+    cuda_pdl_wait();
+    T *xr = x + row * d;
+    const T *rr = r ? r + row * d : NULL;
+#pragma unroll
+    for (int i = 0; i < NV; i++) {
+        const int c = c0 + i * cs;
+        xv[i] = c < d ? *(const uint4 *)(xr + c) : z;
+        rv[i] = c < d && rr ? *(const uint4 *)(rr + c) : z;
+    }
+    float sum = 0.0f;
+#pragma unroll
+    for (int i = 0; i < NV; i++) {
+        const int c = c0 + i * cs;
+        if (c >= d) continue;
+        T *xe = (T *)&xv[i];
+        if (rr) {
+            const T *re = (const T *)&rv[i];
+#pragma unroll
+            for (int e = 0; e < 8; e++) xe[e] = gl_cu_from_f32<T>(gl_cu_f32(xe[e]) + gl_cu_f32(re[e]));
+            *(uint4 *)(xr + c) = xv[i];
+        }
+#pragma unroll
+        for (int e = 0; e < 8; e++) sum += gl_cu_f32(xe[e]);
+    }
+    const float mean = block_sum(sum, red) / (float)d;
+    float sq = 0.0f;
+#pragma unroll
+    for (int i = 0; i < NV; i++) {
+        if (c0 + i * cs >= d) continue;
+        const T *xe = (const T *)&xv[i];
+#pragma unroll
+        for (int e = 0; e < 8; e++) {
+            const float t = gl_cu_f32(xe[e]) - mean;
+            sq += t * t;
+        }
+    }
+    const float rstd = rsqrtf(block_sum(sq, red) / (float)d + eps);
+    T *yr = y + row * d;
+#pragma unroll
+    for (int i = 0; i < NV; i++) {
+        const int c = c0 + i * cs;
+        if (c >= d) continue;
+        const T *xe = (const T *)&xv[i], *ge = (const T *)&gv[i], *be = (const T *)&bv[i];
+        uint4 out;
+        T *oe = (T *)&out;
+#pragma unroll
+        for (int e = 0; e < 8; e++) {
+            float v = (gl_cu_f32(xe[e]) - mean) * rstd * gl_cu_f32(ge[e]);
+            if (beta) v += gl_cu_f32(be[e]);
+            oe[e] = gl_cu_from_f32<T>(v);
+        }
+        *(uint4 *)(yr + c) = out;
+    }
+}
+
 template <typename T>
 static void ln_launch(cuda_state *s, int32_t m, void *x, const void *r, const void *g,
                       const void *bt, float eps, void *y, int32_t d)
@@ -115,6 +192,18 @@ static void ln_launch(cuda_state *s, int32_t m, void *x, const void *r, const vo
     int threads = (per + 31) / 32 * 32;
     if (threads > LN_MAX_THREADS) threads = LN_MAX_THREADS;
     if (threads < 32) threads = 32;
+    if (vec && per <= threads * 4) {
+        const int nv = (per + threads - 1) / threads;
+        if (nv == 1)
+            cuda_launch_pdl(s, ln_vec_kernel<T, 1>, dim3((unsigned)m), dim3((unsigned)threads), 0,
+                            "layernorm", (T *)x, (const T *)r, (const T *)g, (const T *)bt, (T *)y,
+                            d, eps);
+        else
+            cuda_launch_pdl(s, ln_vec_kernel<T, 4>, dim3((unsigned)m), dim3((unsigned)threads), 0,
+                            "layernorm", (T *)x, (const T *)r, (const T *)g, (const T *)bt, (T *)y,
+                            d, eps);
+        return;
+    }
     cuda_launch_pdl(s, ln_kernel<T>, dim3((unsigned)m), dim3((unsigned)threads), 0, "layernorm",
                     (T *)x, (const T *)r, (const T *)g, (const T *)bt, (T *)y, d, eps, vec);
 }
