@@ -22,6 +22,7 @@ typedef struct dec_views {
 typedef struct dec_idx {
     int32_t *ids, *pos, *slots, *off, *lens, *xlens, *rows, *tab, *xtab;
     int32_t tab_stride, xtab_stride; /* block-table row widths */
+    bool rows_in_order;              /* rows[s] == s (one token each): no gather before lm_head */
 } dec_idx;
 
 /* out = linear(LN(ws->x)) of a pre-LN block: the layer norm into ws->y, then the linear. */
@@ -159,8 +160,10 @@ static glossa_status decode_pack(bart_ws *ws, const bart_dec_batch *b, int32_t n
     }
     GLOSSA_TRY(bart_up(ws->m->be, ws->didx, h, (size_t)total));
     int32_t *d = ws->didx;
+    bool in_order = true;
+    for (int32_t s = 0; s < n && in_order; s++) in_order = h[o_rows + s] == s;
     *ix = (dec_idx){d + o_ids, d + o_pos,  d + o_slots, d + o_off, d + o_lens, d + o_xlens,
-                    d + o_rows, d + o_tab, d + o_xtab, stride, xstride};
+                    d + o_rows, d + o_tab, d + o_xtab, stride, xstride, in_order};
     return GLOSSA_STATUS_OK;
 }
 
@@ -190,11 +193,11 @@ static void decode_ops(bart_model *m, bart_ws *ws, const bart_kv *kv, int32_t n_
                            c->layer_norm_eps, ws->x);
     int32_t rows = n_tok;
     const void *src = ws->x;
-    if (!all_logits) {
+    if (!all_logits && !ix->rows_in_order) {
         be->ops->gather_rows(be, n_seqs, d, ws->x, ix->rows, ws->y);
-        rows = n_seqs;
         src = ws->y;
     }
+    if (!all_logits) rows = n_seqs;
     be->ops->linear(be, rows, src, d, &m->lm_head,
                     m->final_logits_bias.data ? &m->final_logits_bias : NULL, GL_ACT_NONE, NULL,
                     ws->logits);

@@ -281,8 +281,11 @@ static void cu_weight_free(backend *b, gl_weight *w)
 {
     if (!w) return;
     if (w->data) {
-        cuda_bind(cuda_state_of(b));
+        cuda_state *s = cuda_state_of(b);
+        cuda_bind(s);
         cudaFree(w->data);
+        s->pf_n = 0; /* the prefetch map must never name freed memory */
+        s->pf_last = NULL;
     }
     memset(w, 0, sizeof *w);
 }

@@ -11,6 +11,8 @@
 #include "backend/backend.h"
 #include "core/status.h"
 
+#define CUDA_PF_MAX 512 /* weights the prefetch map remembers */
+
 typedef struct cuda_state {
     int device;
     int sm_count;
@@ -41,6 +43,17 @@ typedef struct cuda_state {
     bool skinny_off;              /* GLOSSA_CUDA_SKINNY=0: cuBLASLt for every m */
     int32_t skinny_max_m;         /* rows up to which the skinny kernel runs (GLOSSA_CUDA_SKINNY_M) */
     bool kv_fuse_off;             /* linear_kv declines (linear + kv_write): GLOSSA_CUDA_KV_FUSE=0 */
+    /* the weight each skinny launch's blocks fetch into L2 before their wait: the one that followed
+     * it last time (decode passes repeat one sequence of linears), learned per weight pointer;
+     * cleared when a weight is freed. GLOSSA_CUDA_L2_PREFETCH=0: off. */
+    struct cuda_pf_entry {
+        const void *w, *next;
+        int64_t next_bytes;
+    } pf[CUDA_PF_MAX];
+    int32_t pf_n;
+    const void *pf_last;
+    int64_t pf_last_bytes;
+    bool pf_off;
     /* cuda_misc.cu */
     void *argmax_scratch;         /* per-chunk (value, index) partials, then the ids */
     size_t argmax_scratch_bytes;

@@ -468,10 +468,10 @@ glossa_status cuda_linear_init(cuda_state *s)
     env = getenv("GLOSSA_CUDA_SKINNY_M");
     s->skinny_max_m = env ? atoi(env) : SK_DEFAULT_M;
     if (s->skinny_max_m > SK_MAX_M) s->skinny_max_m = SK_MAX_M;
-    /* opt-in until measured faster: the first version (two passes over x for the statistics)
-     * made H200 decode steps 3-9% slower than the separate layer-norm kernel (docs/PERF.md) */
     env = getenv("GLOSSA_CUDA_KV_FUSE");
     s->kv_fuse_off = env && env[0] == '0';
+    env = getenv("GLOSSA_CUDA_L2_PREFETCH");
+    s->pf_off = env && env[0] == '0';
     return GLOSSA_STATUS_OK;
 }
 
