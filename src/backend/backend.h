@@ -230,25 +230,6 @@ typedef struct backend_ops {
     bool (*linear_kv)(backend *b, int32_t m, const void *x, int32_t x_stride, const gl_weight *w,
                       const gl_weight *bias, int32_t kv_col, const int32_t *slot_mapping,
                       const gl_kv_view *kv, void *y);
-
-    /* Optional fusion pair (NULL: none), for pre-LN blocks: a residual linear whose output the next
-     * block normalises.
-     * linear_res_ln: linear(b, m, x, x_stride, w, bias, GL_ACT_NONE, residual, y) which also keeps
-     *   what ln_linear needs to normalise y's rows without a pass of its own. true when it ran and
-     *   kept them; false, nothing launched, when the backend does not fuse this call (the caller
-     *   runs the linear op).
-     * ln_linear: y = linear(layernorm(x, gamma, beta, eps), w, bias, act), x never normalised in
-     *   memory; x must be the y of the latest linear_res_ln call that returned true, with the same
-     *   m, and nothing written to it since (the caller's guarantee). kv_col >= 0: also kv_write of
-     *   columns [kv_col, kv_col + row) and the next row as K and V, as linear_kv (act NONE).
-     *   true when it ran; false, nothing launched, otherwise (the caller runs layernorm then the
-     *   linear). */
-    bool (*linear_res_ln)(backend *b, int32_t m, const void *x, int32_t x_stride,
-                          const gl_weight *w, const gl_weight *bias, const void *residual, void *y);
-    bool (*ln_linear)(backend *b, int32_t m, const void *x, const gl_weight *gamma,
-                      const gl_weight *beta, float eps, const gl_weight *w, const gl_weight *bias,
-                      gl_act act, int32_t kv_col, const int32_t *slot_mapping, const gl_kv_view *kv,
-                      void *y);
 } backend_ops;
 
 struct backend {

@@ -25,59 +25,35 @@ typedef struct dec_idx {
     bool rows_in_order;              /* rows[s] == s (one token each): no gather before lm_head */
 } dec_idx;
 
-/* ws->x += linear(in) (+ bias): the residual add of a pre-LN block. ws->ln_ready tells whether
- * the backend also kept the row statistics of the new x (linear_res_ln) for the next ln_linear. */
-static void residual_linear(bart_ws *ws, int32_t n_tok, const void *in, int32_t in_stride,
-                            const gl_weight *w, const gl_weight *bias)
-{
-    backend *be = ws->m->be;
-    ws->ln_ready = be->ops->linear_res_ln &&
-                   be->ops->linear_res_ln(be, n_tok, in, in_stride, w, bias, ws->x, ws->x);
-    if (!ws->ln_ready) be->ops->linear(be, n_tok, in, in_stride, w, bias, GL_ACT_NONE, ws->x, ws->x);
-}
-
-/* out = linear(LN(ws->x)) of a pre-LN block, and with kv the K/V columns (from d on) into the
- * cache at slots: one fused op where the backend kept x's statistics (ws->ln_ready) and takes
- * the call, else the layer norm into ws->y, then the linear (linear_kv, or linear + kv_write). */
+/* out = linear(LN(ws->x)) of a pre-LN block: the layer norm into ws->y, then the linear. */
 static void ln_linear(bart_ws *ws, int32_t n_tok, const gl_weight *g, const gl_weight *b,
-                      const gl_weight *w, const gl_weight *bias, gl_act act, const gl_kv_view *kv,
-                      const int32_t *slots, void *out)
+                      const gl_weight *w, const gl_weight *bias, gl_act act, void *out)
 {
     backend *be = ws->m->be;
     const model_config *c = &ws->m->cfg;
-    int32_t d = c->d_model;
-    if (ws->ln_ready && be->ops->ln_linear &&
-        be->ops->ln_linear(be, n_tok, ws->x, g, b, c->layer_norm_eps, w, bias, act, kv ? d : -1,
-                           slots, kv, out))
-        return;
     be->ops->layernorm(be, n_tok, ws->x, NULL, g, b, c->layer_norm_eps, ws->y);
-    if (!kv) {
-        be->ops->linear(be, n_tok, ws->y, d, w, bias, act, NULL, out);
-        return;
-    }
-    if (be->ops->linear_kv && be->ops->linear_kv(be, n_tok, ws->y, d, w, bias, d, slots, kv, out))
-        return;
-    be->ops->linear(be, n_tok, ws->y, d, w, bias, act, NULL, out);
-    be->ops->kv_write(be, n_tok, bart_ws_at(ws, out, (size_t)d), bart_ws_at(ws, out, 2 * (size_t)d),
-                      3 * d, slots, kv);
+    be->ops->linear(be, n_tok, ws->y, c->d_model, w, bias, act, NULL, out);
 }
 
 /* The self-attention's Q, K, V of the pass's tokens into ws->qkv (of LN(ws->x) when pre-LN), and
- * K, V into the cache at their slots. */
+ * K, V into the cache at their slots: one fused op where the backend has it for the call (CUDA,
+ * decode sizes), else the linear and kv_write. */
 static void self_qkv(bart_ws *ws, const bart_layer *ly, int32_t n_tok, const gl_kv_view *kv,
                      const int32_t *slots)
 {
     backend *be = ws->m->be;
-    int32_t d = ws->m->cfg.d_model;
-    if (ws->m->cfg.pre_ln) {
-        ln_linear(ws, n_tok, &ly->self_ln_g, &ly->self_ln_b, &ly->self_qkv_w, &ly->self_qkv_b,
-                  GL_ACT_NONE, kv, slots, ws->qkv);
-        return;
+    const model_config *c = &ws->m->cfg;
+    int32_t d = c->d_model;
+    const void *in = ws->x;
+    if (c->pre_ln) {
+        be->ops->layernorm(be, n_tok, ws->x, NULL, &ly->self_ln_g, &ly->self_ln_b,
+                           c->layer_norm_eps, ws->y);
+        in = ws->y;
     }
-    if (be->ops->linear_kv && be->ops->linear_kv(be, n_tok, ws->x, d, &ly->self_qkv_w,
+    if (be->ops->linear_kv && be->ops->linear_kv(be, n_tok, in, d, &ly->self_qkv_w,
                                                  &ly->self_qkv_b, d, slots, kv, ws->qkv))
         return;
-    be->ops->linear(be, n_tok, ws->x, d, &ly->self_qkv_w, &ly->self_qkv_b, GL_ACT_NONE, NULL, ws->qkv);
+    be->ops->linear(be, n_tok, in, d, &ly->self_qkv_w, &ly->self_qkv_b, GL_ACT_NONE, NULL, ws->qkv);
     be->ops->kv_write(be, n_tok, bart_ws_at(ws, ws->qkv, (size_t)d),
                       bart_ws_at(ws, ws->qkv, 2 * (size_t)d), 3 * d, slots, kv);
 }
@@ -96,9 +72,9 @@ static void decoder_attn_blocks(bart_ws *ws, const bart_layer *ly, int32_t n_tok
                              ws->attn);
     /* cross-attention over the cached encoder K/V */
     if (c->pre_ln) {
-        residual_linear(ws, n_tok, ws->attn, d, &ly->self_o_w, &ly->self_o_b);
+        be->ops->linear(be, n_tok, ws->attn, d, &ly->self_o_w, &ly->self_o_b, GL_ACT_NONE, ws->x, ws->x);
         ln_linear(ws, n_tok, &ly->cross_ln_g, &ly->cross_ln_b, &ly->cross_q_w, &ly->cross_q_b,
-                  GL_ACT_NONE, NULL, NULL, ws->q);
+                  GL_ACT_NONE, ws->q);
     } else {
         be->ops->linear(be, n_tok, ws->attn, d, &ly->self_o_w, &ly->self_o_b, GL_ACT_NONE, NULL, ws->y);
         be->ops->layernorm(be, n_tok, ws->x, ws->y, &ly->self_ln_g, &ly->self_ln_b, eps, ws->x);
@@ -107,7 +83,8 @@ static void decoder_attn_blocks(bart_ws *ws, const bart_layer *ly, int32_t n_tok
     be->ops->attention_paged(be, n_seqs, ws->q, d, ix->off, &v->cross, ix->xlens, false, scale,
                              ws->attn);
     if (c->pre_ln) {
-        residual_linear(ws, n_tok, ws->attn, d, &ly->cross_o_w, &ly->cross_o_b);
+        be->ops->linear(be, n_tok, ws->attn, d, &ly->cross_o_w, &ly->cross_o_b, GL_ACT_NONE, ws->x,
+                        ws->x);
     } else {
         be->ops->linear(be, n_tok, ws->attn, d, &ly->cross_o_w, &ly->cross_o_b, GL_ACT_NONE, NULL,
                         ws->y);
@@ -124,8 +101,9 @@ static void decoder_ffn(bart_ws *ws, const bart_layer *ly, int32_t n_tok)
     float eps = c->layer_norm_eps;
     if (c->pre_ln) {
         ln_linear(ws, n_tok, &ly->ffn_ln_g, &ly->ffn_ln_b, &ly->fc1_w, &ly->fc1_b, c->activation,
-                  NULL, NULL, ws->h);
-        residual_linear(ws, n_tok, ws->h, c->decoder_ffn, &ly->fc2_w, &ly->fc2_b);
+                  ws->h);
+        be->ops->linear(be, n_tok, ws->h, c->decoder_ffn, &ly->fc2_w, &ly->fc2_b, GL_ACT_NONE, ws->x,
+                        ws->x);
     } else {
         be->ops->linear(be, n_tok, ws->x, d, &ly->fc1_w, &ly->fc1_b, c->activation, NULL, ws->h);
         be->ops->linear(be, n_tok, ws->h, c->decoder_ffn, &ly->fc2_w, &ly->fc2_b, GL_ACT_NONE, NULL,
@@ -198,7 +176,6 @@ static void decode_ops(bart_model *m, bart_ws *ws, const bart_kv *kv, int32_t n_
     int32_t d = c->d_model, hd = d / c->decoder_heads;
     bart_embed_ids(ws, n_tok, ix->ids, ix->pos, &m->dec_embed, &m->dec_pos, &m->dec_emb_ln_g,
               &m->dec_emb_ln_b, ws->x);
-    ws->ln_ready = false;
     for (int32_t l = 0; l < c->decoder_layers; l++) {
         /* prior: the pass starts with decode_pack's upload, and its only K/V writes are the
          * self-attention's new positions (kv_write), the causal tail */
@@ -211,13 +188,6 @@ static void decode_ops(bart_model *m, bart_ws *ws, const bart_kv *kv, int32_t n_
         decoder_attn_blocks(ws, &m->dec[l], n_tok, n_seqs, &v, ix);
         decoder_ffn(ws, &m->dec[l], n_tok);
     }
-    const gl_weight *lm_bias = m->final_logits_bias.data ? &m->final_logits_bias : NULL;
-    if (c->final_layer_norm && (all_logits || ix->rows_in_order) && ws->ln_ready &&
-        be->ops->ln_linear &&
-        be->ops->ln_linear(be, n_tok, ws->x, &m->dec_final_ln_g, &m->dec_final_ln_b,
-                           c->layer_norm_eps, &m->lm_head, lm_bias, GL_ACT_NONE, -1, NULL, NULL,
-                           ws->logits))
-        return; /* the final layer norm inside the lm_head (rows already in order) */
     if (c->final_layer_norm)
         be->ops->layernorm(be, n_tok, ws->x, NULL, &m->dec_final_ln_g, &m->dec_final_ln_b,
                            c->layer_norm_eps, ws->x);
@@ -228,7 +198,9 @@ static void decode_ops(bart_model *m, bart_ws *ws, const bart_kv *kv, int32_t n_
         src = ws->y;
     }
     if (!all_logits) rows = n_seqs;
-    be->ops->linear(be, rows, src, d, &m->lm_head, lm_bias, GL_ACT_NONE, NULL, ws->logits);
+    be->ops->linear(be, rows, src, d, &m->lm_head,
+                    m->final_logits_bias.data ? &m->final_logits_bias : NULL, GL_ACT_NONE, NULL,
+                    ws->logits);
 }
 
 /* Table widths rounded up to a power of two, so that a growing context changes the recorded

@@ -27,8 +27,6 @@ struct bart_ws {
     int table_pow2;                    /* GLOSSA_TABLE_POW2 (read once): 1, 0, or -1 unset */
     bool graph_check;                  /* GLOSSA_GRAPHS_CHECK=1: compare replays (debugging) */
     bool buckets;                      /* GLOSSA_DECODE_BUCKETS=1: pad decode passes (bart_decode.c) */
-    bool ln_ready;                     /* decoder pass: the backend kept x's row statistics
-                                          (linear_res_ln) for a fused ln_linear */
 };
 
 /* Grow the buffers to hold n token rows / n logits / n index entries (bumps ws->epoch on a move). */

@@ -321,8 +321,6 @@ static const backend_ops cuda_ops = {
     cuda_op_graph_epoch,     /* graph_epoch */
     cu_mem_info,             /* mem_info */
     cuda_op_linear_kv,       /* linear_kv */
-    cuda_op_linear_res_ln,   /* linear_res_ln */
-    cuda_op_ln_linear,       /* ln_linear */
 };
 
 extern "C" int backend_cuda_device_count(void)

@@ -12,7 +12,6 @@
 #include "core/status.h"
 
 #define CUDA_PF_MAX 512 /* weights the prefetch map remembers */
-#define CUDA_LN_ST_BYTES ((size_t)64 << 10) /* linear_res_ln statistics: rows x blocks x 8 B */
 
 typedef struct cuda_state {
     int device;
@@ -53,12 +52,6 @@ typedef struct cuda_state {
     } pf[CUDA_PF_MAX];
     int32_t pf_n;
     const void *pf_last;
-    /* linear_res_ln: the last producer's row statistics ((mean, M2) per row and 16-feature block)
-     * and what they describe */
-    void *ln_st;
-    const void *ln_st_y;
-    int32_t ln_st_m, ln_st_n;
-    bool ln_fuse_off;             /* GLOSSA_CUDA_LN_FUSE=0: no linear_res_ln / ln_linear */
     int64_t pf_last_bytes;
     bool pf_off;
     /* cuda_misc.cu */
@@ -142,17 +135,6 @@ bool cuda_linear_skinny(cuda_state *s, int32_t m, const void *x, int32_t x_strid
 bool cuda_op_linear_kv(backend *b, int32_t m, const void *x, int32_t x_stride, const gl_weight *w,
                        const gl_weight *bias, int32_t kv_col, const int32_t *slot_mapping,
                        const gl_kv_view *kv, void *y);
-/* The linear_res_ln / ln_linear pair (backend.h) through the skinny kernel: the producer keeps
- * per-block (mean, M2) of each output row in cuda_state.ln_st, the consumer merges them (Chan) and
- * normalises x as it loads it. false (nothing launched) outside the kernel's preconditions (m <= 16,
- * d % 16 == 0, d <= 1024, a consumer of at most 4096 outputs: not the lm_head) or with
- * GLOSSA_CUDA_LN_FUSE=0. */
-bool cuda_op_linear_res_ln(backend *b, int32_t m, const void *x, int32_t x_stride,
-                           const gl_weight *w, const gl_weight *bias, const void *residual, void *y);
-bool cuda_op_ln_linear(backend *b, int32_t m, const void *x, const gl_weight *gamma,
-                       const gl_weight *beta, float eps, const gl_weight *w, const gl_weight *bias,
-                       gl_act act, int32_t kv_col, const int32_t *slot_mapping, const gl_kv_view *kv,
-                       void *y);
 
 /* cuda_norm.cu */
 void cuda_op_layernorm(backend *b, int32_t m, void *x, const void *r, const gl_weight *gamma,

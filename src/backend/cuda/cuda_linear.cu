@@ -472,9 +472,6 @@ glossa_status cuda_linear_init(cuda_state *s)
     s->kv_fuse_off = env && env[0] == '0';
     env = getenv("GLOSSA_CUDA_L2_PREFETCH");
     s->pf_off = env && env[0] == '0';
-    env = getenv("GLOSSA_CUDA_LN_FUSE");
-    s->ln_fuse_off = env && env[0] == '0';
-    GLOSSA_TRY(cuda_check(cudaMalloc(&s->ln_st, CUDA_LN_ST_BYTES), "row statistics buffer"));
     return GLOSSA_STATUS_OK;
 }
 
@@ -496,7 +493,4 @@ void cuda_linear_release(cuda_state *s)
     cudaFree(s->tune_scratch);
     s->tune_scratch = NULL;
     s->tune_scratch_bytes = 0;
-    cudaFree(s->ln_st);
-    s->ln_st = NULL;
-    s->ln_st_y = NULL;
 }

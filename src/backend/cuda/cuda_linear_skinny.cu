@@ -34,7 +34,6 @@
 
 #define SK_WARPS 8 /* warps per block, splitting K */
 #define SK_U 4     /* 32-wide K chunks per warp per load group */
-#define SK_LN_MAX_K 1024 /* ln_linear: gamma and beta held in shared memory */
 
 typedef struct skinny_params {
     int32_t m, n, k, xs;
@@ -49,15 +48,6 @@ typedef struct skinny_params {
     int32_t kv_col, kv_row;
     const char *pf;   /* the next linear's weight, fetched into L2 before the wait (NULL: none) */
     int64_t pf_bytes; /* a multiple of 16 */
-    /* ln_linear (LN kernels): x's rows are layer-normalised on load, with gamma, beta (or NULL)
-     * and the per-block row statistics st_in[tok * st_nblk + b] a linear_res_ln launch wrote */
-    const void *ln_g, *ln_b;
-    const float2 *st_in;
-    int32_t st_nblk;
-    float eps;
-    /* linear_res_ln: (mean, M2) of each output row's 16 features of this block, rounded as
-     * stored, to st_out[tok * gridDim.x + blockIdx.x] (NULL: none; n % 16 == 0) */
-    float2 *st_out;
 } skinny_params;
 /* c += A B on the tensor cores, mma.sync.m16n8k16 with fp32 accumulation, for T = half / bf16. */
 template <typename T> struct sk_mma;
@@ -102,68 +92,6 @@ static __device__ __forceinline__ void sk_load_group(uint4 a0[U], uint4 a1[U], c
     }
 }
 
-/* Chan's merge of two (count, mean, M2) row statistics into a. */
-static __device__ __forceinline__ void sk_chan(float &na, float &ma, float &m2a, float nb, float mb,
-                                               float m2b)
-{
-    const float n = na + nb;
-    if (nb == 0.0f) return;
-    if (na == 0.0f) {
-        na = nb;
-        ma = mb;
-        m2a = m2b;
-        return;
-    }
-    const float d = mb - ma;
-    ma += d * (nb / n);
-    m2a += m2b + d * d * (na * nb / n);
-    na = n;
-}
-
-/* The mean and rstd of x's rows [0, min(m, NT * 8)) from the producer's per-block statistics
- * (each over 16 features): warp w merges rows w, w + W, ...; lanes take blocks lane, lane + 32,
- * ..., then a shuffle tree. Into mean[], rstd[] (shared). */
-template <int NT, int W>
-static __device__ void sk_ln_stats(const skinny_params &p, float *mean, float *rstd)
-{
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    for (int r = warp; r < p.m && r < NT * 8; r += W) {
-        float n = 0.0f, mu = 0.0f, m2 = 0.0f;
-        for (int b = lane; b < p.st_nblk; b += 32) {
-            const float2 v = p.st_in[(int64_t)r * p.st_nblk + b];
-            sk_chan(n, mu, m2, 16.0f, v.x, v.y);
-        }
-#pragma unroll
-        for (int o = 16; o > 0; o >>= 1) {
-            const float nb = __shfl_xor_sync(0xffffffffu, n, o);
-            const float mb = __shfl_xor_sync(0xffffffffu, mu, o);
-            const float m2b = __shfl_xor_sync(0xffffffffu, m2, o);
-            sk_chan(n, mu, m2, nb, mb, m2b);
-        }
-        if (lane == 0) {
-            mean[r] = mu;
-            rstd[r] = rsqrtf(m2 / n + p.eps);
-        }
-    }
-}
-
-/* b (8 elements of a row of x) normalised: (x - mu) rstd gamma + beta, rounded to T as the
- * layernorm op stores it. */
-template <typename T>
-static __device__ __forceinline__ uint4 sk_ln_apply(uint4 b, float mu, float rs, uint4 g, uint4 bt,
-                                                    bool has_beta)
-{
-    T *e = (T *)&b;
-    const T *ge = (const T *)&g, *be = (const T *)&bt;
-#pragma unroll
-    for (int i = 0; i < 8; i++) {
-        float v = (gl_cu_f32(e[i]) - mu) * rs * gl_cu_f32(ge[i]);
-        if (has_beta) v += gl_cu_f32(be[i]);
-        e[i] = gl_cu_from_f32<T>(v);
-    }
-    return b;
-}
-
 /* The epilogue's outputs of a thread: entry idx = threadIdx.x + j * blockDim.x of the block's
  * NT * 4 * 32 reduced values (j < SK_EPT(NT, W)); SK_EPT is how many a thread holds. */
 #define SK_EPT(NT, W) ((NT * 128 + W * 32 - 1) / (W * 32))
@@ -177,15 +105,12 @@ static __device__ __forceinline__ void sk_entry(int idx, int f0, int *tok, int *
     *f = f0 + (*ln >> 2) + (e >> 1) * 8;
 }
 
-template <typename T, int NT, int W, int U, bool LN>
+template <typename T, int NT, int W, int U>
 __global__ void __launch_bounds__(W * 32, 16 / W) skinny_kernel(skinny_params p)
 {
     constexpr int EPT = SK_EPT(NT, W);
     constexpr bool PIPE = U == SK_U;
     __shared__ float red[W][NT * 4][32];
-    __shared__ uint4 ln_w[LN ? 2 * SK_LN_MAX_K / 8 : 1]; /* gamma, then beta */
-    __shared__ float ln_mean[LN ? NT * 8 : 1], ln_rstd[LN ? NT * 8 : 1];
-    __shared__ float st_tile[NT * 8][17];
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int g = lane >> 2, t = lane & 3;
     const int f0 = blockIdx.x * 16;
@@ -230,11 +155,6 @@ __global__ void __launch_bounds__(W * 32, 16 / W) skinny_kernel(skinny_params p)
                          "r"((unsigned)len)
                          : "memory");
     }
-    if (LN) /* gamma and beta to shared memory: weights, before the wait */
-        for (int i = threadIdx.x; i < p.k / 8; i += W * 32) {
-            ln_w[i] = __ldg((const uint4 *)((const T *)p.ln_g + 8 * i));
-            ln_w[SK_LN_MAX_K / 8 + i] = p.ln_b ? __ldg((const uint4 *)((const T *)p.ln_b + 8 * i)) : zero;
-        }
     cuda_pdl_trigger();
     cuda_pdl_wait();
 #pragma unroll
@@ -245,28 +165,6 @@ __global__ void __launch_bounds__(W * 32, 16 / W) skinny_kernel(skinny_params p)
                         ? gl_cu_f32(((const T *)p.res)[(int64_t)tok * p.n + f])
                         : 0.0f;
     }
-    float mu[NT], rs[NT];
-    uint4 xf[LN ? U : 1][NT]; /* LN: the first group's x, loaded with the statistics */
-    if (LN) {
-#pragma unroll
-        for (int u = 0; u < U; u++)
-#pragma unroll
-            for (int i = 0; i < NT; i++) {
-                const int tok = i * 8 + g;
-                xf[u][i] = tok < p.m && c_beg + u < c_end
-                               ? __ldg((const uint4 *)(x + (int64_t)tok * p.xs +
-                                                       (int64_t)(c_beg + u) * 32 + 8 * t))
-                               : zero;
-            }
-        sk_ln_stats<NT, W>(p, ln_mean, ln_rstd);
-        __syncthreads();
-#pragma unroll
-        for (int i = 0; i < NT; i++) {
-            const int tok = i * 8 + g;
-            mu[i] = tok < p.m ? ln_mean[tok] : 0.0f;
-            rs[i] = tok < p.m ? ln_rstd[tok] : 0.0f;
-        }
-    }
 #pragma unroll 1
     for (int c = c_beg; c < c_end; c += U) {
         /* PIPE: the next group's weights in flight while this one is multiplied; without it
@@ -276,18 +174,11 @@ __global__ void __launch_bounds__(W * 32, 16 / W) skinny_kernel(skinny_params p)
         for (int u = 0; u < U; u++) {
             if (c + u >= c_end) break;
             const int64_t off = (int64_t)(c + u) * 32 + 8 * t;
-            uint4 lg = zero, lb = zero;
-            if (LN) {
-                lg = ln_w[off / 8];
-                lb = ln_w[SK_LN_MAX_K / 8 + off / 8];
-            }
 #pragma unroll
             for (int i = 0; i < NT; i++) {
                 const int tok = i * 8 + g;
-                uint4 b = LN && c == c_beg ? xf[LN ? u : 0][i]
-                          : tok < p.m ? __ldg((const uint4 *)(x + (int64_t)tok * p.xs + off))
-                                      : zero;
-                if (LN && tok < p.m) b = sk_ln_apply<T>(b, mu[i], rs[i], lg, lb, p.ln_b != nullptr);
+                const uint4 b =
+                    tok < p.m ? __ldg((const uint4 *)(x + (int64_t)tok * p.xs + off)) : zero;
                 sk_mma<T>::run(acc[i], a0[u].x, a1[u].x, a0[u].y, a1[u].y, b.x, b.y);
                 sk_mma<T>::run(acc[i], a0[u].z, a1[u].z, a0[u].w, a1[u].w, b.z, b.w);
             }
@@ -319,24 +210,6 @@ __global__ void __launch_bounds__(W * 32, 16 / W) skinny_kernel(skinny_params p)
             const T o = gl_cu_from_f32<T>(lin_act(v + ep_bias[j], p.act) + ep_res[j]);
             ((T *)p.y)[(int64_t)tok * p.n + f] = o;
             if (ep_kv[j] >= 0) ((T *)(f - p.kv_col < p.kv_row ? p.kc : p.vc))[ep_kv[j]] = o;
-            if (p.st_out) st_tile[tok][f - f0] = gl_cu_f32(o);
-        }
-    }
-    if (p.st_out) { /* this block's (mean, M2) of each row's 16 stored outputs */
-        __syncthreads();
-        const int tok = threadIdx.x;
-        if (tok < p.m && tok < NT * 8) {
-            float mu = 0.0f;
-#pragma unroll
-            for (int i = 0; i < 16; i++) mu += st_tile[tok][i];
-            mu *= 1.0f / 16.0f;
-            float m2 = 0.0f;
-#pragma unroll
-            for (int i = 0; i < 16; i++) {
-                const float d = st_tile[tok][i] - mu;
-                m2 += d * d;
-            }
-            p.st_out[(int64_t)tok * gridDim.x + blockIdx.x] = make_float2(mu, m2);
         }
     }
 }
@@ -344,15 +217,8 @@ __global__ void __launch_bounds__(W * 32, 16 / W) skinny_kernel(skinny_params p)
 template <typename T, int NT, int W, int U> static void sk_launch_w(cuda_state *s, skinny_params p)
 {
     p.cpw = (p.k / 32 + W - 1) / W;
-    const dim3 grid((unsigned)((p.n + 15) / 16)), block(W * 32);
-    if constexpr (W == SK_WARPS && NT <= 2) {
-        if (p.ln_g) {
-            cuda_launch_pdl(s, skinny_kernel<T, NT, W, U, true>, grid, block, 0,
-                            "linear (skinny kernel, layer norm on load)", p);
-            return;
-        }
-    }
-    cuda_launch_pdl(s, skinny_kernel<T, NT, W, U, false>, grid, block, 0, "linear (skinny kernel)", p);
+    cuda_launch_pdl(s, skinny_kernel<T, NT, W, U>, dim3((unsigned)((p.n + 15) / 16)), dim3(W * 32),
+                    0, "linear (skinny kernel)", p);
 }
 
 /* SK_WARPS warps of SK_U-chunk groups; at m <= 8 and SK_U * SK_WARPS < k / 32 <= 4 * that
@@ -361,7 +227,7 @@ template <typename T, int NT, int W, int U> static void sk_launch_w(cuda_state *
 template <typename T> static void sk_dispatch(cuda_state *s, const skinny_params &p)
 {
     const int chunks = p.k / 32;
-    if (!p.ln_g && p.m <= 8 && chunks > SK_U * SK_WARPS && chunks <= 4 * SK_U * SK_WARPS)
+    if (p.m <= 8 && chunks > SK_U * SK_WARPS && chunks <= 4 * SK_U * SK_WARPS)
         sk_launch_w<T, 1, 2 * SK_WARPS, 2 * SK_U>(s, p);
     else if (p.m <= 8)
         sk_launch_w<T, 1, SK_WARPS, SK_U>(s, p);
@@ -454,62 +320,5 @@ bool cuda_op_linear_kv(backend *b, int32_t m, const void *x, int32_t x_stride, c
     if (!sk_run(s, m, x, x_stride, w, bias ? bias->data : NULL, GL_ACT_NONE, NULL, y, &p))
         return false;
     cuda_note(s, cudaGetLastError(), "linear_kv");
-    return true;
-}
-
-bool cuda_op_linear_res_ln(backend *b, int32_t m, const void *x, int32_t x_stride,
-                           const gl_weight *w, const gl_weight *bias, const void *residual, void *y)
-{
-    cuda_state *s = cuda_state_of(b);
-    const int32_t n = w->rows;
-    s->ln_st_y = NULL;
-    if (s->ln_fuse_off || m <= 0 || m > 16 || n % 16 != 0 || n > SK_LN_MAX_K ||
-        (size_t)m * (n / 16) * sizeof(float2) > CUDA_LN_ST_BYTES)
-        return false;
-    cuda_bind(s);
-    skinny_params p;
-    memset(&p, 0, sizeof p);
-    p.st_out = static_cast<float2 *>(s->ln_st);
-    if (!sk_run(s, m, x, x_stride, w, bias ? bias->data : NULL, GL_ACT_NONE, residual, y, &p))
-        return false;
-    cuda_note(s, cudaGetLastError(), "linear_res_ln");
-    s->ln_st_y = y;
-    s->ln_st_m = m;
-    s->ln_st_n = n;
-    return true;
-}
-
-bool cuda_op_ln_linear(backend *b, int32_t m, const void *x, const gl_weight *gamma,
-                       const gl_weight *beta, float eps, const gl_weight *w, const gl_weight *bias,
-                       gl_act act, int32_t kv_col, const int32_t *slot_mapping, const gl_kv_view *kv,
-                       void *y)
-{
-    cuda_state *s = cuda_state_of(b);
-    const int32_t k = w->cols;
-    const void *bt = beta ? beta->data : NULL;
-    if (s->ln_fuse_off || !s->ln_st_y || x != s->ln_st_y || m != s->ln_st_m || k != s->ln_st_n ||
-        gamma->cols != k || k > SK_LN_MAX_K || w->rows > 4096 || m > 16 ||
-        !cuda_aligned16(gamma->data) || (bt && !cuda_aligned16(bt)))
-        return false;
-    skinny_params p;
-    memset(&p, 0, sizeof p);
-    if (kv_col >= 0) {
-        const int32_t row = kv->n_heads * kv->head_dim;
-        if (act != GL_ACT_NONE || row <= 0 || (int64_t)kv_col + 2 * row > w->rows || s->kv_fuse_off)
-            return false;
-        p.kc = kv->k;
-        p.vc = kv->v;
-        p.slots = slot_mapping;
-        p.kv_col = kv_col;
-        p.kv_row = row;
-    }
-    cuda_bind(s);
-    p.ln_g = gamma->data;
-    p.ln_b = bt;
-    p.eps = eps;
-    p.st_in = static_cast<const float2 *>(s->ln_st);
-    p.st_nblk = k / 16;
-    if (!sk_run(s, m, x, k, w, bias ? bias->data : NULL, act, NULL, y, &p)) return false;
-    cuda_note(s, cudaGetLastError(), "ln_linear");
     return true;
 }
