@@ -12,7 +12,8 @@
  * LPK lanes (LPK * 8 >= head_dim, a power of two), each lane holding 8 dimensions of q, k and v
  * (one 16-byte load each when aligned); the 128 / LPK groups of the block take keys round-robin,
  * U = 4 keys per group in flight, each group keeping an fp32 online softmax (running max, sum,
- * output slice). The groups' states are merged through shared memory at the end.
+ * output slice). The groups' states are merged at the end: within a warp by shuffles, then the 4
+ * warps' through shared memory (rows_merge).
  * parts > 1 splits work over more blocks when n_seqs * n_heads alone would not fill the GPU:
  *   - split mode (paged op, the sequence has at most ATT_QMAX queries: decode): part p reduces its
  *     chunk of the keys of every query and writes (max, sum, unnormalised output) partials to
@@ -50,6 +51,7 @@ typedef struct rows_params {
     /* paged K/V: rows (slot * n_heads + h) * head_dim */
     const int32_t *tables;
     int32_t mbps, block_size;
+    int32_t bs_shift; /* log2(block_size) when a power of two, else -1 */
     const int32_t *kv_lens;
     void *out;
     int64_t out_stride;
@@ -85,38 +87,72 @@ __device__ __forceinline__ int64_t rows_kv_off(const rows_params &p, const int32
                                                int64_t kvbase, int h, int j)
 {
     if (PAGED) {
-        int64_t slot = (int64_t)table[j / p.block_size] * p.block_size + j % p.block_size;
+        const int b = p.bs_shift >= 0 ? j >> p.bs_shift : j / p.block_size;
+        const int r = p.bs_shift >= 0 ? j & (p.block_size - 1) : j % p.block_size;
+        int64_t slot = (int64_t)table[b] * p.block_size + r;
         return (slot * p.n_heads + h) * p.head_dim;
     }
     return kvbase + (int64_t)j * p.kv_stride;
 }
 
 typedef struct rows_smem {
-    float o[ATT_SO]; /* group g's output slice at o[g * head_dim] */
-    float m[ATT_THREADS], l[ATT_THREADS], w[ATT_THREADS];
+    float o[ATT_SO]; /* warp w's merged output at o[w * head_dim] */
+    float m[ATT_THREADS / 32], l[ATT_THREADS / 32];
 } rows_smem;
 
-/* Merge the groups' states; write the normalised row to orow, or (max, sum, output) to part. */
-template <typename T>
-__device__ void rows_merge(rows_smem *sm, int ng, int hd, T *orow, float *part)
+/* Merge the groups' states; write the normalised row to orow, or (max, sum, output) to part.
+ * First within each warp by shuffles (lanes LPK apart hold the same dims of different groups),
+ * then the warps' states through shared memory: one barrier and loops over the 4 warps instead of
+ * loops over every group (at batch 1 the kernel is bound by its serial instruction count: one warp
+ * per scheduler; ncu, H100). */
+template <typename T, int LPK>
+__device__ void rows_merge(rows_smem *sm, float m, float l, float acc[8], int hd, T *orow,
+                           float *part)
 {
-    __syncthreads(); /* group states written */
-    float mx = -INFINITY;
-    for (int g = 0; g < ng; g++) mx = fmaxf(mx, sm->m[g]);
-    if (threadIdx.x < ng) {
-        float mg = sm->m[threadIdx.x];
-        sm->w[threadIdx.x] = mg == -INFINITY ? 0.0f : exp2f(mg - mx);
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, d0 = (lane % LPK) * 8;
+#pragma unroll
+    for (int off = LPK; off < 32; off <<= 1) {
+        const float mo = __shfl_xor_sync(0xffffffffu, m, off);
+        const float lo = __shfl_xor_sync(0xffffffffu, l, off);
+        const float mn = fmaxf(m, mo);
+        const float c1 = mn == -INFINITY ? 0.0f : exp2f(m - mn);
+        const float c2 = mn == -INFINITY ? 0.0f : exp2f(mo - mn);
+        l = l * c1 + lo * c2;
+#pragma unroll
+        for (int e = 0; e < 8; e++) {
+            const float ao = __shfl_xor_sync(0xffffffffu, acc[e], off);
+            acc[e] = acc[e] * c1 + ao * c2;
+        }
+        m = mn;
     }
-    __syncthreads();
-    float sum = 0.0f;
-    for (int g = 0; g < ng; g++) sum += sm->w[g] * sm->l[g];
+    constexpr int NW = ATT_THREADS / 32;
+    if (lane < LPK) {
+        if (lane == 0) {
+            sm->m[warp] = m;
+            sm->l[warp] = l;
+        }
+#pragma unroll
+        for (int e = 0; e < 8; e++)
+            if (d0 + e < hd) sm->o[warp * hd + d0 + e] = acc[e];
+    }
+    __syncthreads(); /* warp states written */
+    float mx = -INFINITY;
+#pragma unroll
+    for (int w = 0; w < NW; w++) mx = fmaxf(mx, sm->m[w]);
+    float wt[NW], sum = 0.0f;
+#pragma unroll
+    for (int w = 0; w < NW; w++) {
+        wt[w] = sm->m[w] == -INFINITY ? 0.0f : exp2f(sm->m[w] - mx);
+        sum += wt[w] * sm->l[w];
+    }
     for (int d = threadIdx.x; d < hd; d += ATT_THREADS) {
-        float acc = 0.0f;
-        for (int g = 0; g < ng; g++) acc += sm->w[g] * sm->o[g * hd + d];
+        float a = 0.0f;
+#pragma unroll
+        for (int w = 0; w < NW; w++) a += wt[w] * sm->o[w * hd + d];
         if (orow)
-            orow[d] = gl_cu_from_f32<T>(sum > 0.0f ? acc / sum : 0.0f);
+            orow[d] = gl_cu_from_f32<T>(sum > 0.0f ? a / sum : 0.0f);
         else
-            part[2 + d] = acc;
+            part[2 + d] = a;
     }
     if (part && threadIdx.x == 0) {
         part[0] = mx;
@@ -132,7 +168,7 @@ __device__ void rows_query(const rows_params &p, rows_smem *sm, const T *qrow, c
 {
     constexpr int KPW = 32 / LPK, NG = (ATT_THREADS / 32) * KPW;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    const int g = lane / LPK, d0 = (lane % LPK) * 8, grp = warp * KPW + g;
+    const int g = lane / LPK, d0 = (lane % LPK) * 8;
     const int hd = p.head_dim;
     const T *kp = static_cast<const T *>(p.k), *vp = static_cast<const T *>(p.v);
 
@@ -205,14 +241,7 @@ __device__ void rows_query(const rows_params &p, rows_smem *sm, const T *qrow, c
             m = mnew;
         }
     }
-    if ((lane % LPK) == 0) {
-        sm->m[grp] = m;
-        sm->l[grp] = l;
-    }
-#pragma unroll
-    for (int e = 0; e < 8; e++)
-        if (d0 + e < hd) sm->o[grp * hd + d0 + e] = acc[e];
-    rows_merge<T>(sm, NG, hd, orow, part);
+    rows_merge<T, LPK>(sm, m, l, acc, hd, orow, part);
 }
 
 /* Before the PDL wait (paged, kv.prior): the block's first keys that predate the pass, fetched
@@ -442,6 +471,9 @@ extern "C" void cuda_op_attention_paged(backend *b, int32_t n_seqs, const void *
     p.tables = kv->block_tables;
     p.mbps = kv->max_blocks_per_seq;
     p.block_size = kv->block_size;
+    p.bs_shift = -1;
+    for (int32_t sh = 0; sh < 31; sh++)
+        if ((int32_t)1 << sh == kv->block_size) p.bs_shift = sh;
     p.kv_lens = kv_lens;
     p.out = out;
     p.out_stride = (int64_t)nh * hd;
