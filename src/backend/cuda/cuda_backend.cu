@@ -160,8 +160,10 @@ static glossa_status cu_alloc(backend *b, size_t bytes, void **out)
 static void cu_free(backend *b, void *p)
 {
     if (!p) return;
-    cuda_bind(cuda_state_of(b));
+    cuda_state *s = cuda_state_of(b);
+    cuda_bind(s);
     cudaFree(p);
+    cuda_pf_forget(s, p); /* a buffer used as a weight must not be prefetched once freed */
 }
 
 static glossa_status cu_mem_info(backend *b, size_t *free_bytes, size_t *total_bytes)
@@ -284,8 +286,7 @@ static void cu_weight_free(backend *b, gl_weight *w)
         cuda_state *s = cuda_state_of(b);
         cuda_bind(s);
         cudaFree(w->data);
-        s->pf_n = 0; /* the prefetch map must never name freed memory */
-        s->pf_last = NULL;
+        cuda_pf_forget(s, w->data); /* the prefetch map must never name freed memory */
     }
     memset(w, 0, sizeof *w);
 }

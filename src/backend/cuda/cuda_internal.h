@@ -45,7 +45,7 @@ typedef struct cuda_state {
     bool kv_fuse_off;             /* linear_kv declines (linear + kv_write): GLOSSA_CUDA_KV_FUSE=0 */
     /* the weight each skinny launch's blocks fetch into L2 before their wait: the one that followed
      * it last time (decode passes repeat one sequence of linears), learned per weight pointer;
-     * cleared when a weight is freed. GLOSSA_CUDA_L2_PREFETCH=0: off. */
+     * a freed pointer leaves it (cuda_pf_forget). GLOSSA_CUDA_L2_PREFETCH=0: off. */
     struct cuda_pf_entry {
         const void *w, *next;
         int64_t next_bytes;
@@ -130,6 +130,10 @@ void cuda_op_linear(backend *b, int32_t m, const void *x, int32_t x_stride, cons
 bool cuda_linear_skinny(cuda_state *s, int32_t m, const void *x, int32_t x_stride,
                         const gl_weight *w, const void *bias, gl_act act, const void *residual,
                         void *y);
+/* Drop p from the skinny kernel's learned L2 prefetch map (cuda_state.pf): called when device
+ * memory is freed. */
+void cuda_pf_forget(cuda_state *s, const void *p);
+
 /* The linear_kv op (backend.h) through the skinny kernel; false (nothing launched) when the call
  * is outside the kernel's preconditions or GLOSSA_CUDA_KV_FUSE=0. */
 bool cuda_op_linear_kv(backend *b, int32_t m, const void *x, int32_t x_stride, const gl_weight *w,

@@ -237,6 +237,21 @@ template <typename T> static void sk_dispatch(cuda_state *s, const skinny_params
         sk_launch_w<T, 4, SK_WARPS, SK_U>(s, p); /* m <= SK_MAX_M = 32 */
 }
 
+void cuda_pf_forget(cuda_state *s, const void *p)
+{
+    if (s->pf_last == p) s->pf_last = NULL;
+    for (int32_t i = 0; i < s->pf_n;) {
+        if (s->pf[i].next == p) {
+            s->pf[i].next = NULL;
+            s->pf[i].next_bytes = 0;
+        }
+        if (s->pf[i].w == p)
+            s->pf[i] = s->pf[--s->pf_n];
+        else
+            i++;
+    }
+}
+
 /* The learned L2 prefetch (cuda_state.pf): note that w followed the previous skinny launch's
  * weight, and give this launch the weight that followed w the last time. A decode pass repeats one
  * sequence of linears, so from the second pass on (the first one recorded into a graph) each
