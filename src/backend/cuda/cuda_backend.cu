@@ -130,6 +130,7 @@ static void cu_destroy(backend *b)
     if (s) {
         cuda_bind(s);
         if (s->stream) cudaStreamSynchronize(s->stream);
+        cuda_graph_release(s);
         cuda_attention_release(s);
         cuda_linear_release(s);
         cuda_misc_release(s);
@@ -348,6 +349,7 @@ static glossa_status cu_init_state(cuda_state *s, int device)
     GLOSSA_TRY(cuda_grow(&s->staging, &cap, CUDA_STAGING_BYTES, "staging buffer"));
     const char *env = getenv("GLOSSA_CUDA_PDL");
     s->pdl = !(env && env[0] == '0');
+    s->gt_on = -1; /* GLOSSA_CUDA_GRAPH_TIMING read at the first replay */
     return cuda_linear_init(s);
 }
 

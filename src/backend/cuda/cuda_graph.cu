@@ -49,11 +49,54 @@ glossa_status cuda_op_graph_end(backend *b, void **out)
     return GLOSSA_STATUS_OK;
 }
 
+/* GLOSSA_CUDA_GRAPH_TIMING=1 (measurement): the device time of each replay, from events recorded
+ * around its launch on the stream, summed and logged when the backend is destroyed. Set against a
+ * decode step's wall time it gives what the GPU does outside the recorded pass (argmax, the host's
+ * turn between steps). The previous replay's events are read at the next launch, long complete. */
+static void graph_timing_take(cuda_state *s)
+{
+    if (!s->gt_pending) return;
+    float ms = 0.0f;
+    if (cudaEventSynchronize(s->gt_ev[1]) == cudaSuccess &&
+        cudaEventElapsedTime(&ms, s->gt_ev[0], s->gt_ev[1]) == cudaSuccess) {
+        s->gt_ms += ms;
+        s->gt_n++;
+    }
+    s->gt_pending = false;
+}
+
 glossa_status cuda_op_graph_launch(backend *b, void *graph)
 {
     cuda_state *s = cuda_state_of(b);
     cuda_bind(s);
-    return cuda_check(cudaGraphLaunch((cudaGraphExec_t)graph, s->stream), "graph launch");
+    if (s->gt_on < 0) {
+        const char *env = getenv("GLOSSA_CUDA_GRAPH_TIMING");
+        s->gt_on = env && env[0] == '1' && cudaEventCreate(&s->gt_ev[0]) == cudaSuccess &&
+                   cudaEventCreate(&s->gt_ev[1]) == cudaSuccess;
+    }
+    if (s->gt_on) {
+        graph_timing_take(s);
+        cudaEventRecord(s->gt_ev[0], s->stream);
+    }
+    glossa_status st =
+        cuda_check(cudaGraphLaunch((cudaGraphExec_t)graph, s->stream), "graph launch");
+    if (s->gt_on && st == GLOSSA_STATUS_OK) {
+        cudaEventRecord(s->gt_ev[1], s->stream);
+        s->gt_pending = true;
+    }
+    return st;
+}
+
+void cuda_graph_release(cuda_state *s)
+{
+    if (s->gt_on != 1) return;
+    graph_timing_take(s);
+    if (s->gt_n > 0)
+        GLOSSA_LOG_WARN("cuda graph timing: %ld replays, %.4f ms of device time each", s->gt_n,
+                        s->gt_ms / (double)s->gt_n);
+    cudaEventDestroy(s->gt_ev[0]);
+    cudaEventDestroy(s->gt_ev[1]);
+    s->gt_on = 0;
 }
 
 void cuda_op_graph_free(backend *b, void *graph)

@@ -39,6 +39,12 @@ typedef struct cuda_state {
     void *tune_scratch;           /* the tuned calls' D */
     size_t tune_scratch_bytes;
     bool pdl;                     /* programmatic dependent launch (GLOSSA_CUDA_PDL=0: off) */
+    /* cuda_graph.cu: GLOSSA_CUDA_GRAPH_TIMING=1 */
+    int gt_on;                    /* -1: not yet read */
+    bool gt_pending;
+    cudaEvent_t gt_ev[2];
+    double gt_ms;
+    long gt_n;
     /* cuda_linear_skinny.cu */
     bool skinny_off;              /* GLOSSA_CUDA_SKINNY=0: cuBLASLt for every m */
     int32_t skinny_max_m;         /* rows up to which the skinny kernel runs (GLOSSA_CUDA_SKINNY_M) */
@@ -114,6 +120,8 @@ bool cuda_is_recording(void);
 glossa_status cuda_op_graph_begin(backend *b);
 glossa_status cuda_op_graph_end(backend *b, void **out);
 glossa_status cuda_op_graph_launch(backend *b, void *graph);
+/* Log and free GLOSSA_CUDA_GRAPH_TIMING's figures (backend destroy). */
+void cuda_graph_release(cuda_state *s);
 void cuda_op_graph_free(backend *b, void *graph);
 uint64_t cuda_op_graph_epoch(backend *b);
 
