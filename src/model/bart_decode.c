@@ -25,14 +25,20 @@ typedef struct dec_idx {
     bool rows_in_order;              /* rows[s] == s (one token each): no gather before lm_head */
 } dec_idx;
 
-/* out = linear(LN(ws->x)) of a pre-LN block: the layer norm into ws->y, then the linear. */
+/* LN(ws->x) into ws->y (a pre-LN block's input); returns ws->y. */
+static void *ln_y(bart_ws *ws, int32_t n_tok, const gl_weight *g, const gl_weight *b)
+{
+    backend *be = ws->m->be;
+    be->ops->layernorm(be, n_tok, ws->x, NULL, g, b, ws->m->cfg.layer_norm_eps, ws->y);
+    return ws->y;
+}
+
+/* out = linear(LN(ws->x)) of a pre-LN block. */
 static void ln_linear(bart_ws *ws, int32_t n_tok, const gl_weight *g, const gl_weight *b,
                       const gl_weight *w, const gl_weight *bias, gl_act act, void *out)
 {
     backend *be = ws->m->be;
-    const model_config *c = &ws->m->cfg;
-    be->ops->layernorm(be, n_tok, ws->x, NULL, g, b, c->layer_norm_eps, ws->y);
-    be->ops->linear(be, n_tok, ws->y, c->d_model, w, bias, act, NULL, out);
+    be->ops->linear(be, n_tok, ln_y(ws, n_tok, g, b), ws->m->cfg.d_model, w, bias, act, NULL, out);
 }
 
 /* The self-attention's Q, K, V of the pass's tokens into ws->qkv (of LN(ws->x) when pre-LN), and
@@ -42,14 +48,8 @@ static void self_qkv(bart_ws *ws, const bart_layer *ly, int32_t n_tok, const gl_
                      const int32_t *slots)
 {
     backend *be = ws->m->be;
-    const model_config *c = &ws->m->cfg;
-    int32_t d = c->d_model;
-    const void *in = ws->x;
-    if (c->pre_ln) {
-        be->ops->layernorm(be, n_tok, ws->x, NULL, &ly->self_ln_g, &ly->self_ln_b,
-                           c->layer_norm_eps, ws->y);
-        in = ws->y;
-    }
+    int32_t d = ws->m->cfg.d_model;
+    const void *in = ws->m->cfg.pre_ln ? ln_y(ws, n_tok, &ly->self_ln_g, &ly->self_ln_b) : ws->x;
     if (be->ops->linear_kv && be->ops->linear_kv(be, n_tok, in, d, &ly->self_qkv_w,
                                                  &ly->self_qkv_b, d, slots, kv, ws->qkv))
         return;
@@ -191,13 +191,12 @@ static void decode_ops(bart_model *m, bart_ws *ws, const bart_kv *kv, int32_t n_
     if (c->final_layer_norm)
         be->ops->layernorm(be, n_tok, ws->x, NULL, &m->dec_final_ln_g, &m->dec_final_ln_b,
                            c->layer_norm_eps, ws->x);
-    int32_t rows = n_tok;
+    int32_t rows = all_logits ? n_tok : n_seqs;
     const void *src = ws->x;
     if (!all_logits && !ix->rows_in_order) {
         be->ops->gather_rows(be, n_seqs, d, ws->x, ix->rows, ws->y);
         src = ws->y;
     }
-    if (!all_logits) rows = n_seqs;
     be->ops->linear(be, rows, src, d, &m->lm_head,
                     m->final_logits_bias.data ? &m->final_logits_bias : NULL, GL_ACT_NONE, NULL,
                     ws->logits);

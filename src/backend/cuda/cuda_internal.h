@@ -13,6 +13,12 @@
 
 #define CUDA_PF_MAX 512 /* weights the prefetch map remembers */
 
+/* One weight of the skinny kernel's learned L2 prefetch map (cuda_state.pf). */
+typedef struct cuda_pf_entry {
+    const void *w, *next; /* the weight, and the one the following linear read last time */
+    int64_t next_bytes;
+} cuda_pf_entry;
+
 typedef struct cuda_state {
     int device;
     int sm_count;
@@ -52,13 +58,9 @@ typedef struct cuda_state {
     /* the weight each skinny launch's blocks fetch into L2 before their wait: the one that followed
      * it last time (decode passes repeat one sequence of linears), learned per weight pointer;
      * a freed pointer leaves it (cuda_pf_forget). GLOSSA_CUDA_L2_PREFETCH=0: off. */
-    struct cuda_pf_entry {
-        const void *w, *next;
-        int64_t next_bytes;
-    } pf[CUDA_PF_MAX];
+    cuda_pf_entry pf[CUDA_PF_MAX];
     int32_t pf_n;
     const void *pf_last;
-    int64_t pf_last_bytes;
     bool pf_off;
     /* cuda_misc.cu */
     void *argmax_scratch;         /* per-chunk (value, index) partials, then the ids */
@@ -211,8 +213,8 @@ template <> __device__ __forceinline__ float gl_cu_from_f32<float>(float v)
  * cached K/V a gl_kv_view marks prior. Since every kernel triggers first thing, a kernel's pre-wait
  * part may run beside several earlier kernels of the chain, not only the one before it.
  * cuda_pdl_trigger() lets the next such kernel start; kernels of the decode chain call it first
- * thing. The wait waits for the whole previous grid and its
- * memory, and that grid waited for its own predecessor, so everything earlier is visible too.
+ * thing. The wait waits for the whole previous grid and its memory, and that grid waited for its
+ * own predecessor, so everything earlier is visible too.
  * Launched without the attribute (GLOSSA_CUDA_PDL=0, or a plain <<< >>> launch) both are no-ops
  * in effect: the kernel starts after the previous one ended. */
 static __device__ __forceinline__ void cuda_pdl_wait()

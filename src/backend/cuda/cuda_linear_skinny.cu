@@ -257,28 +257,37 @@ void cuda_pf_forget(cuda_state *s, const void *p)
  * sequence of linears, so from the second pass on (the first one recorded into a graph) each
  * launch fetches the next linear's weight into L2 while the kernels in between (layer norm,
  * attention) run; that linear's loads then hit L2. Bulk prefetch needs 16-byte aligned sizes. */
+/* The map's entry for weight w: found, or (add) a new one while there is room; NULL otherwise. */
+static cuda_pf_entry *pf_entry(cuda_state *s, const void *w, bool add)
+{
+    for (int32_t i = 0; i < s->pf_n; i++)
+        if (s->pf[i].w == w) return &s->pf[i];
+    if (!add || s->pf_n >= CUDA_PF_MAX) return NULL;
+    cuda_pf_entry *e = &s->pf[s->pf_n++];
+    e->w = w;
+    e->next = NULL;
+    e->next_bytes = 0;
+    return e;
+}
+
 static void sk_prefetch_plan(cuda_state *s, const gl_weight *w, skinny_params *p)
 {
     if (s->pf_off) return;
-    const int64_t bytes = (int64_t)w->rows * w->cols * (int64_t)gl_dtype_size(w->dtype) & ~(int64_t)15;
-    int32_t i;
     if (s->pf_last && s->pf_last != w->data) {
-        for (i = 0; i < s->pf_n && s->pf[i].w != s->pf_last; i++) {
-        }
-        if (i == s->pf_n && s->pf_n < CUDA_PF_MAX) s->pf[s->pf_n++].w = s->pf_last;
-        if (i < s->pf_n) {
-            s->pf[i].next = w->data;
-            s->pf[i].next_bytes = bytes;
+        cuda_pf_entry *prev = pf_entry(s, s->pf_last, true);
+        if (prev) {
+            prev->next = w->data;
+            prev->next_bytes = (int64_t)w->rows * w->cols * (int64_t)gl_dtype_size(w->dtype) &
+                               ~(int64_t)15;
         }
     }
     s->pf_last = w->data;
-    for (i = 0; i < s->pf_n && s->pf[i].w != w->data; i++) {
-    }
     /* measured (docs/PERF.md): batch 16 -4% step time, batch 8 even, batch 1 +2% (the fetch
      * competes with the weight stream the step is already bound by): only from 9 rows on */
-    if (p->m > 8 && i < s->pf_n && s->pf[i].next && s->pf[i].next_bytes >= 16) {
-        p->pf = (const char *)s->pf[i].next;
-        p->pf_bytes = s->pf[i].next_bytes;
+    const cuda_pf_entry *e = p->m > 8 ? pf_entry(s, w->data, false) : NULL;
+    if (e && e->next && e->next_bytes >= 16) {
+        p->pf = (const char *)e->next;
+        p->pf_bytes = e->next_bytes;
     }
 }
 

@@ -30,6 +30,54 @@ static __device__ float block_sum(float v, float *red)
     return warp_sum(lane < nw ? red[lane] : 0.0f);
 }
 
+/* The vector paths' 8-element steps (one 16-byte piece of a row, raw): x + r rounded to T; the
+ * sum; the sum of squared deviations from mean; (x - mean) rstd gamma (+ beta) rounded to T. */
+template <typename T> static __device__ __forceinline__ uint4 ln_add8(uint4 x, uint4 r)
+{
+    T *xe = (T *)&x;
+    const T *re = (const T *)&r;
+#pragma unroll
+    for (int e = 0; e < 8; e++) xe[e] = gl_cu_from_f32<T>(gl_cu_f32(xe[e]) + gl_cu_f32(re[e]));
+    return x;
+}
+
+template <typename T> static __device__ __forceinline__ float ln_sum8(uint4 x)
+{
+    const T *xe = (const T *)&x;
+    float s = 0.0f;
+#pragma unroll
+    for (int e = 0; e < 8; e++) s += gl_cu_f32(xe[e]);
+    return s;
+}
+
+template <typename T> static __device__ __forceinline__ float ln_sqdev8(uint4 x, float mean)
+{
+    const T *xe = (const T *)&x;
+    float s = 0.0f;
+#pragma unroll
+    for (int e = 0; e < 8; e++) {
+        const float t = gl_cu_f32(xe[e]) - mean;
+        s += t * t;
+    }
+    return s;
+}
+
+template <typename T>
+static __device__ __forceinline__ uint4 ln_norm8(uint4 x, float mean, float rstd, uint4 g, uint4 b,
+                                                 bool has_beta)
+{
+    const T *xe = (const T *)&x, *ge = (const T *)&g, *be = (const T *)&b;
+    uint4 out;
+    T *oe = (T *)&out;
+#pragma unroll
+    for (int e = 0; e < 8; e++) {
+        float v = (gl_cu_f32(xe[e]) - mean) * rstd * gl_cu_f32(ge[e]);
+        if (has_beta) v += gl_cu_f32(be[e]);
+        oe[e] = gl_cu_from_f32<T>(v);
+    }
+    return out;
+}
+
 template <typename T>
 __global__ void ln_kernel(T *x, const T *r, const T *gamma, const T *beta, T *y, int32_t d,
                           float eps, bool vec)
@@ -47,17 +95,11 @@ __global__ void ln_kernel(T *x, const T *r, const T *gamma, const T *beta, T *y,
     for (int c = c0; c < d; c += cs) {
         if (vec) {
             uint4 xv = *(const uint4 *)(xr + c);
-            T *xe = (T *)&xv;
             if (rr) {
-                uint4 rv = *(const uint4 *)(rr + c);
-                const T *re = (const T *)&rv;
-#pragma unroll
-                for (int e = 0; e < 8; e++)
-                    xe[e] = gl_cu_from_f32<T>(gl_cu_f32(xe[e]) + gl_cu_f32(re[e]));
+                xv = ln_add8<T>(xv, *(const uint4 *)(rr + c));
                 *(uint4 *)(xr + c) = xv;
             }
-#pragma unroll
-            for (int e = 0; e < 8; e++) sum += gl_cu_f32(xe[e]);
+            sum += ln_sum8<T>(xv);
         } else {
             T v = xr[c];
             if (rr) {
@@ -72,13 +114,7 @@ __global__ void ln_kernel(T *x, const T *r, const T *gamma, const T *beta, T *y,
     float sq = 0.0f;
     for (int c = c0; c < d; c += cs) {
         if (vec) {
-            uint4 xv = *(const uint4 *)(xr + c);
-            const T *xe = (const T *)&xv;
-#pragma unroll
-            for (int e = 0; e < 8; e++) {
-                float t = gl_cu_f32(xe[e]) - mean;
-                sq += t * t;
-            }
+            sq += ln_sqdev8<T>(*(const uint4 *)(xr + c), mean);
         } else {
             float t = gl_cu_f32(xr[c]) - mean;
             sq += t * t;
@@ -88,17 +124,9 @@ __global__ void ln_kernel(T *x, const T *r, const T *gamma, const T *beta, T *y,
 
     for (int c = c0; c < d; c += cs) {
         if (vec) {
-            uint4 xv = *(const uint4 *)(xr + c), gv = *(const uint4 *)(gamma + c);
-            uint4 bv = beta ? *(const uint4 *)(beta + c) : make_uint4(0, 0, 0, 0), out;
-            const T *xe = (const T *)&xv, *ge = (const T *)&gv, *be = (const T *)&bv;
-            T *oe = (T *)&out;
-#pragma unroll
-            for (int e = 0; e < 8; e++) {
-                float v = (gl_cu_f32(xe[e]) - mean) * rstd * gl_cu_f32(ge[e]);
-                if (beta) v += gl_cu_f32(be[e]);
-                oe[e] = gl_cu_from_f32<T>(v);
-            }
-            *(uint4 *)(yr + c) = out;
+            const uint4 bv = beta ? *(const uint4 *)(beta + c) : make_uint4(0, 0, 0, 0);
+            *(uint4 *)(yr + c) = ln_norm8<T>(*(const uint4 *)(xr + c), mean, rstd,
+                                             *(const uint4 *)(gamma + c), bv, beta != NULL);
         } else {
             float v = (gl_cu_f32(xr[c]) - mean) * rstd * gl_cu_f32(gamma[c]);
             if (beta) v += gl_cu_f32(beta[c]);
@@ -141,44 +169,24 @@ __global__ void ln_vec_kernel(T *x, const T *r, const T *gamma, const T *beta, T
     for (int i = 0; i < NV; i++) {
         const int c = c0 + i * cs;
         if (c >= d) continue;
-        T *xe = (T *)&xv[i];
         if (rr) {
-            const T *re = (const T *)&rv[i];
-#pragma unroll
-            for (int e = 0; e < 8; e++) xe[e] = gl_cu_from_f32<T>(gl_cu_f32(xe[e]) + gl_cu_f32(re[e]));
+            xv[i] = ln_add8<T>(xv[i], rv[i]);
             *(uint4 *)(xr + c) = xv[i];
         }
-#pragma unroll
-        for (int e = 0; e < 8; e++) sum += gl_cu_f32(xe[e]);
+        sum += ln_sum8<T>(xv[i]);
     }
     const float mean = block_sum(sum, red) / (float)d;
     float sq = 0.0f;
 #pragma unroll
     for (int i = 0; i < NV; i++) {
-        if (c0 + i * cs >= d) continue;
-        const T *xe = (const T *)&xv[i];
-#pragma unroll
-        for (int e = 0; e < 8; e++) {
-            const float t = gl_cu_f32(xe[e]) - mean;
-            sq += t * t;
-        }
+        if (c0 + i * cs < d) sq += ln_sqdev8<T>(xv[i], mean);
     }
     const float rstd = rsqrtf(block_sum(sq, red) / (float)d + eps);
     T *yr = y + row * d;
 #pragma unroll
     for (int i = 0; i < NV; i++) {
         const int c = c0 + i * cs;
-        if (c >= d) continue;
-        const T *xe = (const T *)&xv[i], *ge = (const T *)&gv[i], *be = (const T *)&bv[i];
-        uint4 out;
-        T *oe = (T *)&out;
-#pragma unroll
-        for (int e = 0; e < 8; e++) {
-            float v = (gl_cu_f32(xe[e]) - mean) * rstd * gl_cu_f32(ge[e]);
-            if (beta) v += gl_cu_f32(be[e]);
-            oe[e] = gl_cu_from_f32<T>(v);
-        }
-        *(uint4 *)(yr + c) = out;
+        if (c < d) *(uint4 *)(yr + c) = ln_norm8<T>(xv[i], mean, rstd, gv[i], bv[i], beta != NULL);
     }
 }
 
