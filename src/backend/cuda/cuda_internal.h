@@ -42,6 +42,8 @@ typedef struct cuda_state {
     int gemm_tune;                /* cuBLASLt candidates timed per new shape (GLOSSA_CUDA_GEMM_TUNE;
                                      <= 1: the heuristic's first) */
     bool gemm_tune_log;           /* GLOSSA_CUDA_GEMM_TUNE_LOG=1: log each tuned shape */
+    int32_t lt_no_ws_max_m;       /* up to this many rows cuBLASLt gets no workspace (no split-K
+                                     reduction kernel): GLOSSA_CUDA_LT_NO_WS_M, 0: always some */
     void *tune_scratch;           /* the tuned calls' D */
     size_t tune_scratch_bytes;
     bool pdl;                     /* programmatic dependent launch (GLOSSA_CUDA_PDL=0: off) */
@@ -77,6 +79,7 @@ typedef struct cuda_state {
 
 #define CUDA_STAGING_BYTES ((size_t)16 << 20)
 #define CUDA_LT_WORKSPACE_BYTES ((size_t)32 << 20)
+#define CUDA_LT_NO_WS_M 128 /* rows up to which cuBLASLt runs without workspace (decode steps) */
 
 static inline cuda_state *cuda_state_of(backend *b)
 {

@@ -293,7 +293,11 @@ static bool plan_build(cuda_state *s, gemm_plan *p, const void *bias_ptr, const 
 
     cublasLtMatmulPreference_t pref = NULL;
     LT_TRY(cublasLtMatmulPreferenceCreate(&pref));
-    uint64_t ws = s->lt_workspace_bytes;
+    /* decode row counts: algorithms without workspace only, which rules out split-K with a
+     * separate reduction kernel (measured, docs/PERF.md: batch 64 1.11 -> 1.09 ms/step, beam
+     * 16 x 4 1.16 -> 1.13; in a decode chain each extra non-PDL kernel costs more than the split
+     * gains) */
+    uint64_t ws = k->m <= s->lt_no_ws_max_m ? 0 : s->lt_workspace_bytes;
     uint32_t aa = lin_align_bytes(k->align_a), ab = lin_align_bytes(k->align_b);
     uint32_t ac = lin_align_bytes(k->align_c);
     bool ok = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
@@ -470,6 +474,8 @@ glossa_status cuda_linear_init(cuda_state *s)
     if (s->skinny_max_m > SK_MAX_M) s->skinny_max_m = SK_MAX_M;
     env = getenv("GLOSSA_CUDA_KV_FUSE");
     s->kv_fuse_off = env && env[0] == '0';
+    env = getenv("GLOSSA_CUDA_LT_NO_WS_M");
+    s->lt_no_ws_max_m = env ? atoi(env) : CUDA_LT_NO_WS_M;
     env = getenv("GLOSSA_CUDA_L2_PREFETCH");
     s->pf_off = env && env[0] == '0';
     return GLOSSA_STATUS_OK;
