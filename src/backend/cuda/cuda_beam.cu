@@ -88,11 +88,20 @@ static void beam_launch(cuda_state *s, const void *x, int32_t n, int32_t n_chunk
 {
     const T *xt = (const T *)x;
     dim3 grid((unsigned)n_chunks, (unsigned)R);
-    bt_stats<T><<<grid, BT_THREADS, 0, s->stream>>>(xt, n, n_chunks, rows, cmax, carg, csum);
+    /* column pairs (32-bit loads) where every row starts 4-byte aligned */
+    const bool p2 = n % 2 == 0 && ((uintptr_t)x & 3u) == 0;
+    if (p2)
+        bt_stats<T, true><<<grid, BT_THREADS, 0, s->stream>>>(xt, n, n_chunks, rows, cmax, carg, csum);
+    else
+        bt_stats<T, false><<<grid, BT_THREADS, 0, s->stream>>>(xt, n, n_chunks, rows, cmax, carg, csum);
     bt_finish<<<(unsigned)G, BT_THREADS, 0, s->stream>>>(n, n_chunks, rows, groups, bans, cmax,
                                                          carg, csum, rmax, rlse, thr);
-    bt_select<T><<<grid, BT_THREADS, 0, s->stream>>>(xt, n, n_chunks, kmax, rows, groups, bans,
-                                                     rmax, rlse, thr, cand, ccount);
+    if (p2)
+        bt_select<T, true><<<grid, BT_THREADS, 0, s->stream>>>(xt, n, n_chunks, kmax, rows, groups,
+                                                               bans, rmax, rlse, thr, cand, ccount);
+    else
+        bt_select<T, false><<<grid, BT_THREADS, 0, s->stream>>>(xt, n, n_chunks, kmax, rows, groups,
+                                                                bans, rmax, rlse, thr, cand, ccount);
     bt_merge<<<(unsigned)G, BT_THREADS, 0, s->stream>>>(n_chunks, kmax, groups, cand, ccount, out);
 }
 

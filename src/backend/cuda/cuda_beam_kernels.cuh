@@ -11,6 +11,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #define BT_CHUNK      4096                    /* columns per block */
 #define BT_THREADS    256                     /* threads per block of every kernel */
@@ -100,12 +101,45 @@ static __device__ __forceinline__ bool bt_arg_better(float ov, int32_t oi, float
     return oi >= 0 && (mi < 0 || ov > m || (ov == m && oi < mi));
 }
 
+/* The column of a thread's j-th value of a chunk. P2 (n even, rows 4-byte aligned): the thread
+ * loads column pairs (one 32-bit load each, half the load instructions), values j and j + 1 of
+ * pair j / 2; otherwise single columns BT_THREADS apart. Either way a thread's columns increase
+ * with j (the first-maximum rule of bt_stats relies on it). */
+template <bool P2> static __device__ __forceinline__ int32_t bt_col(int32_t c0, int j, int32_t tid)
+{
+    return P2 ? c0 + 2 * ((j >> 1) * BT_THREADS + tid) + (j & 1) : c0 + j * BT_THREADS + tid;
+}
+
+/* A thread's BT_PER_THREAD values of the chunk [c0, c1) of row xr, fill where past c1 or skip. */
+template <typename T, bool P2>
+static __device__ __forceinline__ void bt_load(const T *xr, int32_t c0, int32_t c1, int32_t tid,
+                                               bool skip, float fill, float v[BT_PER_THREAD])
+{
+#pragma unroll
+    for (int j = 0; j < BT_PER_THREAD; j += P2 ? 2 : 1) {
+        const int32_t t = bt_col<P2>(c0, j, tid);
+        if (P2) { /* c0, c1 even: the pair is whole or absent */
+            if (!skip && t < c1) {
+                const uint32_t u = *(const uint32_t *)(xr + t);
+                T e[2];
+                memcpy(e, &u, sizeof u);
+                v[j] = gl_cu_f32(e[0]);
+                v[j + 1] = gl_cu_f32(e[1]);
+            } else {
+                v[j] = v[j + 1] = fill;
+            }
+        } else {
+            v[j] = !skip && t < c1 ? gl_cu_f32(xr[t]) : fill;
+        }
+    }
+}
+
 /* ---- pass 1: chunk statistics ----
  * Block (chunk c, list row i): cmax = the largest value of the chunk (NaN ignored; -inf when there
  * is none), carg = the first column holding it (-1 when none), csum = sum of expf(x - cmax) in a
  * double (NaN when the chunk holds a NaN; 0 when cmax is -inf). Reductions: warp shuffles, then
  * the BT_THREADS / 32 warp results in a fixed order. */
-template <typename T>
+template <typename T, bool P2>
 __global__ void bt_stats(const T *x, int32_t n, int32_t n_chunks, const bt_row *rows, float *cmax,
                          int32_t *carg, double *csum)
 {
@@ -120,14 +154,10 @@ __global__ void bt_stats(const T *x, int32_t n, int32_t n_chunks, const bt_row *
     float m = -INFINITY;
     int32_t mi = -1;
     bool nan_seen = false;
+    bt_load<T, P2>(xr, c0, c1, tid, false, -INFINITY, v);
 #pragma unroll
     for (int j = 0; j < BT_PER_THREAD; j++) {
-        const int32_t t = c0 + j * BT_THREADS + tid;
-        v[j] = t < c1 ? gl_cu_f32(xr[t]) : -INFINITY;
-    }
-#pragma unroll
-    for (int j = 0; j < BT_PER_THREAD; j++) {
-        const int32_t t = c0 + j * BT_THREADS + tid;
+        const int32_t t = bt_col<P2>(c0, j, tid);
         if (t < c1 && v[j] > m) { /* columns in increasing order: the first maximum stays */
             m = v[j];
             mi = t;
@@ -158,7 +188,7 @@ __global__ void bt_stats(const T *x, int32_t n, int32_t n_chunks, const bt_row *
     double sum = 0.0;
 #pragma unroll
     for (int j = 0; j < BT_PER_THREAD; j++) {
-        const int32_t t = c0 + j * BT_THREADS + tid;
+        const int32_t t = bt_col<P2>(c0, j, tid);
         if (t < c1) sum += (double)expf(v[j] - cm);
     }
 #pragma unroll
@@ -237,7 +267,7 @@ __global__ void bt_finish(int32_t n, int32_t n_chunks, const bt_row *rows, const
  * Block (chunk c, list row i): every entry whose key reaches the group threshold, sorted; the
  * best min(k, count) go to cand[(i * n_chunks + c) * kmax ...], their number to ccount. acc is
  * computed with the very operations of the CPU twin: ((x - max) - lse) + score. */
-template <typename T>
+template <typename T, bool P2>
 __global__ void bt_select(const T *x, int32_t n, int32_t n_chunks, int32_t kmax, const bt_row *rows,
                           const bt_group *groups, const int32_t *bans, const float *rmax,
                           const float *rlse, const uint32_t *thr, uint64_t *cand, int32_t *ccount)
@@ -257,14 +287,10 @@ __global__ void bt_select(const T *x, int32_t n, int32_t n_chunks, int32_t kmax,
     const int32_t *ban = bans + g.ban_off;
     const uint32_t fbase = (uint32_t)r.beam * (uint32_t)n;
     float v[BT_PER_THREAD];
+    bt_load<T, P2>(xr, c0, c1, tid, forced, 0.0f, v);
 #pragma unroll
     for (int j = 0; j < BT_PER_THREAD; j++) {
-        const int32_t t = c0 + j * BT_THREADS + tid;
-        v[j] = t < c1 && !forced ? gl_cu_f32(xr[t]) : 0.0f;
-    }
-#pragma unroll
-    for (int j = 0; j < BT_PER_THREAD; j++) {
-        const int32_t t = c0 + j * BT_THREADS + tid;
+        const int32_t t = bt_col<P2>(c0, j, tid);
         bool keep = false;
         uint32_t key = 0;
         if (t < c1) {
