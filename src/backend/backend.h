@@ -230,6 +230,18 @@ typedef struct backend_ops {
     bool (*linear_kv)(backend *b, int32_t m, const void *x, int32_t x_stride, const gl_weight *w,
                       const gl_weight *bias, int32_t kv_col, const int32_t *slot_mapping,
                       const gl_kv_view *kv, void *y);
+
+    /* Optional fusion (NULL: none). kv_write(b, q_off[n_seqs], k_new, v_new, kv_stride,
+     * slot_mapping, kv), then attention_paged(b, n_seqs, q, q_stride, q_off, kv, kv_lens, true,
+     * scale, out): the self-attention's cache write and its attention in one, the new tokens' K/V
+     * read from k_new / v_new (the slots of the tokens must be the cache positions of their
+     * sequences' last q_off[s + 1] - q_off[s] keys, as in a decode pass). true when it ran; false,
+     * with nothing launched, when the backend does not fuse this call. */
+    bool (*attention_paged_kv)(backend *b, int32_t n_seqs, const void *q, int32_t q_stride,
+                               const int32_t *q_off, const void *k_new, const void *v_new,
+                               int32_t kv_stride, const int32_t *slot_mapping,
+                               const gl_kv_view *kv, const int32_t *kv_lens, float scale,
+                               void *out);
 } backend_ops;
 
 struct backend {

@@ -41,21 +41,30 @@ static void ln_linear(bart_ws *ws, int32_t n_tok, const gl_weight *g, const gl_w
     be->ops->linear(be, n_tok, ln_y(ws, n_tok, g, b), ws->m->cfg.d_model, w, bias, act, NULL, out);
 }
 
-/* The self-attention's Q, K, V of the pass's tokens into ws->qkv (of LN(ws->x) when pre-LN), and
- * K, V into the cache at their slots: one fused op where the backend has it for the call (CUDA,
- * decode sizes), else the linear and kv_write. */
-static void self_qkv(bart_ws *ws, const bart_layer *ly, int32_t n_tok, const gl_kv_view *kv,
-                     const int32_t *slots)
+/* The self-attention of the pass's tokens into ws->attn: Q, K, V into ws->qkv (of LN(ws->x) when
+ * pre-LN), K, V into the cache at their slots, the attention over the cache. Fused where the
+ * backend has it for the call (CUDA: the QKV projection writes the cache at decode sizes, else
+ * the attention does), else linear, kv_write and attention_paged. */
+static void self_attention(bart_ws *ws, const bart_layer *ly, int32_t n_tok, int32_t n_seqs,
+                           const gl_kv_view *kv, const dec_idx *ix, float scale)
 {
     backend *be = ws->m->be;
     int32_t d = ws->m->cfg.d_model;
     const void *in = ws->m->cfg.pre_ln ? ln_y(ws, n_tok, &ly->self_ln_g, &ly->self_ln_b) : ws->x;
-    if (be->ops->linear_kv && be->ops->linear_kv(be, n_tok, in, d, &ly->self_qkv_w,
-                                                 &ly->self_qkv_b, d, slots, kv, ws->qkv))
-        return;
-    be->ops->linear(be, n_tok, in, d, &ly->self_qkv_w, &ly->self_qkv_b, GL_ACT_NONE, NULL, ws->qkv);
-    be->ops->kv_write(be, n_tok, bart_ws_at(ws, ws->qkv, (size_t)d),
-                      bart_ws_at(ws, ws->qkv, 2 * (size_t)d), 3 * d, slots, kv);
+    const void *k_new = bart_ws_at(ws, ws->qkv, (size_t)d);
+    const void *v_new = bart_ws_at(ws, ws->qkv, 2 * (size_t)d);
+    if (!be->ops->linear_kv || !be->ops->linear_kv(be, n_tok, in, d, &ly->self_qkv_w,
+                                                   &ly->self_qkv_b, d, ix->slots, kv, ws->qkv)) {
+        be->ops->linear(be, n_tok, in, d, &ly->self_qkv_w, &ly->self_qkv_b, GL_ACT_NONE, NULL,
+                        ws->qkv);
+        if (be->ops->attention_paged_kv &&
+            be->ops->attention_paged_kv(be, n_seqs, ws->qkv, 3 * d, ix->off, k_new, v_new, 3 * d,
+                                        ix->slots, kv, ix->lens, scale, ws->attn))
+            return;
+        be->ops->kv_write(be, n_tok, k_new, v_new, 3 * d, ix->slots, kv);
+    }
+    be->ops->attention_paged(be, n_seqs, ws->qkv, 3 * d, ix->off, kv, ix->lens, true, scale,
+                             ws->attn);
 }
 
 static void decoder_attn_blocks(bart_ws *ws, const bart_layer *ly, int32_t n_tok, int32_t n_seqs,
@@ -66,10 +75,7 @@ static void decoder_attn_blocks(bart_ws *ws, const bart_layer *ly, int32_t n_tok
     const model_config *c = &m->cfg;
     int32_t d = c->d_model, hd = d / c->decoder_heads;
     float eps = c->layer_norm_eps, scale = 1.0f / sqrtf((float)hd);
-    /* self-attention */
-    self_qkv(ws, ly, n_tok, &v->self, ix->slots);
-    be->ops->attention_paged(be, n_seqs, ws->qkv, 3 * d, ix->off, &v->self, ix->lens, true, scale,
-                             ws->attn);
+    self_attention(ws, ly, n_tok, n_seqs, &v->self, ix, scale);
     /* cross-attention over the cached encoder K/V */
     if (c->pre_ln) {
         be->ops->linear(be, n_tok, ws->attn, d, &ly->self_o_w, &ly->self_o_b, GL_ACT_NONE, ws->x, ws->x);

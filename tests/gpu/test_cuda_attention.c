@@ -312,6 +312,53 @@ static void run_paged(const pair *pr, const paged_case *c)
              c->hd, c->causal, S, TQ, mbps);
     compare(pr, what, res[1], res[2], res[0], S, q_off, c->H, c->hd);
     for (int i = 0; i < 3; i++) free(res[i]);
+    if (c->self && c->causal) {
+        /* attention_paged_kv: the new tokens' K/V (columns d and 2 d of the qkv rows) written by
+         * the attention itself: bit for bit kv_write then attention_paged, output and cache */
+        int32_t *slots = malloc((size_t)(TQ ? TQ : 1) * sizeof *slots);
+        for (int sq = 0; sq < S; sq++)
+            for (int i = q_off[sq]; i < q_off[sq + 1]; i++) {
+                const int jpos = lens[sq] - (q_off[sq + 1] - q_off[sq]) + (i - q_off[sq]);
+                slots[i] = jpos < 0 ? -1 : tables[(size_t)sq * mbps + jpos / bs] * bs + jpos % bs;
+            }
+        backend *b = pr->gpu;
+        const size_t es = gl_dtype_size(b->act_dtype);
+        float *o2[2], *k2[2], *v2[2];
+        bool fused = false;
+        for (int run = 0; run < 2; run++) {
+            void *k = put_f32(b, kh, pool), *v = put_f32(b, vh, pool);
+            char *q = put_f32(b, qh, (size_t)TQ * q_stride);
+            int32_t *tb = put_i32(b, tables, (size_t)S * mbps), *ln = put_i32(b, lens, S);
+            int32_t *qo = put_i32(b, q_off, S + 1), *sl = put_i32(b, slots, TQ);
+            void *out = put_poison(b, n_out);
+            gl_kv_view kv = {k, v, tb, mbps, bs, c->H, c->hd, true};
+            const char *kn = q + (size_t)d * es, *vn = q + (size_t)2 * d * es;
+            if (run == 1 && b->ops->attention_paged_kv)
+                fused = b->ops->attention_paged_kv(b, S, q, q_stride, qo, kn, vn, q_stride, sl,
+                                                   &kv, ln, scale, out);
+            if (run == 0 || !fused) {
+                b->ops->kv_write(b, TQ, kn, vn, q_stride, sl, &kv);
+                b->ops->attention_paged(b, S, q, q_stride, qo, &kv, ln, true, scale, out);
+            }
+            o2[run] = get_f32(b, out, n_out);
+            k2[run] = get_f32(b, k, pool);
+            v2[run] = get_f32(b, v, pool);
+            void *bufs[] = {out, sl, qo, ln, tb, q, v, k};
+            for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) b->ops->free(b, bufs[i]);
+        }
+        const bool same = memcmp(o2[0], o2[1], n_out * sizeof(float)) == 0 &&
+                          memcmp(k2[0], k2[1], pool * sizeof(float)) == 0 &&
+                          memcmp(v2[0], v2[1], pool * sizeof(float)) == 0;
+        printf("%s %-4s %-58s fused %d, output and cache = kv_write + attention_paged\n",
+               same && fused ? "ok  " : "FAIL", pr->tname, what, (int)fused);
+        CHECK_MSG(same && fused, "%s attention_paged_kv %s", pr->tname, what);
+        for (int i = 0; i < 2; i++) {
+            free(o2[i]);
+            free(k2[i]);
+            free(v2[i]);
+        }
+        free(slots);
+    }
     free(qh);
     free(kh);
     free(vh);

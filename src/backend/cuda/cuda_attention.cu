@@ -26,6 +26,7 @@
  *     ... over all their keys, writing outputs directly; the merge kernel skips such sequences.
  * attn_scratch grows on demand (cuda_grow: a cudaMalloc outside the steady state; run one step of
  * each shape before capturing a CUDA graph). If it cannot grow, the call runs with parts = 1. */
+#include <limits.h>
 #include <string.h>
 
 #include "backend/cuda/cuda_attention.cuh"
@@ -61,6 +62,12 @@ typedef struct rows_params {
     float *partials;
     int32_t causal;
     int32_t prior;    /* paged: gl_kv_view.prior (the keys before the causal tail predate the pass) */
+    /* paged, causal (the attention_paged_kv op): the causal tail's keys and values are read from
+     * rows q_off[s] .. of k_new / v_new (new_stride apart) instead of the cache, and the blocks of
+     * part 0 write them to the cache at slots[token] (negative: skipped); k_new NULL: none */
+    const void *k_new, *v_new;
+    int64_t new_stride;
+    const int32_t *slots;
     float scale_log2; /* scale * log2(e) */
 } rows_params;
 
@@ -164,7 +171,8 @@ __device__ void rows_merge(rows_smem *sm, float m, float l, float acc[8], int hd
 /* One query (qrow, head offset applied) against keys [jb, je) of the block's (sequence, head). */
 template <typename T, int LPK, bool VEC, bool PAGED>
 __device__ void rows_query(const rows_params &p, rows_smem *sm, const T *qrow, const int32_t *table,
-                           int64_t kvbase, int h, int jb, int je, T *orow, float *part)
+                           int64_t kvbase, int h, int jb, int je, int tail_from,
+                           int64_t tail_row0, T *orow, float *part)
 {
     constexpr int KPW = 32 / LPK, NG = (ATT_THREADS / 32) * KPW;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -190,14 +198,22 @@ __device__ void rows_query(const rows_params &p, rows_smem *sm, const T *qrow, c
 #pragma unroll
         for (int u = 0; u < ATT_U; u++) {
             const int j = jw + g + u * NG;
-            const int64_t off = j < je ? rows_kv_off<PAGED>(p, table, kvbase, h, j) : 0;
+            const T *kb = kp, *vb = vp;
+            int64_t off = 0;
+            if (PAGED && j < je && j >= tail_from) { /* tail from k_new / v_new */
+                kb = static_cast<const T *>(p.k_new);
+                vb = static_cast<const T *>(p.v_new);
+                off = (tail_row0 + (j - tail_from)) * p.new_stride + (int64_t)h * hd;
+            } else if (j < je) {
+                off = rows_kv_off<PAGED>(p, table, kvbase, h, j);
+            }
             if (VEC) {
                 const bool in = j < je && d0 < hd;
-                kr[u] = in ? *reinterpret_cast<const uint4 *>(kp + off + d0) : z4;
-                vr[u] = in ? *reinterpret_cast<const uint4 *>(vp + off + d0) : z4;
+                kr[u] = in ? *reinterpret_cast<const uint4 *>(kb + off + d0) : z4;
+                vr[u] = in ? *reinterpret_cast<const uint4 *>(vb + off + d0) : z4;
             } else if (j < je) {
-                rows_load<T, VEC>(kp + off, d0, hd, kf[VEC ? 0 : u]);
-                rows_load<T, VEC>(vp + off, d0, hd, vf[VEC ? 0 : u]);
+                rows_load<T, VEC>(kb + off, d0, hd, kf[VEC ? 0 : u]);
+                rows_load<T, VEC>(vb + off, d0, hd, vf[VEC ? 0 : u]);
             } else {
 #pragma unroll
                 for (int e = 0; e < 8; e++) kf[VEC ? 0 : u][e] = vf[VEC ? 0 : u][e] = 0.0f;
@@ -297,6 +313,19 @@ __global__ void __launch_bounds__(ATT_THREADS, VEC ? ATT_MIN_BLOCKS : 1) rows_ke
         rows_prefetch<PAGED>(p, table, h, jb, min(je, nold));
     }
     cuda_pdl_wait();
+    /* attention_paged_kv: the causal tail's K/V rows of this head into the cache (part 0) */
+    const int tail_from = PAGED && p.k_new ? nk - nq : INT_MAX;
+    if (PAGED && p.k_new && part == 0) {
+        for (int e = threadIdx.x; e < nq * hd; e += ATT_THREADS) {
+            const int i = e / hd, c = e % hd;
+            const int64_t slot = p.slots[q0 + i];
+            if (slot < 0) continue;
+            const int64_t src = (int64_t)(q0 + i) * p.new_stride + (int64_t)h * hd + c;
+            const int64_t dst = (slot * p.n_heads + h) * hd + c;
+            static_cast<T *>(const_cast<void *>(p.k))[dst] = static_cast<const T *>(p.k_new)[src];
+            static_cast<T *>(const_cast<void *>(p.v))[dst] = static_cast<const T *>(p.v_new)[src];
+        }
+    }
     const T *qb = static_cast<const T *>(p.q) + (int64_t)q0 * p.q_stride + (int64_t)h * hd;
     T *ob = static_cast<T *>(p.out) + (int64_t)q0 * p.out_stride + (int64_t)h * hd;
     const int i_first = split ? 0 : part, i_step = split ? 1 : p.parts;
@@ -309,9 +338,10 @@ __global__ void __launch_bounds__(ATT_THREADS, VEC ? ATT_MIN_BLOCKS : 1) rows_ke
             const int jb = min(jlim, part * chunk), je = min(jlim, jb + chunk);
             float *dst = p.partials +
                          ((((int64_t)s * ATT_QMAX + i) * p.n_heads + h) * p.parts + part) * (hd + 2);
-            rows_query<T, LPK, VEC, PAGED>(p, &sm, qrow, table, kvbase, h, jb, je, nullptr, dst);
+            rows_query<T, LPK, VEC, PAGED>(p, &sm, qrow, table, kvbase, h, jb, je, tail_from, q0,
+                                           nullptr, dst);
         } else {
-            rows_query<T, LPK, VEC, PAGED>(p, &sm, qrow, table, kvbase, h, 0, jlim,
+            rows_query<T, LPK, VEC, PAGED>(p, &sm, qrow, table, kvbase, h, 0, jlim, tail_from, q0,
                                            ob + (int64_t)i * p.out_stride, nullptr);
         }
     }
@@ -448,21 +478,21 @@ extern "C" void cuda_op_attention(backend *b, int32_t n_seqs, int32_t n_heads, i
     rows_run(s, b->act_dtype, false, p, n_seqs, vec);
 }
 
-extern "C" void cuda_op_attention_paged(backend *b, int32_t n_seqs, const void *q,
-                                        int32_t q_stride, const int32_t *q_off,
-                                        const gl_kv_view *kv, const int32_t *kv_lens, bool causal,
-                                        float scale, void *out)
+/* attention_paged, and with nw (k_new, v_new, new_stride, slots set) attention_paged_kv */
+static void paged_run(backend *b, int32_t n_seqs, const void *q, int32_t q_stride,
+                      const int32_t *q_off, const gl_kv_view *kv, const int32_t *kv_lens,
+                      bool causal, float scale, void *out, const rows_params *nw)
 {
     cuda_state *s = cuda_state_of(b);
     const int32_t hd = kv->head_dim, nh = kv->n_heads;
-    if (n_seqs <= 0 || nh <= 0 || hd <= 0) return;
-    cuda_bind(s);
-    if (hd > ATT_MAX_HD) {
-        cuda_note(s, cudaErrorInvalidValue, "attention_paged: head_dim > 256 is not supported");
-        return;
-    }
     rows_params p;
     memset(&p, 0, sizeof p);
+    if (nw) {
+        p.k_new = nw->k_new;
+        p.v_new = nw->v_new;
+        p.new_stride = nw->new_stride;
+        p.slots = nw->slots;
+    }
     p.q = q;
     p.q_stride = q_stride;
     p.q_off = q_off;
@@ -497,8 +527,47 @@ extern "C" void cuda_op_attention_paged(backend *b, int32_t n_seqs, const void *
         }
     }
     const bool vec = hd % 8 == 0 && q_stride % 8 == 0 && cuda_aligned16(q) &&
-                     cuda_aligned16(kv->k) && cuda_aligned16(kv->v) && cuda_aligned16(out);
+                     cuda_aligned16(kv->k) && cuda_aligned16(kv->v) && cuda_aligned16(out) &&
+                     (!nw || (p.new_stride % 8 == 0 && cuda_aligned16(p.k_new) &&
+                              cuda_aligned16(p.v_new)));
     rows_run(s, b->act_dtype, true, p, n_seqs, vec);
+}
+
+extern "C" void cuda_op_attention_paged(backend *b, int32_t n_seqs, const void *q,
+                                        int32_t q_stride, const int32_t *q_off,
+                                        const gl_kv_view *kv, const int32_t *kv_lens, bool causal,
+                                        float scale, void *out)
+{
+    cuda_state *s = cuda_state_of(b);
+    if (n_seqs <= 0 || kv->n_heads <= 0 || kv->head_dim <= 0) return;
+    cuda_bind(s);
+    if (kv->head_dim > ATT_MAX_HD) {
+        cuda_note(s, cudaErrorInvalidValue, "attention_paged: head_dim > 256 is not supported");
+        return;
+    }
+    paged_run(b, n_seqs, q, q_stride, q_off, kv, kv_lens, causal, scale, out, NULL);
+}
+
+extern "C" bool cuda_op_attention_paged_kv(backend *b, int32_t n_seqs, const void *q,
+                                           int32_t q_stride, const int32_t *q_off,
+                                           const void *k_new, const void *v_new,
+                                           int32_t kv_stride, const int32_t *slot_mapping,
+                                           const gl_kv_view *kv, const int32_t *kv_lens,
+                                           float scale, void *out)
+{
+    cuda_state *s = cuda_state_of(b);
+    if (s->kv_fuse_off || n_seqs <= 0 || kv->n_heads <= 0 || kv->head_dim <= 0 ||
+        kv->head_dim > ATT_MAX_HD)
+        return false;
+    cuda_bind(s);
+    rows_params nw;
+    memset(&nw, 0, sizeof nw);
+    nw.k_new = k_new;
+    nw.v_new = v_new;
+    nw.new_stride = kv_stride;
+    nw.slots = slot_mapping;
+    paged_run(b, n_seqs, q, q_stride, q_off, kv, kv_lens, true, scale, out, &nw);
+    return true;
 }
 
 void cuda_attention_release(cuda_state *s)

@@ -323,6 +323,7 @@ static const backend_ops cuda_ops = {
     cuda_op_graph_epoch,     /* graph_epoch */
     cu_mem_info,             /* mem_info */
     cuda_op_linear_kv,       /* linear_kv */
+    cuda_op_attention_paged_kv, /* attention_paged_kv */
 };
 
 extern "C" int backend_cuda_device_count(void)

@@ -105,6 +105,12 @@ extern "C" void cuda_op_attention_paged(backend *b, int32_t n_seqs, const void *
                                         int32_t q_stride, const int32_t *q_off,
                                         const gl_kv_view *kv, const int32_t *kv_lens, bool causal,
                                         float scale, void *out);
+extern "C" bool cuda_op_attention_paged_kv(backend *b, int32_t n_seqs, const void *q,
+                                           int32_t q_stride, const int32_t *q_off,
+                                           const void *k_new, const void *v_new,
+                                           int32_t kv_stride, const int32_t *slot_mapping,
+                                           const gl_kv_view *kv, const int32_t *kv_lens,
+                                           float scale, void *out);
 /* Free cuda_attention.cu's scratch (called by destroy). */
 void cuda_attention_release(cuda_state *s);
 
