@@ -5,7 +5,9 @@
  * 4..24, odd strides) runs the row kernel below with contiguous K/V.
  *
  * attention_paged (decode; cross-attention; teacher forcing): the row kernel reading K/V through
- * the block tables, flash-decoding style.
+ * the block tables, flash-decoding style. attention_paged_kv: the same kernel, the causal tail's
+ * K/V read from the new tokens' rows instead of the cache and written to the cache by the blocks
+ * of part 0 (no kv_write kernel before it; GLOSSA_CUDA_KV_FUSE=0 declines it).
  *
  * Row kernel: one block of 128 threads per (sequence, head, part), grid x = n_seqs * parts,
  * y = n_heads. The block attends one query at a time with all its threads: lanes form groups of
