@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bench_check.h"
+
 typedef CUresult (*cgp_params_fn)(CUgraphNode, CUDA_KERNEL_NODE_PARAMS *);
 typedef CUresult (*cgp_fname_fn)(const char **, CUfunction);
 typedef CUresult (*cgp_kname_fn)(const char **, CUkernel);
@@ -101,14 +103,6 @@ static int cuda_graph_pdl_edges(cudaGraph_t g, int (*want)(const char *name))
 }
 
 
-#define CK(x)                                                                                      \
-    do {                                                                                           \
-        cudaError_t e_ = (x);                                                                      \
-        if (e_ != cudaSuccess) {                                                                   \
-            fprintf(stderr, "%s:%d %s\n", __FILE__, __LINE__, cudaGetErrorString(e_));            \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
 #define LK(x)                                                                                      \
     do {                                                                                           \
         if ((x) != CUBLAS_STATUS_SUCCESS) {                                                        \

@@ -19,17 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "bench_check.h"
+
 #define D 2048     /* vector elements (fp16): every block reads all of it each step */
 #define THREADS 256
 #define WB 16384   /* weight bytes per block per step */
-#define CK(x)                                                                                      \
-    do {                                                                                           \
-        cudaError_t e_ = (x);                                                                      \
-        if (e_ != cudaSuccess) {                                                                   \
-            fprintf(stderr, "%s:%d %s\n", __FILE__, __LINE__, cudaGetErrorString(e_));            \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
 
 static __device__ __forceinline__ float block_sum(float v, float *sh)
 {

@@ -43,6 +43,15 @@
 #define ATT_MAX_HD 256
 #define ATT_SO 1024        /* floats of the group-state tile: groups * LPK * 8 = 128 * 8 */
 
+/* The attention_paged_kv op's new tokens: the causal tail's keys and values are read from rows
+ * q_off[s] .. of k / v (stride apart) instead of the cache, and the blocks of part 0 write them to
+ * the cache at slots[token] (negative: skipped). */
+typedef struct rows_new {
+    const void *k, *v;
+    int64_t stride;
+    const int32_t *slots;
+} rows_new;
+
 typedef struct rows_params {
     const void *q;
     int64_t q_stride;
@@ -64,12 +73,7 @@ typedef struct rows_params {
     float *partials;
     int32_t causal;
     int32_t prior;    /* paged: gl_kv_view.prior (the keys before the causal tail predate the pass) */
-    /* paged, causal (the attention_paged_kv op): the causal tail's keys and values are read from
-     * rows q_off[s] .. of k_new / v_new (new_stride apart) instead of the cache, and the blocks of
-     * part 0 write them to the cache at slots[token] (negative: skipped); k_new NULL: none */
-    const void *k_new, *v_new;
-    int64_t new_stride;
-    const int32_t *slots;
+    rows_new nw;      /* paged, causal: the attention_paged_kv op's new tokens (nw.k NULL: none) */
     float scale_log2; /* scale * log2(e) */
 } rows_params;
 
@@ -202,10 +206,10 @@ __device__ void rows_query(const rows_params &p, rows_smem *sm, const T *qrow, c
             const int j = jw + g + u * NG;
             const T *kb = kp, *vb = vp;
             int64_t off = 0;
-            if (PAGED && j < je && j >= tail_from) { /* tail from k_new / v_new */
-                kb = static_cast<const T *>(p.k_new);
-                vb = static_cast<const T *>(p.v_new);
-                off = (tail_row0 + (j - tail_from)) * p.new_stride + (int64_t)h * hd;
+            if (PAGED && j < je && j >= tail_from) { /* tail from the new rows */
+                kb = static_cast<const T *>(p.nw.k);
+                vb = static_cast<const T *>(p.nw.v);
+                off = (tail_row0 + (j - tail_from)) * p.nw.stride + (int64_t)h * hd;
             } else if (j < je) {
                 off = rows_kv_off<PAGED>(p, table, kvbase, h, j);
             }
@@ -316,16 +320,17 @@ __global__ void __launch_bounds__(ATT_THREADS, VEC ? ATT_MIN_BLOCKS : 1) rows_ke
     }
     cuda_pdl_wait();
     /* attention_paged_kv: the causal tail's K/V rows of this head into the cache (part 0) */
-    const int tail_from = PAGED && p.k_new ? nk - nq : INT_MAX;
-    if (PAGED && p.k_new && part == 0) {
+    const bool fused = PAGED && p.nw.k;
+    const int tail_from = fused ? nk - nq : INT_MAX;
+    if (fused && part == 0) {
         for (int e = threadIdx.x; e < nq * hd; e += ATT_THREADS) {
             const int i = e / hd, c = e % hd;
-            const int64_t slot = p.slots[q0 + i];
+            const int64_t slot = p.nw.slots[q0 + i];
             if (slot < 0) continue;
-            const int64_t src = (int64_t)(q0 + i) * p.new_stride + (int64_t)h * hd + c;
+            const int64_t src = (int64_t)(q0 + i) * p.nw.stride + (int64_t)h * hd + c;
             const int64_t dst = (slot * p.n_heads + h) * hd + c;
-            static_cast<T *>(const_cast<void *>(p.k))[dst] = static_cast<const T *>(p.k_new)[src];
-            static_cast<T *>(const_cast<void *>(p.v))[dst] = static_cast<const T *>(p.v_new)[src];
+            static_cast<T *>(const_cast<void *>(p.k))[dst] = static_cast<const T *>(p.nw.k)[src];
+            static_cast<T *>(const_cast<void *>(p.v))[dst] = static_cast<const T *>(p.nw.v)[src];
         }
     }
     const T *qb = static_cast<const T *>(p.q) + (int64_t)q0 * p.q_stride + (int64_t)h * hd;
@@ -480,21 +485,16 @@ extern "C" void cuda_op_attention(backend *b, int32_t n_seqs, int32_t n_heads, i
     rows_run(s, b->act_dtype, false, p, n_seqs, vec);
 }
 
-/* attention_paged, and with nw (k_new, v_new, new_stride, slots set) attention_paged_kv */
+/* attention_paged, and with nw attention_paged_kv */
 static void paged_run(backend *b, int32_t n_seqs, const void *q, int32_t q_stride,
                       const int32_t *q_off, const gl_kv_view *kv, const int32_t *kv_lens,
-                      bool causal, float scale, void *out, const rows_params *nw)
+                      bool causal, float scale, void *out, const rows_new *nw)
 {
     cuda_state *s = cuda_state_of(b);
     const int32_t hd = kv->head_dim, nh = kv->n_heads;
     rows_params p;
     memset(&p, 0, sizeof p);
-    if (nw) {
-        p.k_new = nw->k_new;
-        p.v_new = nw->v_new;
-        p.new_stride = nw->new_stride;
-        p.slots = nw->slots;
-    }
+    if (nw) p.nw = *nw;
     p.q = q;
     p.q_stride = q_stride;
     p.q_off = q_off;
@@ -530,8 +530,8 @@ static void paged_run(backend *b, int32_t n_seqs, const void *q, int32_t q_strid
     }
     const bool vec = hd % 8 == 0 && q_stride % 8 == 0 && cuda_aligned16(q) &&
                      cuda_aligned16(kv->k) && cuda_aligned16(kv->v) && cuda_aligned16(out) &&
-                     (!nw || (p.new_stride % 8 == 0 && cuda_aligned16(p.k_new) &&
-                              cuda_aligned16(p.v_new)));
+                     (!nw || (nw->stride % 8 == 0 && cuda_aligned16(nw->k) &&
+                              cuda_aligned16(nw->v)));
     rows_run(s, b->act_dtype, true, p, n_seqs, vec);
 }
 
@@ -562,12 +562,7 @@ extern "C" bool cuda_op_attention_paged_kv(backend *b, int32_t n_seqs, const voi
         kv->head_dim > ATT_MAX_HD)
         return false;
     cuda_bind(s);
-    rows_params nw;
-    memset(&nw, 0, sizeof nw);
-    nw.k_new = k_new;
-    nw.v_new = v_new;
-    nw.new_stride = kv_stride;
-    nw.slots = slot_mapping;
+    const rows_new nw = {k_new, v_new, kv_stride, slot_mapping};
     paged_run(b, n_seqs, q, q_stride, q_off, kv, kv_lens, true, scale, out, &nw);
     return true;
 }
