@@ -117,6 +117,31 @@ typedef struct gl_beam_group {
 glossa_status gl_beam_groups_check(int32_t m, int32_t n, int32_t n_groups,
                                    const gl_beam_group *groups);
 
+/* ---- the decoder_stack op: every pre-LN decoder layer of a one-token pass in one call ----
+ * Per layer, on the residual row x (d = x's width):
+ *   qkv = LN(x; ln[0]) qkv_w^T + qkv_b, its K and V columns also to `self` at slots[0];
+ *   a = attention of qkv's Q over `self` (lens[0] keys, the new one included);
+ *   x += a o_w^T + o_b;  q = LN(x; ln[1]) cq_w^T + cq_b;  a = attention of q over `cross` (xlens[0]);
+ *   x += a co_w^T + co_b;  h = act(LN(x; ln[2]) fc1_w^T + fc1_b);  x += h fc2_w^T + fc2_b
+ * i.e. exactly the ops bart_decode.c calls for a pre-LN layer, with the same roundings to the act
+ * dtype between them (sums may differ in order: fp32). */
+typedef struct gl_dec_layer {
+    const gl_weight *ln_g[3], *ln_b[3];          /* self, cross, FFN layer norms */
+    const gl_weight *w[6], *bias[6];             /* qkv (3d, d), o, cq, co (d, d), fc1 (ffn, d),
+                                                    fc2 (d, ffn); bias may be NULL */
+    gl_kv_view self, cross;                      /* this layer's pools; tables shared by all */
+} gl_dec_layer;
+
+typedef struct gl_dec_stack {
+    int32_t n_layers;
+    const gl_dec_layer *layers;
+    gl_act act;
+    float eps, scale;
+    void *x;                     /* (1, d) in and out */
+    void *qkv, *attn, *q, *h;    /* scratch rows: 3d, d, d, ffn */
+    const int32_t *slots, *lens, *xlens; /* device, one entry each */
+} gl_dec_stack;
+
 typedef struct backend backend;
 
 typedef struct backend_ops {
@@ -242,6 +267,11 @@ typedef struct backend_ops {
                                int32_t kv_stride, const int32_t *slot_mapping,
                                const gl_kv_view *kv, const int32_t *kv_lens, float scale,
                                void *out);
+
+    /* Optional (NULL: none): the decoder layers of a one-sequence, one-token pass (see
+     * gl_dec_stack above) in one call. true when it ran; false, with nothing launched, when the
+     * backend does not take this call (the caller runs the layers op by op). */
+    bool (*decoder_stack)(backend *b, const gl_dec_stack *st);
 } backend_ops;
 
 struct backend {

@@ -135,6 +135,7 @@ static void cu_destroy(backend *b)
         cuda_linear_release(s);
         cuda_misc_release(s);
         cuda_beam_release(s);
+        cuda_decoder_stack_release(s);
         cudaFree(s->staging);
         if (s->stream) cudaStreamDestroy(s->stream);
         free(s);
@@ -324,6 +325,7 @@ static const backend_ops cuda_ops = {
     cu_mem_info,             /* mem_info */
     cuda_op_linear_kv,       /* linear_kv */
     cuda_op_attention_paged_kv, /* attention_paged_kv */
+    cuda_op_decoder_stack,   /* decoder_stack */
 };
 
 extern "C" int backend_cuda_device_count(void)

@@ -75,6 +75,18 @@ typedef struct cuda_state {
     void *beam_host;              /* beam_topk: descriptors to upload, result keys */
     size_t beam_host_bytes;
     bool beam_host_pinned;        /* beam_host from cudaMallocHost (else malloc) */
+    /* cuda_decoder_stack.cu */
+    void *ds_dev;                 /* layer descriptors, then the phase counters */
+    size_t ds_dev_bytes;
+    void *ds_host;                /* the descriptors last uploaded (ds_n of them) */
+    int32_t ds_n;
+    bool ds_off;                  /* GLOSSA_CUDA_STACK=0, or the kernel cannot be resident */
+    bool ds_attr_done;
+    void *ds_wo;                  /* the O / cross-O weights head-major */
+    size_t ds_wo_bytes;
+    int32_t ds_d;
+    bool ds_trace;                /* GLOSSA_CUDA_STACK_TRACE=1: print the last launch's phases */
+    long ds_calls;
 } cuda_state;
 
 #define CUDA_STAGING_BYTES ((size_t)16 << 20)
@@ -175,6 +187,10 @@ void cuda_op_kv_write(backend *b, int32_t n, const void *k, const void *v, int32
 void cuda_op_kv_copy_blocks(backend *b, const gl_kv_view *kv, int32_t n, const int32_t *src,
                             const int32_t *dst);
 void cuda_misc_release(cuda_state *s);
+
+/* cuda_decoder_stack.cu: the decoder_stack op (backend.h); release frees its buffers. */
+extern "C" bool cuda_op_decoder_stack(backend *b, const gl_dec_stack *st);
+void cuda_decoder_stack_release(cuda_state *s);
 
 /* cuda_beam.cu */
 glossa_status cuda_op_beam_topk(backend *b, int32_t m, int32_t n, const void *x, int32_t n_groups,

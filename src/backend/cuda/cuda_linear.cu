@@ -474,6 +474,10 @@ glossa_status cuda_linear_init(cuda_state *s)
     if (s->skinny_max_m > SK_MAX_M) s->skinny_max_m = SK_MAX_M;
     env = getenv("GLOSSA_CUDA_KV_FUSE");
     s->kv_fuse_off = env && env[0] == '0';
+    env = getenv("GLOSSA_CUDA_STACK");
+    s->ds_off = env && env[0] == '0';
+    env = getenv("GLOSSA_CUDA_STACK_TRACE");
+    s->ds_trace = env && env[0] == '1';
     env = getenv("GLOSSA_CUDA_LT_NO_WS_M");
     s->lt_no_ws_max_m = env ? atoi(env) : CUDA_LT_NO_WS_M;
     env = getenv("GLOSSA_CUDA_L2_PREFETCH");
