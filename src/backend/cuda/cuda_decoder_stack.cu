@@ -25,11 +25,10 @@
  *   F  h -> xs; the FC2 rows + b + xcur -> x (global, the next layer's input); acc_x to zero
  * A GEMV phase splits the matrix's rows evenly over the blocks (contiguous ranges) in slot-sized
  * pieces of whole rows; a piece's rows go to the 8 consumer warps round-robin, each a dot product
- * of 16-byte vectors from shared memory (fp32 sums), lane 0 the epilogue. The O and cross-O
- * weights are copied head-major once ([h][row][64], ds_head_major, 2 d^2 per layer of device
- * memory), so a B/D piece is one contiguous copy. Every buffer a phase reads was last written at
- * least one wait before by every writer, and nothing is overwritten before its last reader's
- * phase has been waited for; values other blocks wrote in this launch are read with ld.global.cg.
+ * of 16-byte vectors from shared memory (fp32 sums), lane 0 the epilogue. A B/D piece is the
+ * part's rows of the head's 64 columns: one 128-byte copy a row, issued by all 32 producer
+ * lanes. Every buffer a phase reads was last written at least one wait before by every writer,
+ * and nothing is overwritten before its last reader's phase has been waited for; values other blocks wrote in this launch are read with ld.global.cg.
  * Loads that do not depend on the previous phase (LN gamma/beta, biases, the attention's prior
  * K/V, the layer descriptors: in shared memory) are issued before the wait: each cost ~1 us of
  * a phase after it. FC2's ring slots are released only after the next layer's first wait:
@@ -74,7 +73,6 @@
 typedef struct ds_layer {
     const void *w[6], *bias[6], *ln_g[3], *ln_b[3];
     void *sk, *sv, *xk, *xv;
-    const void *wh[2]; /* O and cross-O head-major: [h][row][64] (ds_head_major) */
 } ds_layer;
 
 typedef struct ds_params {
@@ -572,14 +570,30 @@ static __device__ void ds_opart(int d, int part, int nparts, float *acc, char *r
     (*it)++;
 }
 
-/* The producer: the block's pieces of every weight, in the consumers' order. */
+/* At most DS_INFLIGHT pieces in flight: piece it waits for piece it - DS_INFLIGHT to land. A
+ * burst of refills (64 KB when FC2's four slots free at once) queues ahead of the SM's
+ * latency-critical loads (the next wait's poll, the staging reads) and cost ~2 us a layer. */
+#define DS_INFLIGHT 2
+static __device__ __forceinline__ void ds_pace(ds_smem *sm, uint32_t it)
+{
+    if (it >= DS_INFLIGHT) {
+        const uint32_t j = it - DS_INFLIGHT;
+        ds_mbar_wait(&sm->full[j % DS_SLOTS], (j / DS_SLOTS) & 1u);
+    }
+}
+
+/* The producer warp: the block's pieces of every weight, in the consumers' order. Lane 0 waits
+ * for a free slot and arms its barrier; the copies of a piece of O / cross-O rows (one 128-byte
+ * row each: the head's 64 columns) are spread over the warp's lanes (issued by one thread they
+ * kept the producer late enough to delay the phase after, docs/PERF.md). */
 template <typename T>
 static __device__ void ds_produce(const ds_params &p, char *ring, ds_smem *sm)
 {
+    const int lane = threadIdx.x & 31;
     uint32_t it = 0;
     for (int l = 0; l < p.n_layers; l++) {
         const ds_layer &L = sm->lay[l];
-        for (int g = 0; g < 6; g++) {
+        for (int g = 0; g < 6; g++, __syncwarp()) {
             const int n = g == 0 ? 3 * p.d : g == 4 ? p.ffn : p.d;
             const int k = g == 5 ? p.ffn : p.d;
             const int rowb = k * (int)sizeof(T), rpp = DS_SLOT / rowb;
@@ -591,19 +605,25 @@ static __device__ void ds_produce(const ds_params &p, char *ring, ds_smem *sm)
                 const int nparts = ((int)gridDim.x - h + H - 1) / H;
                 ds_part_rows(p.d, part, nparts, &r0, &r1);
                 const uint32_t slot = it % DS_SLOTS;
-                if (it >= DS_SLOTS) ds_mbar_wait(&sm->empty[slot], ((it / DS_SLOTS) - 1) & 1u);
-                const unsigned bytes = (unsigned)(r1 - r0) * DS_HD * (unsigned)sizeof(T);
-                ds_mbar_expect(&sm->full[slot], bytes);
-                ds_bulk(ring + (size_t)slot * DS_SLOT,
-                        static_cast<const char *>(L.wh[g == 3]) +
-                            ((int64_t)h * p.d + r0) * DS_HD * (int64_t)sizeof(T),
-                        bytes, &sm->full[slot]);
+                const unsigned hb = DS_HD * (unsigned)sizeof(T);
+                if (lane == 0) {
+                    ds_pace(sm, it);
+                    if (it >= DS_SLOTS) ds_mbar_wait(&sm->empty[slot], ((it / DS_SLOTS) - 1) & 1u);
+                    ds_mbar_expect(&sm->full[slot], (unsigned)(r1 - r0) * hb);
+                }
+                __syncwarp();
+                for (int r = r0 + lane; r < r1; r += 32)
+                    ds_bulk(ring + (size_t)slot * DS_SLOT + (size_t)(r - r0) * hb,
+                            w + ((int64_t)r * p.d + (int64_t)h * DS_HD) * (int64_t)sizeof(T), hb,
+                            &sm->full[slot]);
                 it++;
                 continue;
             }
             for (int r = r0; r < r1; r += rpp, it++) {
+                if (lane != 0) continue;
                 const int rows = min(rpp, r1 - r);
                 const uint32_t slot = it % DS_SLOTS;
+                ds_pace(sm, it);
                 if (it >= DS_SLOTS) ds_mbar_wait(&sm->empty[slot], ((it / DS_SLOTS) - 1) & 1u);
                 const unsigned bytes = (unsigned)(rows * rowb);
                 ds_mbar_expect(&sm->full[slot], bytes);
@@ -636,7 +656,7 @@ template <typename T> __global__ void __launch_bounds__(DS_THREADS, 1) ds_kernel
     }
     __syncthreads();
     if (threadIdx.x >= DS_CTHREADS) { /* the producer warp: weights only, before any wait */
-        if (threadIdx.x == DS_CTHREADS) ds_produce<T>(p, ring, sm);
+        ds_produce<T>(p, ring, sm);
         return;
     }
     /* before the wait: the pass's indices (uploaded before the pass) */
@@ -774,18 +794,6 @@ static bool ds_view_same(const gl_kv_view *a, const gl_kv_view *b)
            a->head_dim == b->head_dim;
 }
 
-/* dst[h][r][c] = src[r][h * 64 + c] for a (d, d) weight: the O projections head-major, so that a
- * block's rows of one head's columns are one contiguous copy. */
-template <typename T> __global__ void ds_head_major(T *dst, const T *src, int d)
-{
-    const int64_t n = (int64_t)d * d;
-    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n;
-         i += (int64_t)gridDim.x * blockDim.x) {
-        const int64_t h = i / ((int64_t)d * DS_HD), r = (i / DS_HD) % d, c = i % DS_HD;
-        dst[i] = src[r * d + h * DS_HD + c];
-    }
-}
-
 /* ds_dev: the descriptors, the trace (2 blocks), the counters */
 #define DS_TRACE_OFF (DS_MAX_LAYERS * sizeof(ds_layer))
 #define DS_CNT_OFF (DS_TRACE_OFF + 2 * DS_TRACE_N * sizeof(unsigned long long))
@@ -806,18 +814,7 @@ static bool ds_upload(cuda_state *s, const ds_layer *h, int n)
         if (!s->ds_host) s->ds_host = malloc(DS_MAX_LAYERS * sizeof(ds_layer));
         if (!s->ds_host) return false;
     }
-    for (int l = 0; l < n; l++) /* the head-major copies of O and cross-O */
-        for (int g = 0; g < 2; g++) {
-            const int d = s->ds_d;
-            if (s->act_dtype == GL_DTYPE_BF16)
-                ds_head_major<__nv_bfloat16><<<1024, 256, 0, s->stream>>>(
-                    (__nv_bfloat16 *)h[l].wh[g], (const __nv_bfloat16 *)h[l].w[g ? 3 : 1], d);
-            else
-                ds_head_major<__half><<<1024, 256, 0, s->stream>>>(
-                    (__half *)h[l].wh[g], (const __half *)h[l].w[g ? 3 : 1], d);
-        }
-    if (!cuda_note(s, cudaGetLastError(), "decoder stack head-major weights") ||
-        !cuda_note(s, cudaStreamSynchronize(s->stream), "decoder stack") ||
+    if (!cuda_note(s, cudaStreamSynchronize(s->stream), "decoder stack") ||
         !cuda_note(s, cudaMemcpy(s->ds_dev, h, bytes, cudaMemcpyHostToDevice),
                    "decoder stack descriptors"))
         return false;
@@ -921,16 +918,6 @@ extern "C" bool cuda_op_decoder_stack(backend *b, const gl_dec_stack *st)
         h[l].xk = L->cross.k;
         h[l].xv = L->cross.v;
     }
-    /* the head-major O / cross-O copies (2 d^2 per layer; never grown while recording) */
-    const size_t wo = (size_t)st->n_layers * 2 * (size_t)(d * d) * esz;
-    if ((!s->ds_wo || s->ds_wo_bytes < wo) &&
-        (cuda_is_recording() ||
-         cuda_grow(&s->ds_wo, &s->ds_wo_bytes, wo, "decoder stack O weights") != GLOSSA_STATUS_OK))
-        return false;
-    s->ds_d = (int32_t)d;
-    for (int32_t l = 0; l < st->n_layers; l++)
-        for (int g = 0; g < 2; g++)
-            h[l].wh[g] = static_cast<char *>(s->ds_wo) + ((size_t)l * 2 + g) * (size_t)(d * d) * esz;
     cuda_bind(s);
     if (s->ds_trace && !cuda_is_recording() && ++s->ds_calls % 32 == 0) ds_trace_print(s);
     if (!ds_upload(s, h, st->n_layers)) return false;
@@ -971,9 +958,6 @@ extern "C" bool cuda_op_decoder_stack(backend *b, const gl_dec_stack *st)
 void cuda_decoder_stack_release(cuda_state *s)
 {
     if (s->ds_trace) ds_trace_print(s);
-    if (s->ds_wo) cudaFree(s->ds_wo);
-    s->ds_wo = NULL;
-    s->ds_wo_bytes = 0;
     if (s->ds_dev) cudaFree(s->ds_dev);
     free(s->ds_host);
     s->ds_dev = NULL;

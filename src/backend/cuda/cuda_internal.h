@@ -82,9 +82,6 @@ typedef struct cuda_state {
     int32_t ds_n;
     bool ds_off;                  /* GLOSSA_CUDA_STACK=0, or the kernel cannot be resident */
     bool ds_attr_done;
-    void *ds_wo;                  /* the O / cross-O weights head-major */
-    size_t ds_wo_bytes;
-    int32_t ds_d;
     bool ds_trace;                /* GLOSSA_CUDA_STACK_TRACE=1: print the last launch's phases */
     long ds_calls;
 } cuda_state;
