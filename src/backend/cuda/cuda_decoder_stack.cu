@@ -326,10 +326,11 @@ static __device__ __forceinline__ float ds_bias(const void *bias, int n)
 
 /* GEMV g of layer L over the staged xs (k elements): the block's rows, piece by piece from the
  * ring, a piece's rows dealt to the warps (local row w + 8 j to warp w), each a warp's dot
- * product of 16-byte vectors (fp32 sums); epilogue by g: 0 QKV (+ cache), 2 plain into q,
- * 4 activation into h, 1 / 3 / 5 residual (xres: the lane's row of x, kept in registers, updated)
- * into x; rounding as the op path rounds. bj: the lane's bias. (Tried and slower: a warp's rows of
- * all pieces at once, and mma.sync over k-split warps meeting in shared memory, docs/PERF.md.) */
+ * product of 16-byte vectors (fp32 sums); epilogue by g: 0 QKV (+ cache at slot sl), 2 plain
+ * into q, 4 activation into h, 5 FC2 + the residual row from sm->xcur into x (O and cross-O are
+ * ds_opart's); rounding as the op path rounds. bj: the lane's bias. (Tried and slower: a warp's
+ * rows of all pieces at once, and mma.sync over k-split warps meeting in shared memory,
+ * docs/PERF.md.) */
 template <typename T>
 static __device__ void ds_gemv(const ds_params &p, const ds_layer &L, int g, int n, int k,
                                const T *xs, char *ring, ds_smem *sm, uint32_t *it, float bj,
@@ -845,7 +846,7 @@ template <typename T> static bool ds_launch(cuda_state *s, const ds_params &p)
     return true;
 }
 
-/* GLOSSA_CUDA_STACK_TRACE=1: the last launch's phases, as block 0 (a head block) and the last
+/* GLOSSA_CUDA_STACK_TRACE=1: the last launch's phases, as block 0 and the last
  * block saw them, averaged over the layers after the first: the wait (from the block's previous
  * signal to the wait's end) and the work (from there to the signal), in us. */
 static void ds_trace_print(cuda_state *s)
