@@ -25,26 +25,10 @@
 #include "backend/backend.h"
 #include "core/half.h"
 #include "test.h"
+#include "backend/cpu_test_util.h"
 
 #define MAXL 4
 #define HD 64
-
-static uint64_t rng_state = 0x243f6a8885a308d3ull;
-
-static uint32_t rng_u32(void)
-{
-    uint64_t x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    rng_state = x;
-    return (uint32_t)(x >> 32);
-}
-
-static int rng_int(int n) /* [0, n) */
-{
-    return (int)(rng_u32() % (uint32_t)n);
-}
 
 static float round_act(float x, gl_dtype t)
 {
@@ -57,7 +41,7 @@ static float *rand_act(size_t n, float center, float mag, gl_dtype t)
 {
     float *p = malloc((n ? n : 1) * sizeof *p);
     for (size_t i = 0; i < n; i++)
-        p[i] = round_act(center + ((float)rng_u32() / 2147483648.0f - 1.0f) * mag, t);
+        p[i] = round_act(center + rng_f() * mag, t);
     return p;
 }
 
