@@ -138,7 +138,7 @@ typedef struct gl_dec_stack {
     gl_act act;
     float eps, scale;
     void *x;                     /* (1, d) in and out */
-    void *qkv, *attn, *q, *h;    /* scratch rows: 3d, d, d, ffn */
+    void *qkv, *q, *h;           /* scratch rows: 3d, d, ffn */
     const int32_t *slots, *lens, *xlens; /* device, one entry each */
 } gl_dec_stack;
 

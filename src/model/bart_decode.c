@@ -173,6 +173,21 @@ static glossa_status decode_pack(bart_ws *ws, const bart_dec_batch *b, int32_t n
     return GLOSSA_STATUS_OK;
 }
 
+/* Layer l's self- and cross-attention K/V views of the pass. prior: the pass starts with
+ * decode_pack's upload, and its only K/V writes are the self-attention's new positions, the
+ * causal tail. */
+static dec_views layer_views(const bart_model *m, const bart_kv *kv, const dec_idx *ix, int32_t l)
+{
+    const model_config *c = &m->cfg;
+    int32_t hd = c->d_model / c->decoder_heads;
+    return (dec_views){
+        {kv->self_k[l], kv->self_v[l], ix->tab, ix->tab_stride, kv->block_size, c->decoder_heads,
+         hd, true},
+        {kv->cross_k[l], kv->cross_v[l], ix->xtab, ix->xtab_stride, kv->block_size,
+         c->decoder_heads, hd, true},
+    };
+}
+
 /* The decoder layers of a one-token pass in one backend call where it takes it (decoder_stack;
  * pre-LN layers only); false: run them op by op. */
 static bool decode_stack(bart_model *m, bart_ws *ws, const bart_kv *kv, const dec_idx *ix)
@@ -185,21 +200,19 @@ static bool decode_stack(bart_model *m, bart_ws *ws, const bart_kv *kv, const de
     if (!ls) return false;
     for (int32_t l = 0; l < n; l++) {
         const bart_layer *ly = &m->dec[l];
-        gl_dec_layer *L = &ls[l];
-        *L = (gl_dec_layer){
+        dec_views v = layer_views(m, kv, ix, l);
+        ls[l] = (gl_dec_layer){
             {&ly->self_ln_g, &ly->cross_ln_g, &ly->ffn_ln_g},
             {&ly->self_ln_b, &ly->cross_ln_b, &ly->ffn_ln_b},
             {&ly->self_qkv_w, &ly->self_o_w, &ly->cross_q_w, &ly->cross_o_w, &ly->fc1_w, &ly->fc2_w},
             {&ly->self_qkv_b, &ly->self_o_b, &ly->cross_q_b, &ly->cross_o_b, &ly->fc1_b, &ly->fc2_b},
-            {kv->self_k[l], kv->self_v[l], ix->tab, ix->tab_stride, kv->block_size,
-             c->decoder_heads, hd, true},
-            {kv->cross_k[l], kv->cross_v[l], ix->xtab, ix->xtab_stride, kv->block_size,
-             c->decoder_heads, hd, true},
+            v.self,
+            v.cross,
         };
     }
-    gl_dec_stack st = {n,     ls,   c->activation, c->layer_norm_eps, 1.0f / sqrtf((float)hd),
-                       ws->x, ws->qkv, ws->attn,   ws->q,             ws->h,
-                       ix->slots, ix->lens, ix->xlens};
+    gl_dec_stack st = {n,     ls,      c->activation, c->layer_norm_eps, 1.0f / sqrtf((float)hd),
+                       ws->x, ws->qkv, ws->q,         ws->h,             ix->slots,
+                       ix->lens, ix->xlens};
     bool ran = be->ops->decoder_stack(be, &st);
     free(ls);
     return ran;
@@ -211,19 +224,12 @@ static void decode_ops(bart_model *m, bart_ws *ws, const bart_kv *kv, int32_t n_
 {
     backend *be = m->be;
     const model_config *c = &m->cfg;
-    int32_t d = c->d_model, hd = d / c->decoder_heads;
+    int32_t d = c->d_model;
     bart_embed_ids(ws, n_tok, ix->ids, ix->pos, &m->dec_embed, &m->dec_pos, &m->dec_emb_ln_g,
               &m->dec_emb_ln_b, ws->x);
     bool stacked = n_tok == 1 && n_seqs == 1 && decode_stack(m, ws, kv, ix);
     for (int32_t l = 0; !stacked && l < c->decoder_layers; l++) {
-        /* prior: the pass starts with decode_pack's upload, and its only K/V writes are the
-         * self-attention's new positions (kv_write), the causal tail */
-        dec_views v = {
-            {kv->self_k[l], kv->self_v[l], ix->tab, ix->tab_stride, kv->block_size,
-             c->decoder_heads, hd, true},
-            {kv->cross_k[l], kv->cross_v[l], ix->xtab, ix->xtab_stride, kv->block_size,
-             c->decoder_heads, hd, true},
-        };
+        dec_views v = layer_views(m, kv, ix, l);
         decoder_attn_blocks(ws, &m->dec[l], n_tok, n_seqs, &v, ix);
         decoder_ffn(ws, &m->dec[l], n_tok);
     }

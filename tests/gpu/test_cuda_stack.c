@@ -13,7 +13,7 @@
  *     one act-dtype ulp the other way; anything more means a race);
  *   - three launches back to back (the kernel resets its own phase counters) equal three
  *     applications of the CUDA op path.
- * The scratch rows (qkv, attn, q, h) are filled with NaN before each stack call. Prints one line
+ * The scratch rows (qkv, attn, q, h; the stack uses all but attn) are filled with NaN before each stack call. Prints one line
  * per case; GLOSSA_TEST_FILTER=text runs only the cases whose "stack name" contains text.
  * Exits 77 (skipped) without a CUDA device. */
 #include <math.h>
@@ -273,7 +273,7 @@ static bool run_stack(dev_model *dm)
 {
     backend *b = dm->b;
     const gl_dec_stack st = {dm->hm->c->n_layers, dm->layers, dm->hm->c->act, 1e-5f,
-                             1.0f / sqrtf((float)HD), dm->x, dm->qkv, dm->attn, dm->q, dm->h,
+                             1.0f / sqrtf((float)HD), dm->x, dm->qkv, dm->q, dm->h,
                              dm->idx, dm->idx + 1, dm->idx + 2};
     return b->ops->decoder_stack && b->ops->decoder_stack(b, &st);
 }

@@ -483,7 +483,7 @@ extern "C" bool cuda_op_decoder_stack(backend *b, const gl_dec_stack *st)
         (int64_t)s->sm_count * DS_CTHREADS < 3 * d || (int64_t)s->sm_count * DS_CTHREADS < ffn ||
         xv->head_dim != DS_HD || xv->n_heads != sv->n_heads || sv->block_size < 1 ||
         xv->block_size < 1 || !cuda_aligned16(st->x) || !cuda_aligned16(st->qkv) ||
-        !cuda_aligned16(st->attn) || !cuda_aligned16(st->q) || !cuda_aligned16(st->h))
+        !cuda_aligned16(st->q) || !cuda_aligned16(st->h))
         return false;
     ds_layer h[DS_MAX_LAYERS];
     memset(h, 0, sizeof h);
@@ -525,7 +525,6 @@ extern "C" bool cuda_op_decoder_stack(backend *b, const gl_dec_stack *st)
     p.scale_log2 = st->scale * 1.4426950408889634f;
     p.x = st->x;
     p.qkv = st->qkv;
-    p.attn = st->attn;
     p.q = st->q;
     p.h = st->h;
     p.slots = st->slots;

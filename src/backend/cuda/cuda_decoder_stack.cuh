@@ -32,7 +32,7 @@ typedef struct ds_params {
     const ds_layer *layers;
     int32_t n_layers, d, ffn, heads, act;
     float eps, scale_log2;
-    void *x, *qkv, *attn, *q, *h;
+    void *x, *qkv, *q, *h;
     const int32_t *slots, *lens, *xlens, *tab, *xtab;
     int32_t bs, bs_shift, xbs, xbs_shift;
     unsigned *cnt; /* n_layers * DS_PHASES phase counters, then the exit count */
