@@ -270,12 +270,16 @@ template <typename T> __global__ void __launch_bounds__(DS_THREADS, 1) ds_kernel
 #define DS_W(nb, ph)                                                                               \
     do {                                                                                           \
         ds_wait(p.cnt + DS_CSTRIDE * (base + (ph) - 1), (nb));                                     \
-        if (tr) trb[1 + (l * DS_PHASES + (ph)) * 2] = ds_now();                                    \
+        if (tr) trb[1 + (l * DS_PHASES + (ph)) * 3] = ds_now();                                    \
     } while (0)
 #define DS_S(ph)                                                                                   \
     do {                                                                                           \
-        if (tr) trb[2 + (l * DS_PHASES + (ph)) * 2] = ds_now();                                    \
+        if (tr) trb[3 + (l * DS_PHASES + (ph)) * 3] = ds_now();                                    \
         ds_signal(p.cnt + DS_CSTRIDE * (base + (ph)));                                             \
+    } while (0)
+#define DS_M(ph)                                                                                   \
+    do {                                                                                           \
+        if (tr) trb[2 + (l * DS_PHASES + (ph)) * 3] = ds_now();                                    \
     } while (0)
     const int hh = (int)blockIdx.x % p.heads, part = (int)blockIdx.x / p.heads;
     const int nparts = ((int)G - hh + p.heads - 1) / p.heads;
@@ -296,6 +300,7 @@ template <typename T> __global__ void __launch_bounds__(DS_THREADS, 1) ds_kernel
             trb[1] = ds_now();
         }
         ds_stage_ln<T>(xs, x, nullptr, lw, d, p.eps, sm);
+        DS_M(0);
         ds_gemv<T>(p, L, 0, 3 * d, d, xs, ring, sm, &it, bj, slot0);
         DS_S(0);
         { /* B: every block the attention of head hh, then its share of O into acc_o */
@@ -305,6 +310,7 @@ template <typename T> __global__ void __launch_bounds__(DS_THREADS, 1) ds_kernel
             DS_W(G, 1);
             ds_attend<T>(p, static_cast<const T *>(p.qkv), K, V, p.tab, p.bs, p.bs_shift, hh,
                          nself, nself - 1, kv, sm);
+            DS_M(1);
             ds_opart<T>(d, part, nparts, acc_o, ring, sm, &it);
         }
         DS_S(1);
@@ -313,6 +319,7 @@ template <typename T> __global__ void __launch_bounds__(DS_THREADS, 1) ds_kernel
         lw = ds_ln_load<T>(L.ln_g[1], L.ln_b[1], L.bias[1], d);
         DS_W(G, 2);
         ds_stage_ln<T>(xs, x, acc_o, lw, d, p.eps, sm);
+        DS_M(2);
         ds_gemv<T>(p, L, 2, d, d, xs, ring, sm, &it, bj, slot0);
         DS_S(2);
         { /* D: the cross-attention of head hh, its share of cross-O into acc_x */
@@ -322,6 +329,7 @@ template <typename T> __global__ void __launch_bounds__(DS_THREADS, 1) ds_kernel
             DS_W(G, 3);
             ds_attend<T>(p, static_cast<const T *>(p.q), K, V, p.xtab, p.xbs, p.xbs_shift, hh,
                          ncross, ncross, kv, sm);
+            DS_M(3);
             ds_opart<T>(d, part, nparts, acc_x, ring, sm, &it);
         }
         DS_S(3);
@@ -330,6 +338,7 @@ template <typename T> __global__ void __launch_bounds__(DS_THREADS, 1) ds_kernel
         lw = ds_ln_load<T>(L.ln_g[2], L.ln_b[2], L.bias[3], d);
         DS_W(G, 4);
         ds_stage_ln<T>(xs, x, acc_x, lw, d, p.eps, sm);
+        DS_M(4);
         for (int r = dr0 + (int)threadIdx.x; r < dr1; r += DS_CTHREADS) acc_o[r] = 0.0f;
         ds_gemv<T>(p, L, 4, p.ffn, d, xs, ring, sm, &it, bj, slot0);
         DS_S(4);
@@ -337,6 +346,7 @@ template <typename T> __global__ void __launch_bounds__(DS_THREADS, 1) ds_kernel
         bj = ds_bias<T>(L.bias[5], d);
         DS_W(G, 5);
         ds_stage<T>(xs, static_cast<const T *>(p.h), p.ffn);
+        DS_M(5);
         for (int r = dr0 + (int)threadIdx.x; r < dr1; r += DS_CTHREADS) acc_x[r] = 0.0f;
         held = it;
         ds_gemv<T>(p, L, 5, d, p.ffn, xs, ring, sm, &it, bj, slot0);
@@ -344,6 +354,7 @@ template <typename T> __global__ void __launch_bounds__(DS_THREADS, 1) ds_kernel
     }
 #undef DS_W
 #undef DS_S
+#undef DS_M
     /* the last block through resets the counters for the next launch (every block is past its
      * last wait once all have counted themselves here) */
     if (threadIdx.x == 0) {
@@ -439,7 +450,8 @@ template <typename T> static bool ds_launch(cuda_state *s, const ds_params &p)
 
 /* GLOSSA_CUDA_STACK_TRACE=1: the last launch's phases, as block 0 and the last
  * block saw them, averaged over the layers after the first: the wait (from the block's previous
- * signal to the wait's end) and the work (from there to the signal), in us. */
+ * signal to the wait's end) and the work (from there to the signal) in two parts, split where the
+ * phase's GEMV or O share starts (after the LN staging or the attention), in us. */
 static void ds_trace_print(cuda_state *s)
 {
     static unsigned long long t[2 * DS_TRACE_N];
@@ -450,17 +462,22 @@ static void ds_trace_print(cuda_state *s)
     const int L = s->ds_n;
     for (int b = 0; b < 2; b++) {
         const unsigned long long *tb = t + b * DS_TRACE_N;
-        fprintf(stderr, "decoder stack trace, block %s: %.2f us for %d layers; per phase wait/work us:",
-                b ? "last" : "0", (double)(tb[2 + ((L - 1) * DS_PHASES + DS_PHASES - 1) * 2] - tb[0]) / 1e3, L);
+        fprintf(stderr,
+                "decoder stack trace, block %s: %.2f us for %d layers; per phase wait/work us "
+                "(work: first part + second):",
+                b ? "last" : "0",
+                (double)(tb[3 + ((L - 1) * DS_PHASES + DS_PHASES - 1) * 3] - tb[0]) / 1e3, L);
         for (int ph = 0; ph < DS_PHASES; ph++) {
-            double w = 0, k = 0;
+            double w = 0, k1 = 0, k2 = 0;
             for (int l = 1; l < L; l++) {
                 const int i = l * DS_PHASES + ph;
                 const int prev = i - 1;
-                w += (double)(tb[1 + i * 2] - tb[2 + prev * 2]);
-                k += (double)(tb[2 + i * 2] - tb[1 + i * 2]);
+                w += (double)(tb[1 + i * 3] - tb[3 + prev * 3]);
+                k1 += (double)(tb[2 + i * 3] - tb[1 + i * 3]);
+                k2 += (double)(tb[3 + i * 3] - tb[2 + i * 3]);
             }
-            fprintf(stderr, " %d: %.2f/%.2f", ph, w / (L - 1) / 1e3, k / (L - 1) / 1e3);
+            fprintf(stderr, " %d: %.2f/%.2f+%.2f", ph, w / (L - 1) / 1e3, k1 / (L - 1) / 1e3,
+                    k2 / (L - 1) / 1e3);
         }
         fprintf(stderr, "\n");
     }

@@ -40,7 +40,7 @@ typedef struct ds_params {
     unsigned long long *trace; /* GLOSSA_CUDA_STACK_TRACE=1: times of blocks 0 and G - 1 */
 } ds_params;
 
-#define DS_TRACE_N (1 + DS_MAX_LAYERS * DS_PHASES * 2)
+#define DS_TRACE_N (1 + DS_MAX_LAYERS * DS_PHASES * 3) /* a phase: wait end, mid, signal */
 
 /* Shared memory after the ring */
 typedef struct ds_smem {
