@@ -7,8 +7,8 @@
  * (docs/PERF.md). Here the weight stream never waits for the activations: one block per SM for
  * the whole stack, each with a producer warp that copies the block's share of every weight, in
  * the order the layers use them, into a ring of 16 KB shared-memory slots (cp.async.bulk on
- * mbarriers), running ahead of the compute by as much as the ring holds (~0.8 layer). Only the
- * activations (a few KB per phase) wait, on global counters.
+ * mbarriers), running ahead of the compute by as much as the ring holds (12 slots, ~0.85 layer).
+ * Only the activations (a few KB per phase) wait, on global counters.
  *
  * A layer is 6 phases; each waits until every block has counted itself into the previous
  * phase's counter (red.release; one thread per block polls with ld.acquire):
@@ -46,8 +46,9 @@
  * GLOSSA_CUDA_STACK_TRACE=1 (with GLOSSA_GRAPHS=0) prints, every 32nd call, the previous
  * launch's per-phase wait and work times of blocks 0 and G - 1.
  *
- * H100 (docs/PERF.md): batch 1 0.510-0.520 ms/step vs 0.533-0.534 op by op; a layer ~26 us,
- * about half of it in the 6 waits (1-2 us each). */
+ * H100 (docs/PERF.md): batch 1 0.497-0.498 ms/step vs 0.529-0.534 op by op; a layer ~25 us,
+ * ~10 of it in the 6 waits (1.4-2.7 us each). With no weights copied at all (timing only) a layer
+ * still takes ~20 us: the phases' compute and waits alone are most of the 0.45 ms target. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

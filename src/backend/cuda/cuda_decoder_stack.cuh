@@ -13,7 +13,7 @@
 #define DS_CTHREADS (DS_WARPS * 32)
 #define DS_THREADS (DS_CTHREADS + 32)
 #define DS_SLOT 16384 /* bytes per ring slot */
-#define DS_SLOTS 11
+#define DS_SLOTS 12 /* 11: 1-2% slower a step (docs/PERF.md); 12 leaves ~1.5 KB of the 227 KB */
 #define DS_XMAX 8192 /* elements of the staged input row */
 #define DS_HD 64
 #define DS_PHASES 6
@@ -54,6 +54,7 @@ typedef struct ds_smem {
 } ds_smem;
 
 #define DS_SMEM_BYTES(esz) ((size_t)DS_SLOTS * DS_SLOT + (size_t)DS_XMAX * (esz) + sizeof(ds_smem))
+static_assert(DS_SMEM_BYTES(2) <= 227 * 1024, "one block per SM: the ring, xs and ds_smem fit an SM's 227 KB");
 
 /* ---- mbarriers and bulk copies (sm_90) ---- */
 static __device__ __forceinline__ uint32_t ds_sa(const void *p)
