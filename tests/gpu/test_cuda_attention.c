@@ -19,39 +19,7 @@
 #include "backend/backend.h"
 #include "core/half.h"
 #include "test.h"
-
-static uint64_t rng_state = 0x243f6a8885a308d3ull;
-
-static uint32_t rng_u32(void)
-{
-    uint64_t x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    rng_state = x;
-    return (uint32_t)(x >> 32);
-}
-
-static int rng_int(int n) /* [0, n) */
-{
-    return (int)(rng_u32() % (uint32_t)n);
-}
-
-static float round_act(float x, gl_dtype t)
-{
-    return t == GL_DTYPE_F16 ? half_f16_to_f32(half_f32_to_f16(x))
-                             : half_bf16_to_f32(half_f32_to_bf16(x));
-}
-
-/* n values uniform in [-mag, mag), rounded to what dtype t holds */
-static float *rand_act(size_t n, float mag, gl_dtype t)
-{
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    for (size_t i = 0; i < n; i++) {
-        p[i] = round_act(((float)rng_u32() / 2147483648.0f - 1.0f) * mag, t);
-    }
-    return p;
-}
+#include "gpu/gpu_test_util.h"
 
 typedef struct pair {
     backend *gpu, *cpu;
@@ -88,13 +56,6 @@ static void *put_poison(backend *b, size_t n)
     if (p) CHECK_OK(b->ops->upload(b, p, h, bytes));
     free(h);
     return p;
-}
-
-static float *get_f32(backend *b, const void *p, size_t n)
-{
-    float *h = calloc(n ? n : 1, sizeof *h);
-    CHECK_OK(b->ops->download_f32(b, h, p, n));
-    return h;
 }
 
 /* Compare got (GPU) with want (CPU): rows of width H * hd, q_off for naming the worst element. */
@@ -169,8 +130,8 @@ static void run_packed(const pair *pr, const packed_case *c)
     /* self: q, k, v interleaved in one (T, 3d) buffer, as the encoder; else q (TQ, d) and an
      * interleaved kv (TK, 2d) buffer */
     const int q_stride = (c->nk ? d : 3 * d) + c->pad, kv_stride = (c->nk ? 2 * d : 3 * d) + c->pad;
-    float *qh = rand_act((size_t)TQ * q_stride, c->qmag, pr->t);
-    float *kvh = c->nk ? rand_act((size_t)TK * kv_stride, 1.0f, pr->t) : qh;
+    float *qh = rand_act((size_t)TQ * q_stride, 0.0f, c->qmag, pr->t);
+    float *kvh = c->nk ? rand_act((size_t)TK * kv_stride, 0.0f, 1.0f, pr->t) : qh;
     for (size_t i = 0; c->nk == NULL && i < (size_t)TQ * q_stride; i++)
         if (i % q_stride >= (size_t)d) qh[i] = round_act(qh[i] / c->qmag, pr->t); /* k, v: [-1, 1) */
     const size_t kofs = c->nk ? 0 : (size_t)d, vofs = c->nk ? (size_t)d : 2 * (size_t)d;
@@ -282,9 +243,9 @@ static void run_paged(const pair *pr, const paged_case *c)
         for (int i = 0; i < mbps; i++)
             tables[(size_t)s * mbps + i] = i < (lens[s] + bs - 1) / bs ? perm[next++] : -1;
     const size_t pool = (size_t)n_blocks * bs * d; /* every slot random, used or not */
-    float *kh = rand_act(pool, 1.0f, pr->t), *vh = rand_act(pool, 1.0f, pr->t);
+    float *kh = rand_act(pool, 0.0f, 1.0f, pr->t), *vh = rand_act(pool, 0.0f, 1.0f, pr->t);
     const int TQ = q_off[S], q_stride = (c->self ? 3 * d : d) + c->pad;
-    float *qh = rand_act((size_t)TQ * q_stride, 2.0f, pr->t);
+    float *qh = rand_act((size_t)TQ * q_stride, 0.0f, 2.0f, pr->t);
     const float scale = 1.0f / sqrtf((float)c->hd);
     const size_t n_out = (size_t)TQ * d;
     float *res[3];
@@ -459,7 +420,7 @@ static void time_packed(const pair *pr, int S, int len, int H, int hd, bool caus
     const int d = H * hd, T = S * len;
     int32_t *off = malloc((S + 1) * sizeof *off);
     for (int s = 0; s <= S; s++) off[s] = s * len;
-    float *h = rand_act((size_t)T * 3 * d, 1.0f, pr->t);
+    float *h = rand_act((size_t)T * 3 * d, 0.0f, 1.0f, pr->t);
     char *qkv = put_f32(b, h, (size_t)T * 3 * d);
     int32_t *o = put_i32(b, off, S + 1);
     void *out = put_poison(b, (size_t)T * d);
@@ -487,7 +448,7 @@ static void time_paged(const pair *pr, int S, int len, int H, int hd)
     for (int s = 0; s < S; s++) lens[s] = len;
     for (int s = 0; s <= S; s++) off[s] = s;
     size_t pool = (size_t)S * mbps * bs * d;
-    float *h = rand_act(pool, 1.0f, pr->t);
+    float *h = rand_act(pool, 0.0f, 1.0f, pr->t);
     void *k = put_f32(b, h, pool), *v = put_f32(b, h, pool), *q = put_f32(b, h, (size_t)S * d);
     int32_t *tb = put_i32(b, tables, (size_t)S * mbps), *ln = put_i32(b, lens, S);
     int32_t *qo = put_i32(b, off, S + 1);

@@ -35,17 +35,12 @@
 #include "core/status.h"
 #include "runtime/decode.h"
 #include "test.h"
+#include "gpu/gpu_test_util.h"
 
 static struct {
     int groups, exact, same_order, tolerated;
     double worst_ulps; /* largest score difference of matched candidates, in ulps */
 } g_st;
-
-static float round_act(float v, gl_dtype t)
-{
-    if (t == GL_DTYPE_F16) return half_f16_to_f32(half_f32_to_f16(v));
-    return half_bf16_to_f32(half_f32_to_bf16(v));
-}
 
 static double now_ms(void)
 {

@@ -21,6 +21,7 @@
 #include "core/half.h"
 #include "core/status.h"
 #include "test.h"
+#include "gpu/gpu_test_util.h"
 
 typedef struct pair {
     backend *g; /* CUDA */
@@ -67,22 +68,6 @@ static void record_exact(const pair *p, const char *op, int same, const char *wh
     record(&q, op, same ? 0.0 : INFINITY, where);
 }
 
-/* max |a - b| / max |b|; a NaN where b is not (or the reverse) is an infinite error */
-static double rel_err(const float *a, const float *b, size_t n)
-{
-    double maxd = 0, maxb = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (isnan(b[i]) || isnan(a[i])) {
-            if (isnan(a[i]) != isnan(b[i])) return INFINITY;
-            continue;
-        }
-        double d = fabs((double)a[i] - (double)b[i]);
-        if (!(d <= maxd)) maxd = d;
-        if (fabs((double)b[i]) > maxb) maxb = fabs((double)b[i]);
-    }
-    return maxd / (maxb > 0 ? maxb : 1.0);
-}
-
 static int same_floats(const float *a, const float *b, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -91,13 +76,6 @@ static int same_floats(const float *a, const float *b, size_t n)
 }
 
 /* ---- host rounding, device buffers ---- */
-
-static float round_act(float v, gl_dtype t)
-{
-    if (t == GL_DTYPE_F16) return half_f16_to_f32(half_f32_to_f16(v));
-    if (t == GL_DTYPE_BF16) return half_bf16_to_f32(half_f32_to_bf16(v));
-    return v;
-}
 
 static float *rnd(size_t n, float lo, float hi, gl_dtype act)
 {

@@ -25,25 +25,10 @@
 #include "backend/backend.h"
 #include "core/half.h"
 #include "test.h"
-#include "backend/cpu_test_util.h"
+#include "gpu/gpu_test_util.h"
 
 #define MAXL 4
 #define HD 64
-
-static float round_act(float x, gl_dtype t)
-{
-    return t == GL_DTYPE_F16 ? half_f16_to_f32(half_f32_to_f16(x))
-                             : half_bf16_to_f32(half_f32_to_bf16(x));
-}
-
-/* n values uniform in [center - mag, center + mag), rounded to what dtype t holds */
-static float *rand_act(size_t n, float center, float mag, gl_dtype t)
-{
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    for (size_t i = 0; i < n; i++)
-        p[i] = round_act(center + rng_f() * mag, t);
-    return p;
-}
 
 typedef struct pair {
     backend *gpu, *cpu;
@@ -278,13 +263,6 @@ static bool run_stack(dev_model *dm)
     return b->ops->decoder_stack && b->ops->decoder_stack(b, &st);
 }
 
-static float *get_f32(backend *b, const void *p, size_t n)
-{
-    float *h = calloc(n ? n : 1, sizeof *h);
-    CHECK_OK(b->ops->download_f32(b, h, p, n));
-    return h;
-}
-
 /* Every layer's self K and V rows at slots[0]: (n_layers, 2, d). */
 static float *get_kv_rows(dev_model *dm)
 {
@@ -315,19 +293,6 @@ static size_t count_stray_writes(dev_model *dm)
             free(got);
         }
     return stray;
-}
-
-/* max|got - want| / max|want|; INFINITY when got holds a NaN or inf */
-static double rel_err(const float *got, const float *want, size_t n)
-{
-    double maxd = 0, maxb = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!isfinite(got[i])) return INFINITY;
-        double dd = fabs((double)got[i] - want[i]);
-        if (dd > maxd) maxd = dd;
-        if (fabs(want[i]) > maxb) maxb = fabs(want[i]);
-    }
-    return maxb > 0 ? maxd / maxb : maxd;
 }
 
 static bool skip_case(const char *op, const char *name)

@@ -123,21 +123,7 @@ __device__ void rows_merge(rows_smem *sm, float m, float l, float acc[8], int hd
                            float *part)
 {
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, d0 = (lane % LPK) * 8;
-#pragma unroll
-    for (int off = LPK; off < 32; off <<= 1) {
-        const float mo = __shfl_xor_sync(0xffffffffu, m, off);
-        const float lo = __shfl_xor_sync(0xffffffffu, l, off);
-        const float mn = fmaxf(m, mo);
-        const float c1 = mn == -INFINITY ? 0.0f : exp2f(m - mn);
-        const float c2 = mn == -INFINITY ? 0.0f : exp2f(mo - mn);
-        l = l * c1 + lo * c2;
-#pragma unroll
-        for (int e = 0; e < 8; e++) {
-            const float ao = __shfl_xor_sync(0xffffffffu, acc[e], off);
-            acc[e] = acc[e] * c1 + ao * c2;
-        }
-        m = mn;
-    }
+    attn_merge_lanes<LPK>(&m, &l, acc);
     constexpr int NW = ATT_THREADS / 32;
     if (lane < LPK) {
         if (lane == 0) {

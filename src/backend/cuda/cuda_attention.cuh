@@ -45,6 +45,29 @@ template <typename T> __device__ __forceinline__ void attn_load8(const T *p, flo
     attn_unpack8<T>(*reinterpret_cast<const uint4 *>(p), f);
 }
 
+/* Online-softmax states (running max m, sum l, output acc over 8 dims) of the lanes FIRST, 2 FIRST,
+ * ... apart (groups of lanes holding the same dims of different keys) merged by shuffles: every
+ * lane ends with the merge over its dims' lanes. exp2 domain; a state with m = -inf is empty. */
+template <int FIRST>
+__device__ __forceinline__ void attn_merge_lanes(float *m, float *l, float acc[8])
+{
+#pragma unroll
+    for (int off = FIRST; off < 32; off <<= 1) {
+        const float mo = __shfl_xor_sync(0xffffffffu, *m, off);
+        const float lo = __shfl_xor_sync(0xffffffffu, *l, off);
+        const float mn = fmaxf(*m, mo);
+        const float c1 = mn == -INFINITY ? 0.0f : exp2f(*m - mn);
+        const float c2 = mn == -INFINITY ? 0.0f : exp2f(mo - mn);
+        *l = *l * c1 + lo * c2;
+#pragma unroll
+        for (int e = 0; e < 8; e++) {
+            const float ao = __shfl_xor_sync(0xffffffffu, acc[e], off);
+            acc[e] = acc[e] * c1 + ao * c2;
+        }
+        *m = mn;
+    }
+}
+
 /* Arguments of the packed-sequence (contiguous K/V) attention op, as backend.h states them. */
 typedef struct attn_packed_args {
     int32_t n_seqs, n_heads, head_dim;

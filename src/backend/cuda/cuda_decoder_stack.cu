@@ -494,7 +494,7 @@ extern "C" bool cuda_op_decoder_stack(backend *b, const gl_dec_stack *st)
     const gl_dec_layer *L0 = &st->layers[0];
     const int64_t d = L0->w[1] ? L0->w[1]->rows : 0, ffn = L0->w[4] ? L0->w[4]->rows : 0;
     const gl_kv_view *sv = &L0->self, *xv = &L0->cross;
-    if (d < 8 || ffn < 8 || d > DS_LN_MAX || d % 8 || ffn % 8 || d > DS_XMAX || ffn > DS_XMAX ||
+    if (d < 8 || ffn < 8 || d > DS_LN_MAX || d % 8 || ffn % 8 || ffn > DS_XMAX ||
         d * (int64_t)esz > DS_SLOT || ffn * (int64_t)esz > DS_SLOT || sv->head_dim != DS_HD ||
         (int64_t)sv->n_heads * DS_HD != d || sv->n_heads > s->sm_count ||
         (int64_t)(s->sm_count / sv->n_heads) * (DS_SLOT / (DS_HD * (int64_t)esz)) < d ||

@@ -6,6 +6,7 @@
 #ifndef GLOSSA_BACKEND_CUDA_DECODER_STACK_CUH
 #define GLOSSA_BACKEND_CUDA_DECODER_STACK_CUH
 
+#include "backend/cuda/cuda_attention.cuh"
 #include "backend/cuda/cuda_internal.h"
 
 #define DS_WARPS 8 /* consumer warps; one more warp produces (16: slower, docs/PERF.md) */
@@ -55,6 +56,7 @@ typedef struct ds_smem {
 
 #define DS_SMEM_BYTES(esz) ((size_t)DS_SLOTS * DS_SLOT + (size_t)DS_XMAX * (esz) + sizeof(ds_smem))
 static_assert(DS_SMEM_BYTES(2) <= 227 * 1024, "one block per SM: the ring, xs and ds_smem fit an SM's 227 KB");
+static_assert(DS_LN_MAX <= DS_XMAX, "xs holds a layer norm's row");
 
 /* ---- mbarriers and bulk copies (sm_90) ---- */
 static __device__ __forceinline__ uint32_t ds_sa(const void *p)
@@ -252,7 +254,7 @@ static __device__ void ds_stage_ln(T *xs, const T *x, const float *acc, const ds
     ds_cbar();
 }
 
-/* The K/V rows of the keys a lane group takes first (j = grp + 32 u, u < DS_U), loaded before
+/* The K/V rows of the keys a lane group takes first (j = grp + DS_NG u, u < DS_U), loaded before
  * the phase's wait for the keys below nprior (written before this launch); the rest (the new
  * token's, and keys past the first round) after it. */
 typedef struct ds_kv {
@@ -337,21 +339,7 @@ static __device__ void ds_attend(const ds_params &p, const T *q, const T *K, con
             m = mn;
         }
     }
-#pragma unroll
-    for (int off = 8; off < 32; off <<= 1) {
-        const float mo = __shfl_xor_sync(0xffffffffu, m, off);
-        const float lo = __shfl_xor_sync(0xffffffffu, l, off);
-        const float mn = fmaxf(m, mo);
-        const float c1 = mn == -INFINITY ? 0.0f : exp2f(m - mn);
-        const float c2 = mn == -INFINITY ? 0.0f : exp2f(mo - mn);
-        l = l * c1 + lo * c2;
-#pragma unroll
-        for (int e = 0; e < 8; e++) {
-            const float ao = __shfl_xor_sync(0xffffffffu, acc[e], off);
-            acc[e] = acc[e] * c1 + ao * c2;
-        }
-        m = mn;
-    }
+    attn_merge_lanes<8>(&m, &l, acc);
     if (lane < 8) {
         if (lane == 0) {
             sm->m[warp] = m;
