@@ -227,13 +227,10 @@ static __device__ void ds_produce(const ds_params &p, char *ring, ds_smem *sm)
     }
 }
 
-template <typename T> __global__ void __launch_bounds__(DS_THREADS, 1) ds_kernel(ds_params p)
+/* The ring's barriers armed and the layer descriptors copied into shared memory, once (no global
+ * pointer chase per phase); every thread of the block. */
+static __device__ void ds_setup(const ds_params &p, ds_smem *sm)
 {
-    extern __shared__ __align__(128) char ds_dyn[];
-    char *ring = ds_dyn;
-    T *xs = reinterpret_cast<T *>(ds_dyn + (size_t)DS_SLOTS * DS_SLOT);
-    ds_smem *sm = reinterpret_cast<ds_smem *>(ds_dyn + (size_t)DS_SLOTS * DS_SLOT +
-                                              (size_t)DS_XMAX * sizeof(T));
     if (threadIdx.x == 0) {
         for (int i = 0; i < DS_SLOTS; i++) {
             ds_mbar_init(&sm->full[i], 1);
@@ -241,13 +238,36 @@ template <typename T> __global__ void __launch_bounds__(DS_THREADS, 1) ds_kernel
         }
         asm volatile("fence.mbarrier_init.release.cluster;" ::: "memory");
     }
-    { /* the layer descriptors into shared memory, once (no global pointer chase per phase) */
-        const unsigned long long *src = reinterpret_cast<const unsigned long long *>(p.layers);
-        unsigned long long *dst = reinterpret_cast<unsigned long long *>(sm->lay);
-        const int nw = p.n_layers * (int)(sizeof(ds_layer) / 8);
-        for (int i = threadIdx.x; i < nw; i += DS_THREADS) dst[i] = src[i];
-    }
+    const unsigned long long *src = reinterpret_cast<const unsigned long long *>(p.layers);
+    unsigned long long *dst = reinterpret_cast<unsigned long long *>(sm->lay);
+    const int nw = p.n_layers * (int)(sizeof(ds_layer) / 8);
+    for (int i = threadIdx.x; i < nw; i += DS_THREADS) dst[i] = src[i];
     __syncthreads();
+}
+
+/* The last block through resets the counters for the next launch (every block is past its last
+ * wait once all have counted themselves here); thread 0 of each block counts the block out. */
+static __device__ void ds_exit(const ds_params &p)
+{
+    if (threadIdx.x != 0) return;
+    const unsigned n = (unsigned)p.n_layers * DS_PHASES;
+    unsigned *fin = p.cnt + DS_CSTRIDE * n;
+    __threadfence(); /* this block's last count before its exit count */
+    if (atomicAdd(fin, 1u) == gridDim.x - 1) {
+        __threadfence();
+        for (unsigned i = 0; i <= n; i++) p.cnt[DS_CSTRIDE * i] = 0;
+        __threadfence();
+    }
+}
+
+template <typename T> __global__ void __launch_bounds__(DS_THREADS, 1) ds_kernel(ds_params p)
+{
+    extern __shared__ __align__(128) char ds_dyn[];
+    char *ring = ds_dyn;
+    T *xs = reinterpret_cast<T *>(ds_dyn + (size_t)DS_SLOTS * DS_SLOT);
+    ds_smem *sm = reinterpret_cast<ds_smem *>(ds_dyn + (size_t)DS_SLOTS * DS_SLOT +
+                                              (size_t)DS_XMAX * sizeof(T));
+    ds_setup(p, sm);
     if (threadIdx.x >= DS_CTHREADS) { /* the producer warp: weights only, before any wait */
         ds_produce<T>(p, ring, sm);
         return;
@@ -356,18 +376,7 @@ template <typename T> __global__ void __launch_bounds__(DS_THREADS, 1) ds_kernel
 #undef DS_W
 #undef DS_S
 #undef DS_M
-    /* the last block through resets the counters for the next launch (every block is past its
-     * last wait once all have counted themselves here) */
-    if (threadIdx.x == 0) {
-        const unsigned n = (unsigned)p.n_layers * DS_PHASES;
-        unsigned *fin = p.cnt + DS_CSTRIDE * n;
-        __threadfence(); /* this block's last count before its exit count */
-        if (atomicAdd(fin, 1u) == G - 1) {
-            __threadfence();
-            for (unsigned i = 0; i <= n; i++) p.cnt[DS_CSTRIDE * i] = 0;
-            __threadfence();
-        }
-    }
+    ds_exit(p);
 }
 
 /* ---- host side ---- */
