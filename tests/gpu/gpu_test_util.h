@@ -23,8 +23,8 @@ static inline float round_act(float v, gl_dtype t)
 /* n values uniform in [center - mag, center + mag), rounded to what dtype t holds */
 static inline float *rand_act(size_t n, float center, float mag, gl_dtype t)
 {
-    float *p = malloc((n ? n : 1) * sizeof *p);
-    for (size_t i = 0; i < n; i++) p[i] = round_act(center + rng_f() * mag, t);
+    float *p = rand_buf(n, center - mag, center + mag);
+    for (size_t i = 0; i < n; i++) p[i] = round_act(p[i], t);
     return p;
 }
 
