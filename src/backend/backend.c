@@ -22,12 +22,13 @@ const char *gl_dtype_name(gl_dtype t)
     return "?";
 }
 
-glossa_status gl_beam_groups_check(int32_t m, int32_t n, int32_t n_groups,
+glossa_status gl_beam_groups_check(int32_t m, int32_t n, int32_t ld, int32_t n_groups,
                                    const gl_beam_group *groups)
 {
-    if (m < 0 || n < 1 || n_groups < 0 || (n_groups > 0 && !groups))
+    if (m < 0 || n < 1 || ld < n || n_groups < 0 || (n_groups > 0 && !groups))
         return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT,
-                            "beam_topk: %d groups over %d rows of %d columns", n_groups, m, n);
+                            "beam_topk: %d groups over %d rows of %d columns (stride %d)", n_groups,
+                            m, n, ld);
     for (int32_t i = 0; i < n_groups; i++) {
         const gl_beam_group *g = &groups[i];
         if (g->n_beams < 1 || g->row0 < 0 || g->row0 > m - g->n_beams)

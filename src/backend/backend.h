@@ -114,7 +114,7 @@ typedef struct gl_beam_group {
 } gl_beam_group;
 
 /* INVALID_ARGUMENT unless every group meets the limits above (shared by the backends). */
-glossa_status gl_beam_groups_check(int32_t m, int32_t n, int32_t n_groups,
+glossa_status gl_beam_groups_check(int32_t m, int32_t n, int32_t ld, int32_t n_groups,
                                    const gl_beam_group *groups);
 
 /* ---- the decoder_stack op: every pre-LN decoder layer of a one-token pass in one call ----
@@ -144,6 +144,15 @@ typedef struct gl_dec_stack {
 
 typedef struct backend backend;
 
+/* a weight's storage rows are a multiple of this (weight_from_host) */
+#define GL_WEIGHT_ROW_PAD 8
+static inline int32_t gl_weight_rows_padded(int32_t rows)
+{
+    return rows > INT32_MAX - (GL_WEIGHT_ROW_PAD - 1)
+               ? rows
+               : (rows + GL_WEIGHT_ROW_PAD - 1) / GL_WEIGHT_ROW_PAD * GL_WEIGHT_ROW_PAD;
+}
+
 typedef struct backend_ops {
     const char *name;
     void (*destroy)(backend *b);
@@ -160,7 +169,10 @@ typedef struct backend_ops {
     glossa_status (*upload_f32)(backend *b, void *dst, const float *src, size_t n);
 
     /* ---- weights ---- */
-    /* Convert a host tensor of rows x cols elements in src_dtype into a new device weight. */
+    /* Convert a host tensor of rows x cols elements in src_dtype into a new device weight. Its
+     * storage holds GL_WEIGHT_ROW_PAD-rounded rows, the extra ones zero: a weight may be used
+     * with rows up to that (the lm_head computes logits rows of an 8-aligned width, so that their
+     * stride keeps cuBLASLt's 16-byte aligned Hopper kernels; docs/PERF.md). */
     glossa_status (*weight_from_host)(backend *b, const void *src, gl_dtype src_dtype, int32_t rows,
                                       int32_t cols, gl_weight *out);
     void (*weight_free)(backend *b, gl_weight *w);
@@ -219,15 +231,17 @@ typedef struct backend_ops {
     void (*gather_rows)(backend *b, int32_t m, int32_t d, const void *x, const int32_t *rows,
                         void *y);
 
-    /* Row-wise argmax over n columns of x(m, n) (ties: the lowest index), ids to host out. */
-    glossa_status (*argmax)(backend *b, int32_t m, int32_t n, const void *x, int32_t *out);
+    /* Row-wise argmax over the n columns of x(m, n), rows ld >= n elements apart (ties: the
+     * lowest index), ids to host out. */
+    glossa_status (*argmax)(backend *b, int32_t m, int32_t n, int32_t ld, const void *x,
+                            int32_t *out);
 
-    /* Beam search's step selection (see gl_beam_group above) over x(m, n), logits in the act
-     * dtype: every group's k best candidates to group->out (host). Groups' rows lie in [0, m)
-     * and may leave rows out (greedy jobs of the same step). Device backends wait for the
-     * result. */
-    glossa_status (*beam_topk)(backend *b, int32_t m, int32_t n, const void *x, int32_t n_groups,
-                               const gl_beam_group *groups);
+    /* Beam search's step selection (see gl_beam_group above) over x(m, n), rows ld >= n
+     * elements apart, logits in the act dtype: every group's k best candidates to group->out
+     * (host). Groups' rows lie in [0, m) and may leave rows out (greedy jobs of the same step).
+     * Device backends wait for the result. */
+    glossa_status (*beam_topk)(backend *b, int32_t m, int32_t n, int32_t ld, const void *x,
+                               int32_t n_groups, const gl_beam_group *groups);
 
     /* ---- recorded op sequences (CUDA graphs); NULL on backends without them ----
      * graph_begin starts recording the ops called next (they do not run); graph_end stops and

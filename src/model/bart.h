@@ -41,6 +41,12 @@ typedef struct bart_model {
     gl_weight enc_final_ln_g, enc_final_ln_b, dec_final_ln_g, dec_final_ln_b;
     gl_weight lm_head;         /* (decoder vocab, d); may share dec_embed's data */
     gl_weight final_logits_bias; /* (1, decoder vocab); data NULL when absent */
+    /* Logits rows are logits_ld apart: the decoder vocab rounded up to GL_WEIGHT_ROW_PAD. The
+     * lm_head computes logits_ld columns (its storage's pad rows and the bias's pad entries are
+     * zero), so that a row stays 16-byte aligned: mBART-50's 250,054 columns kept cuBLASLt on an
+     * sm80 kernel at 33-128 rows, 242 us at 64 rows vs 199 with 250,056 (docs/PERF.md). The pad
+     * columns are never read. GLOSSA_LOGITS_PACKED=1: logits_ld = vocab (for A/B timing). */
+    int32_t logits_ld;
     bart_layer *enc, *dec;
     float embed_scale;
     int32_t n_owned;           /* weights owned (freed) in owned[] */

@@ -242,7 +242,9 @@ static void decode_ops(bart_model *m, bart_ws *ws, const bart_kv *kv, int32_t n_
         be->ops->gather_rows(be, n_seqs, d, ws->x, ix->rows, ws->y);
         src = ws->y;
     }
-    be->ops->linear(be, rows, src, d, &m->lm_head,
+    gl_weight head = m->lm_head; /* logits_ld rows: the storage's pad rows are zero */
+    head.rows = m->logits_ld;
+    be->ops->linear(be, rows, src, d, &head,
                     m->final_logits_bias.data ? &m->final_logits_bias : NULL, GL_ACT_NONE, NULL,
                     ws->logits);
 }
@@ -261,7 +263,8 @@ static int32_t pow2_at_least(int32_t v)
 static glossa_status decode_graph_check(bart_model *m, bart_ws *ws, const bart_kv *kv,
                                         int32_t n_seqs, const dec_idx *ix)
 {
-    size_t n = (size_t)n_seqs * (size_t)m->lm_head.rows;
+    const int32_t ld = m->logits_ld; /* whole padded rows: the pad columns are zero both times */
+    size_t n = (size_t)n_seqs * (size_t)ld;
     float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
     glossa_status st = a && b ? GLOSSA_STATUS_OK
                               : glossa_error(GLOSSA_STATUS_OUT_OF_MEMORY, "graph check");
@@ -277,13 +280,13 @@ static glossa_status decode_graph_check(bart_model *m, bart_ws *ws, const bart_k
             float d = fabsf(a[i] - b[i]);
             if (d > 1e-3f * (1.0f + fabsf(b[i])) && d > worst) {
                 worst = d;
-                bad_row = (int32_t)(i / (size_t)m->lm_head.rows);
+                bad_row = (int32_t)(i / (size_t)ld);
             }
         }
         for (int32_t r = 0; r < n_seqs && worst > 0.0f; r++) {
             float d = 0.0f;
-            for (int32_t j = 0; j < m->lm_head.rows; j++)
-                d = fmaxf(d, fabsf(a[(size_t)r * m->lm_head.rows + j] - b[(size_t)r * m->lm_head.rows + j]));
+            for (int32_t j = 0; j < ld; j++)
+                d = fmaxf(d, fabsf(a[(size_t)r * ld + j] - b[(size_t)r * ld + j]));
             n_bad += d > 1e-3f;
         }
         static long passes, bad;
@@ -343,7 +346,6 @@ static int32_t decode_bucket(int32_t n)
 glossa_status bart_decode(bart_model *m, bart_ws *ws, const bart_kv *kv, const bart_dec_batch *b,
                           float *logits)
 {
-    backend *be = m->be;
     int32_t n_seqs = b->n_seqs, n_tok = n_seqs > 0 ? b->off[n_seqs] : 0;
     if (n_seqs <= 0 || n_tok <= 0) return GLOSSA_STATUS_OK;
     GLOSSA_TRY(bart_check_ids(b->ids, n_tok, m->dec_embed.rows, "decoder"));
@@ -355,10 +357,10 @@ glossa_status bart_decode(bart_model *m, bart_ws *ws, const bart_kv *kv, const b
     bool pow2 = ws->table_pow2 >= 0 ? ws->table_pow2 == 1 : graphs;
     int32_t stride = pow2 ? pow2_at_least(b->self_max_blocks) : b->self_max_blocks;
     int32_t xstride = pow2 ? pow2_at_least(b->cross_max_blocks) : b->cross_max_blocks;
-    int32_t rows = b->all_logits ? n_tok : n_seqs, vocab = m->lm_head.rows;
+    int32_t rows = b->all_logits ? n_tok : n_seqs;
     int32_t run_tok = n_tok + (n_run - n_seqs);
     GLOSSA_TRY(bart_ws_reserve_tok(ws, run_tok));
-    GLOSSA_TRY(bart_ws_reserve_logits(ws, (int64_t)(rows + n_run - n_seqs) * vocab));
+    GLOSSA_TRY(bart_ws_reserve_logits(ws, (int64_t)(rows + n_run - n_seqs) * m->logits_ld));
     dec_idx ix;
     GLOSSA_TRY(decode_pack(ws, b, run_tok, stride, xstride, n_run, &ix));
     glossa_status st = GLOSSA_STATUS_OK;
@@ -366,31 +368,38 @@ glossa_status bart_decode(bart_model *m, bart_ws *ws, const bart_kv *kv, const b
         decode_ops(m, ws, kv, n_run, run_tok, b->all_logits, &ix);
     GLOSSA_TRY(st);
     if (!logits) return GLOSSA_STATUS_OK; /* kept on the device: bart_logits_* */
-    return be->ops->download_f32(be, logits, ws->logits, (size_t)rows * (size_t)vocab);
+    return bart_logits_rows(m, ws, 0, rows, logits);
 }
 
 glossa_status bart_logits_argmax(bart_model *m, bart_ws *ws, int32_t rows, int32_t *ids)
 {
     int32_t vocab = m->lm_head.rows;
-    if ((int64_t)rows * vocab > ws->cap_logits)
+    if ((int64_t)rows * m->logits_ld > ws->cap_logits)
         return glossa_error(GLOSSA_STATUS_INTERNAL, "argmax over %d rows of kept logits", rows);
-    return m->be->ops->argmax(m->be, rows, vocab, ws->logits, ids);
+    return m->be->ops->argmax(m->be, rows, vocab, m->logits_ld, ws->logits, ids);
 }
 
 glossa_status bart_logits_beam_topk(bart_model *m, bart_ws *ws, int32_t rows, int32_t n_groups,
                                     const gl_beam_group *groups)
 {
     int32_t vocab = m->lm_head.rows;
-    if ((int64_t)rows * vocab > ws->cap_logits)
+    if ((int64_t)rows * m->logits_ld > ws->cap_logits)
         return glossa_error(GLOSSA_STATUS_INTERNAL, "beam_topk over %d rows of kept logits", rows);
-    return m->be->ops->beam_topk(m->be, rows, vocab, ws->logits, n_groups, groups);
+    return m->be->ops->beam_topk(m->be, rows, vocab, m->logits_ld, ws->logits, n_groups, groups);
 }
 
 glossa_status bart_logits_rows(bart_model *m, bart_ws *ws, int32_t row, int32_t n_rows, float *dst)
 {
-    int32_t vocab = m->lm_head.rows;
-    if ((int64_t)(row + n_rows) * vocab > ws->cap_logits)
+    const int32_t vocab = m->lm_head.rows, ld = m->logits_ld;
+    if ((int64_t)(row + n_rows) * ld > ws->cap_logits)
         return glossa_error(GLOSSA_STATUS_INTERNAL, "rows %d..%d of kept logits", row, row + n_rows);
-    return m->be->ops->download_f32(m->be, dst, bart_ws_at(ws, ws->logits, (size_t)row * (size_t)vocab),
-                                    (size_t)n_rows * (size_t)vocab);
+    if (ld == vocab)
+        return m->be->ops->download_f32(m->be, dst,
+                                        bart_ws_at(ws, ws->logits, (size_t)row * (size_t)ld),
+                                        (size_t)n_rows * (size_t)vocab);
+    for (int32_t r = 0; r < n_rows; r++) /* row by row: the pad columns stay behind */
+        GLOSSA_TRY(m->be->ops->download_f32(
+            m->be, dst + (size_t)r * (size_t)vocab,
+            bart_ws_at(ws, ws->logits, (size_t)(row + r) * (size_t)ld), (size_t)vocab));
+    return GLOSSA_STATUS_OK;
 }

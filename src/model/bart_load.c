@@ -276,11 +276,22 @@ static glossa_status load_embeddings(loader *L)
         GLOSSA_TRY(check_shape(head, dv, d));
         GLOSSA_TRY(upload_stack(L, &head, 1, d, &m->lm_head));
     }
+    const char *packed = getenv("GLOSSA_LOGITS_PACKED"); /* =1: rows dv apart (A/B timing) */
+    m->logits_ld = packed && packed[0] == '1' ? dv : gl_weight_rows_padded(dv);
     const st_tensor *bias = find(L, "final_logits_bias", false);
     if (bias) {
+        /* uploaded as a (dv, 1) column, so that its storage holds logits_ld entries, the pad
+         * zero (weight_from_host pads rows) */
         GLOSSA_TRY(check_shape(bias, -1, dv));
-        GLOSSA_TRY(upload_stack(L, &bias, 1, dv, &m->final_logits_bias));
-        m->final_logits_bias.rows = 1;
+        gl_dtype dt = GL_DTYPE_F32;
+        GLOSSA_TRY(to_gl_dtype(bias, &dt));
+        gl_weight *w = &m->final_logits_bias;
+        glossa_status st = m->be->ops->weight_from_host(m->be, bias->data, dt, dv, 1, w);
+        if (st != GLOSSA_STATUS_OK) return glossa_error_prefix(st, "tensor %s: ", bias->name);
+        tick(L);
+        GLOSSA_TRY(own(L, w));
+        w->rows = 1;
+        w->cols = dv;
     }
     return GLOSSA_STATUS_OK;
 }

@@ -67,9 +67,10 @@ static bool same_cand(const gl_beam_cand *a, const gl_beam_cand *b)
 }
 
 /* style: 0 random, 1 quantised (ties), 2 with -inf entries, 3 one all -inf row and a NaN row,
- * 4 beams past the first at -1e9 (HF's first step), 5 forced tokens, 6 bans */
-static void run_case(backend *cpu, int32_t n, int32_t n_groups, const int32_t *beams, int32_t kmul,
-                     int style)
+ * 4 beams past the first at -1e9 (HF's first step), 5 forced tokens, 6 bans. pad > 0: the op
+ * reads rows ld = n + pad apart whose pad columns hold +inf (a row would turn NaN if read). */
+static void run_case_ld(backend *cpu, int32_t n, int32_t n_groups, const int32_t *beams,
+                        int32_t kmul, int style, int32_t pad)
 {
     int32_t rows = 1;
     for (int32_t g = 0; g < n_groups; g++)
@@ -105,7 +106,16 @@ static void run_case(backend *cpu, int32_t n, int32_t n_groups, const int32_t *b
         }
         row += beams[g] + 1;
     }
-    CHECK_OK(cpu->ops->beam_topk(cpu, rows, n, x, n_groups, gs));
+    const int32_t ld = n + pad;
+    float *xs = x;
+    if (pad > 0) {
+        xs = malloc((size_t)rows * (size_t)ld * sizeof *xs);
+        for (int32_t r = 0; r < rows; r++)
+            for (int32_t t = 0; t < ld; t++)
+                xs[(size_t)r * ld + t] = t < n ? x[(size_t)r * n + t] : INFINITY;
+    }
+    CHECK_OK(cpu->ops->beam_topk(cpu, rows, n, ld, xs, n_groups, gs));
+    if (xs != x) free(xs);
     int bad = 0;
     for (int32_t g = 0; g < n_groups; g++) {
         reference(x, n, &gs[g], want);
@@ -120,12 +130,19 @@ static void run_case(backend *cpu, int32_t n, int32_t n_groups, const int32_t *b
                             want[j].beam);
             }
     }
-    CHECK_MSG(bad == 0, "n %d style %d: %d candidates differ from the reference", n, style, bad);
+    CHECK_MSG(bad == 0, "n %d ld %d style %d: %d candidates differ from the reference", n, ld,
+              style, bad);
     free(x);
     free(gs);
     free(got);
     free(want);
     free(scores);
+}
+
+static void run_case(backend *cpu, int32_t n, int32_t n_groups, const int32_t *beams, int32_t kmul,
+                     int style)
+{
+    run_case_ld(cpu, n, n_groups, beams, kmul, style, 0);
 }
 
 static void test_args(backend *cpu)
@@ -134,31 +151,32 @@ static void test_args(backend *cpu)
     float sc[3] = {0};
     gl_beam_cand out[8];
     gl_beam_group g = {0, 2, 4, -1, 0, NULL, sc, out};
-    CHECK_OK(cpu->ops->beam_topk(cpu, 2, 6, x, 1, &g));
-    CHECK_OK(cpu->ops->beam_topk(cpu, 2, 6, x, 0, NULL));
+    CHECK_OK(cpu->ops->beam_topk(cpu, 2, 6, 6, x, 1, &g));
+    CHECK_OK(cpu->ops->beam_topk(cpu, 2, 6, 6, x, 0, NULL));
     gl_beam_group b = g;
     b.k = 0;
-    CHECK_STATUS(cpu->ops->beam_topk(cpu, 2, 6, x, 1, &b), GLOSSA_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(cpu->ops->beam_topk(cpu, 2, 6, 6, x, 1, &b), GLOSSA_STATUS_INVALID_ARGUMENT);
     b = g;
     b.k = 13; /* more than 2 beams x 6 */
-    CHECK_STATUS(cpu->ops->beam_topk(cpu, 2, 6, x, 1, &b), GLOSSA_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(cpu->ops->beam_topk(cpu, 2, 6, 6, x, 1, &b), GLOSSA_STATUS_INVALID_ARGUMENT);
     b = g;
     b.k = GL_BEAM_MAX_K + 1;
-    CHECK_STATUS(cpu->ops->beam_topk(cpu, 2, 300, x, 1, &b), GLOSSA_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(cpu->ops->beam_topk(cpu, 2, 300, 300, x, 1, &b), GLOSSA_STATUS_INVALID_ARGUMENT);
     b = g;
     b.row0 = 1; /* rows 1..2 of 2 */
-    CHECK_STATUS(cpu->ops->beam_topk(cpu, 2, 6, x, 1, &b), GLOSSA_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(cpu->ops->beam_topk(cpu, 2, 6, 6, x, 1, &b), GLOSSA_STATUS_INVALID_ARGUMENT);
     b = g;
     b.n_ban = GL_BEAM_MAX_BAN + 1;
     b.ban = (const int32_t *)x;
-    CHECK_STATUS(cpu->ops->beam_topk(cpu, 2, 6, x, 1, &b), GLOSSA_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(cpu->ops->beam_topk(cpu, 2, 6, 6, x, 1, &b), GLOSSA_STATUS_INVALID_ARGUMENT);
     b = g;
     b.out = NULL;
-    CHECK_STATUS(cpu->ops->beam_topk(cpu, 2, 6, x, 1, &b), GLOSSA_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(cpu->ops->beam_topk(cpu, 2, 6, 6, x, 1, &b), GLOSSA_STATUS_INVALID_ARGUMENT);
     b = g;
     b.n_beams = 0;
-    CHECK_STATUS(cpu->ops->beam_topk(cpu, 2, 6, x, 1, &b), GLOSSA_STATUS_INVALID_ARGUMENT);
-    CHECK_STATUS(cpu->ops->beam_topk(cpu, 2, 0, x, 1, &g), GLOSSA_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(cpu->ops->beam_topk(cpu, 2, 6, 6, x, 1, &b), GLOSSA_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(cpu->ops->beam_topk(cpu, 2, 0, 0, x, 1, &g), GLOSSA_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(cpu->ops->beam_topk(cpu, 2, 6, 5, x, 1, &g), GLOSSA_STATUS_INVALID_ARGUMENT);
 }
 
 /* a forced row: the forced token with the beam score, then the lowest flat indices at -inf */
@@ -171,7 +189,7 @@ static void test_forced_exact(backend *cpu)
     float sc[2] = {-1.5f, -1e9f};
     gl_beam_cand out[4];
     gl_beam_group g = {0, 2, 4, 1, 0, NULL, sc, out};
-    CHECK_OK(cpu->ops->beam_topk(cpu, 2, N, x, 1, &g));
+    CHECK_OK(cpu->ops->beam_topk(cpu, 2, N, N, x, 1, &g));
     CHECK(out[0].token == 1 && out[0].beam == 0 && out[0].score == -1.5f);
     CHECK(out[1].token == 1 && out[1].beam == 1 && out[1].score == -1e9f);
     CHECK(out[2].token == 0 && out[2].beam == 0 && isinf(out[2].score) && out[2].score < 0);
@@ -195,6 +213,9 @@ int main(void)
     static const int32_t four[] = {4, 4};
     for (int style = 0; style < 7; style++)
         run_case(cpu, 250054, 2, four, 2, style);
+    for (int style = 0; style < 7; style++) /* rows ld > n apart (the model's padded logits) */
+        run_case_ld(cpu, 250054, 2, four, 2, style, 2);
+    run_case_ld(cpu, 33, 3, mixed + 3, 5, 0, 7);
     static const int32_t big[] = {8, 14};
     run_case(cpu, 3001, 2, big, 9, 0); /* k up to GL_BEAM_MAX_K */
     TEST_MAIN_END();

@@ -412,12 +412,15 @@ static void test_gather_argmax(backend *b)
     free(y);
 
     int ns[] = {1, 2, 7, 1000, 250027};
-    for (int ni = 0; ni < 5; ni++) {
-        int n = ns[ni], mm = 6;
-        float *l = rand_buf((size_t)mm * n, -10, 10);
+    for (int ni = 0; ni < 10; ni++) {
+        /* rows packed, then ld = n + 3 with pad columns that would win if they were read */
+        int n = ns[ni / 2], mm = 6, ld = n + (ni % 2) * 3;
+        float *l = rand_buf((size_t)mm * ld, -10, 10);
         int32_t want[6], got[6];
         for (int i = 0; i < mm; i++) {
-            float *r = l + (size_t)i * n;
+            float *r = l + (size_t)i * ld;
+            for (int c = n; c < ld; c++)
+                r[c] = i == 4 ? NAN : 100.0f;
             if (i == 1 && n > 2) r[n - 1] = r[n / 2] = r[1] = 20.0f; /* ties: lowest index */
             if (i == 2) r[n - 1] = 30.0f;                             /* last */
             if (i == 3) r[0] = 30.0f;                                 /* first */
@@ -430,8 +433,10 @@ static void test_gather_argmax(backend *b)
             }
             want[i] = best;
         }
-        CHECK_OK(b->ops->argmax(b, mm, n, l, got));
-        CHECK_MSG(memcmp(got, want, sizeof want) == 0, "argmax n=%d", n);
+        CHECK_OK(b->ops->argmax(b, mm, n, ld, l, got));
+        CHECK_MSG(memcmp(got, want, sizeof want) == 0, "argmax n=%d ld=%d", n, ld);
+        if (ni == 1)
+            CHECK_STATUS(b->ops->argmax(b, mm, n, n - 1, l, got), GLOSSA_STATUS_INVALID_ARGUMENT);
         free(l);
     }
 }
@@ -452,7 +457,7 @@ static void det_run(backend *b, uint64_t seed, det_out *o)
     gl_weight w = make_weight(b, wv, n, k, GL_DTYPE_BF16), bias = make_weight(b, bv, 1, n, GL_DTYPE_F32);
     o->lin = rand_buf((size_t)m * n, -1, 1);
     b->ops->linear(b, m, x, k, &w, &bias, GL_ACT_GELU, o->lin, o->lin);
-    CHECK_OK(b->ops->argmax(b, m, n, o->lin, o->am));
+    CHECK_OK(b->ops->argmax(b, m, n, n, o->lin, o->am));
     o->lin2 = malloc((size_t)16 * n * 4); /* a decode-step shape (64-column tiles) */
     b->ops->linear(b, 16, x, k, &w, &bias, GL_ACT_SILU, NULL, o->lin2);
     gl_weight g = make_weight(b, wv, 1, n, GL_DTYPE_F32);

@@ -148,8 +148,8 @@ static bool check_group(const gl_beam_group *g, int32_t n, const float *lp, cons
 
 /* styles: 0 random, 1 quantised, 2 -inf entries, 3 NaN rows (all -inf; a NaN; a +inf),
  * 4 first step (-1e9), 5 forced, 6 bans, 7 huge magnitudes */
-static void run_case(backend *gpu, backend *cpu, int32_t n, int32_t n_groups, const int32_t *beams,
-                     int32_t kmul, int style)
+static void run_case_ld(backend *gpu, backend *cpu, int32_t n, int32_t n_groups,
+                        const int32_t *beams, int32_t kmul, int style, int32_t pad)
 {
     const gl_dtype act = gpu->act_dtype;
     int32_t m = 1, max_nb = 1;
@@ -199,13 +199,24 @@ static void run_case(backend *gpu, backend *cpu, int32_t n, int32_t n_groups, co
         }
         row += beams[g] + 1;
     }
-    void *xg = dev_upload(gpu, x, total), *xc = dev_upload(cpu, x, total);
+    /* pad > 0: the GPU reads rows ld = n + pad apart whose pad columns hold +inf */
+    const int32_t ld = n + pad;
+    float *xs = x;
+    if (pad > 0) {
+        xs = malloc((size_t)m * (size_t)ld * sizeof *xs);
+        for (int32_t r = 0; r < m; r++)
+            for (int32_t t = 0; t < ld; t++)
+                xs[(size_t)r * ld + t] = t < n ? x[(size_t)r * n + t] : INFINITY;
+    }
+    void *xg = dev_upload(gpu, xs, (size_t)m * (size_t)ld), *xc = dev_upload(cpu, x, total);
+    if (xs != x) free(xs);
     if (xg && xc) {
-        CHECK_OK(gpu->ops->beam_topk(gpu, m, n, xg, n_groups, gg));
-        CHECK_OK(cpu->ops->beam_topk(cpu, m, n, xc, n_groups, gc));
+        CHECK_OK(gpu->ops->beam_topk(gpu, m, n, ld, xg, n_groups, gg));
+        CHECK_OK(cpu->ops->beam_topk(cpu, m, n, n, xc, n_groups, gc));
     }
     char what[96];
-    snprintf(what, sizeof what, "%s n=%d style %d k=%dx", gl_dtype_name(act), n, style, kmul);
+    snprintf(what, sizeof what, "%s n=%d ld=%d style %d k=%dx", gl_dtype_name(act), n, ld, style,
+             kmul);
     float *lp = malloc((size_t)max_nb * (size_t)n * sizeof *lp);
     for (int32_t g = 0; g < n_groups && xg && xc; g++) {
         const gl_beam_group *q = &gc[g];
@@ -232,6 +243,12 @@ static void run_case(backend *gpu, backend *cpu, int32_t n, int32_t n_groups, co
     free(scores);
 }
 
+static void run_case(backend *gpu, backend *cpu, int32_t n, int32_t n_groups, const int32_t *beams,
+                     int32_t kmul, int style)
+{
+    run_case_ld(gpu, cpu, n, n_groups, beams, kmul, style, 0);
+}
+
 static void test_args(backend *gpu)
 {
     float sc[2] = {0, 0};
@@ -240,12 +257,13 @@ static void test_args(backend *gpu)
     void *x = dev_upload(gpu, (const float[12]){0}, 12);
     gl_beam_group b = g;
     b.k = 13;
-    CHECK_STATUS(gpu->ops->beam_topk(gpu, 2, 6, x, 1, &b), GLOSSA_STATUS_INVALID_ARGUMENT);
+    CHECK_STATUS(gpu->ops->beam_topk(gpu, 2, 6, 6, x, 1, &b), GLOSSA_STATUS_INVALID_ARGUMENT);
     b = g;
     b.row0 = 1;
-    CHECK_STATUS(gpu->ops->beam_topk(gpu, 2, 6, x, 1, &b), GLOSSA_STATUS_INVALID_ARGUMENT);
-    CHECK_OK(gpu->ops->beam_topk(gpu, 2, 6, x, 0, NULL));
-    CHECK_OK(gpu->ops->beam_topk(gpu, 2, 6, x, 1, &g)); /* all equal: ties by flat index */
+    CHECK_STATUS(gpu->ops->beam_topk(gpu, 2, 6, 6, x, 1, &b), GLOSSA_STATUS_INVALID_ARGUMENT);
+    CHECK_OK(gpu->ops->beam_topk(gpu, 2, 6, 6, x, 0, NULL));
+    CHECK_STATUS(gpu->ops->beam_topk(gpu, 2, 6, 5, x, 1, &g), GLOSSA_STATUS_INVALID_ARGUMENT);
+    CHECK_OK(gpu->ops->beam_topk(gpu, 2, 6, 6, x, 1, &g)); /* all equal: ties by flat index */
     CHECK(out[0].beam == 0 && out[0].token == 0 && out[1].beam == 0 && out[1].token == 1);
     CHECK(out[3].beam == 0 && out[3].token == 3);
     gpu->ops->free(gpu, x);
@@ -268,10 +286,10 @@ static void bench(backend *gpu, int G, int NB)
             scores[g * NB + b] = -3.0f * b;
     }
     if (d) {
-        CHECK_OK(gpu->ops->beam_topk(gpu, G * NB, N, d, G, gs)); /* warm-up, scratch growth */
+        CHECK_OK(gpu->ops->beam_topk(gpu, G * NB, N, N, d, G, gs)); /* warm-up, scratch growth */
         double t0 = now_ms();
         for (int i = 0; i < ITERS; i++)
-            CHECK_OK(gpu->ops->beam_topk(gpu, G * NB, N, d, G, gs));
+            CHECK_OK(gpu->ops->beam_topk(gpu, G * NB, N, N, d, G, gs));
         double t1 = now_ms();
         CHECK_OK(gpu->ops->download_f32(gpu, x, d, total));
         double t2 = now_ms();
@@ -306,6 +324,10 @@ static void run_all(backend *cpu, gl_dtype act)
                 run_case(gpu, cpu, vocabs[v], 2, mixed + 5, 9, style);
             }
         }
+    for (int style = 0; style < 8; style++) { /* rows ld > n apart (the model's padded logits) */
+        run_case_ld(gpu, cpu, 250054, 8, mixed, 2, style, 2);
+        run_case_ld(gpu, cpu, 4097, 3, mixed + 2, 3, style, 7);
+    }
     static const int32_t wide[] = {8, 14, 1};
     run_case(gpu, cpu, 32001, 3, wide, 9, 0); /* k up to GL_BEAM_MAX_K */
     run_case(gpu, cpu, 32001, 3, wide, 9, 6);

@@ -503,15 +503,18 @@ static void test_gather(const pair *p)
 }
 
 /* Rows: well separated (a unique maximum), ties (lowest index), the maximum first / last, NaN
- * (the first NaN), all equal. Identical inputs on both sides, so every case is exact. */
+ * (the first NaN), all equal. Identical inputs on both sides, so every case is exact. Each n
+ * packed and with rows ld = n + 5 apart whose pad columns would win if read. */
 static void test_argmax(const pair *p)
 {
     static const int ns[] = {1, 2, 7, 1000, 4096, 4097, 250027};
-    for (int ni = 0; ni < 7; ni++) {
-        int n = ns[ni], m = ni % 2 ? 64 : 9;
-        float *l = rnd((size_t)m * n, -10, 10, p->act);
+    for (int ci = 0; ci < 14; ci++) {
+        int ni = ci / 2, n = ns[ni], m = ni % 2 ? 64 : 9, ld = n + (ci % 2) * 5;
+        float *l = rnd((size_t)m * ld, -10, 10, p->act);
         for (int i = 0; i < m; i++) {
-            float *r = l + (size_t)i * n;
+            float *r = l + (size_t)i * ld;
+            for (int c = n; c < ld; c++)
+                r[c] = 60.0f;
             int kind = i % 6;
             if (kind == 0) r[rng_int(n)] = 16.0f;
             if (kind == 1 && n > 2) r[n - 1] = r[n / 2] = r[1] = 20.0f;
@@ -527,14 +530,14 @@ static void test_argmax(const pair *p)
         int32_t *got[2];
         for (int s = 0; s < 2; s++) {
             backend *be = side(p, s);
-            void *dl = dev_f32(be, l, (size_t)m * n);
+            void *dl = dev_f32(be, l, (size_t)m * ld);
             got[s] = malloc((size_t)m * 4);
             for (int i = 0; i < m; i++) got[s][i] = -7;
-            CHECK_OK(be->ops->argmax(be, m, n, dl, got[s]));
+            CHECK_OK(be->ops->argmax(be, m, n, ld, dl, got[s]));
             be->ops->free(be, dl);
         }
         char what[64];
-        snprintf(what, sizeof what, "argmax m=%d n=%d", m, n);
+        snprintf(what, sizeof what, "argmax m=%d n=%d ld=%d", m, n, ld);
         int same = memcmp(got[0], got[1], (size_t)m * 4) == 0;
         if (!same)
             for (int i = 0; i < m; i++)

@@ -106,7 +106,7 @@ static int run_pair(backend *cpu, const model *m, const decode_params *p, const 
         if (beam_search_device_group(d, &g)) {
             g.row0 = 0;
             CHECK(beam_search_device_pending(d));
-            CHECK_OK(cpu->ops->beam_topk(cpu, nb, V, raw, 1, &g));
+            CHECK_OK(cpu->ops->beam_topk(cpu, nb, V, V, raw, 1, &g));
             CHECK_OK(beam_search_step_device(d, pd, td));
             CHECK(!beam_search_device_pending(d));
             dev_steps++;

@@ -184,8 +184,9 @@ static bool run_beam(const hf_case *c, backend *dev, float *scores, int *dev_ste
         }
         if (ok && on_dev) {
             g.row0 = 0;
-            ok = dev->ops->beam_topk(dev, nb, c->vocab, rows, 1, &g) == GLOSSA_STATUS_OK &&
-                 beam_search_step_device(bs, parent, token) == GLOSSA_STATUS_OK;
+            ok =
+                dev->ops->beam_topk(dev, nb, c->vocab, c->vocab, rows, 1, &g) == GLOSSA_STATUS_OK &&
+                beam_search_step_device(bs, parent, token) == GLOSSA_STATUS_OK;
             (*dev_steps)++;
         } else if (ok) {
             ok = beam_search_step(bs, rows, parent, token) == GLOSSA_STATUS_OK;

@@ -94,12 +94,14 @@ static glossa_status cpu_weight_from_host(backend *b, const void *src, gl_dtype 
         return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT,
                             "cpu: bad weight (%d x %d, dtype %d)", rows, cols, (int)src_dtype);
     size_t n = (size_t)rows * (size_t)cols;
-    if (n > SIZE_MAX / sizeof(float))
+    size_t cap = (size_t)gl_weight_rows_padded(rows) * (size_t)cols; /* pad rows: zero */
+    if (cap > SIZE_MAX / sizeof(float))
         return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT, "cpu: weight too large");
-    float *d = cpu_aligned_alloc(n * sizeof(float));
+    float *d = cpu_aligned_alloc(cap * sizeof(float));
     if (!d)
         return glossa_error(GLOSSA_STATUS_OUT_OF_MEMORY, "cpu: cannot allocate a %d x %d weight",
                             rows, cols);
+    memset(d + n, 0, (cap - n) * sizeof(float));
     convert_job j = {src, src_dtype, d};
     threadpool_parallel_for(cpu_of(b)->pool, (int64_t)n, 1 << 16, convert_range, &j);
     out->data = d;

@@ -60,7 +60,7 @@ typedef struct beam_row {
 
 typedef struct beam_job {
     const float *x;
-    int32_t n, kmax;
+    int32_t n, ld, kmax; /* rows ld elements apart */
     const gl_beam_group *groups;
     const beam_row *rows; /* (R) */
     float *cs;            /* (R, kmax) */
@@ -73,7 +73,7 @@ static void row_topk(const beam_job *j, int64_t i)
 {
     const gl_beam_group *g = &j->groups[j->rows[i].group];
     const int32_t b = j->rows[i].beam, n = j->n, k = g->k;
-    const float *row = j->x + (size_t)(g->row0 + b) * (size_t)n;
+    const float *row = j->x + (size_t)(g->row0 + b) * (size_t)j->ld;
     const float s = g->scores[b];
     const int32_t base = b * n;
     float *cs = j->cs + (size_t)i * (size_t)j->kmax;
@@ -154,10 +154,10 @@ static void merge_group(const beam_job *j, const gl_beam_group *g, int64_t r0, i
     }
 }
 
-glossa_status cpu_beam_topk(backend *b, int32_t m, int32_t n, const void *x, int32_t n_groups,
-                            const gl_beam_group *groups)
+glossa_status cpu_beam_topk(backend *b, int32_t m, int32_t n, int32_t ld, const void *x,
+                            int32_t n_groups, const gl_beam_group *groups)
 {
-    GLOSSA_TRY(gl_beam_groups_check(m, n, n_groups, groups));
+    GLOSSA_TRY(gl_beam_groups_check(m, n, ld, n_groups, groups));
     if (n_groups == 0) return GLOSSA_STATUS_OK;
     cpu_state *st = cpu_of(b);
     int64_t R = 0;
@@ -187,7 +187,7 @@ glossa_status cpu_beam_topk(backend *b, int32_t m, int32_t n, const void *x, int
             rows[r].group = g;
             rows[r].beam = bm;
         }
-    beam_job j = {x, n, kmax, groups, rows, cs, cf, cnt};
+    beam_job j = {x, n, ld, kmax, groups, rows, cs, cf, cnt};
     threadpool_parallel_for(st->pool, R, 1, rows_range, &j);
     r = 0;
     for (int32_t g = 0; g < n_groups; g++) {

@@ -78,10 +78,10 @@ void cpu_embed(backend *b, int32_t m, const int32_t *ids, const int32_t *positio
                const gl_weight *tok, const gl_weight *pos, float scale, void *y);
 void cpu_gather_rows(backend *b, int32_t m, int32_t d, const void *x, const int32_t *rows,
                      void *y);
-glossa_status cpu_argmax(backend *b, int32_t m, int32_t n, const void *x, int32_t *out);
+glossa_status cpu_argmax(backend *b, int32_t m, int32_t n, int32_t ld, const void *x, int32_t *out);
 
 /* cpu_beam.c */
-glossa_status cpu_beam_topk(backend *b, int32_t m, int32_t n, const void *x, int32_t n_groups,
-                            const gl_beam_group *groups);
+glossa_status cpu_beam_topk(backend *b, int32_t m, int32_t n, int32_t ld, const void *x,
+                            int32_t n_groups, const gl_beam_group *groups);
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "backend/cpu/cpu_internal.h"
+#include "core/status.h"
 
 typedef struct embed_job {
     const int32_t *ids, *positions;
@@ -67,7 +68,7 @@ void cpu_gather_rows(backend *b, int32_t m, int32_t d, const void *x, const int3
 
 typedef struct argmax_job {
     const float *x;
-    int64_t n;
+    int64_t n, ld;
     int32_t *out;
 } argmax_job;
 
@@ -91,13 +92,17 @@ static int32_t argmax_row(const float *x, int64_t n)
 static void argmax_rows(void *ctx, int64_t begin, int64_t end, int tid)
 {
     const argmax_job *j = ctx;
-    for (int64_t i = begin; i < end; i++) j->out[i] = argmax_row(j->x + i * j->n, j->n);
+    for (int64_t i = begin; i < end; i++)
+        j->out[i] = argmax_row(j->x + i * j->ld, j->n);
 }
 
-glossa_status cpu_argmax(backend *b, int32_t m, int32_t n, const void *x, int32_t *out)
+glossa_status cpu_argmax(backend *b, int32_t m, int32_t n, int32_t ld, const void *x, int32_t *out)
 {
     if (m <= 0 || n <= 0) return GLOSSA_STATUS_OK;
-    argmax_job j = {x, n, out};
+    if (ld < n)
+        return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT, "argmax: row stride %d < %d columns",
+                            ld, n);
+    argmax_job j = {x, n, ld, out};
     int64_t grain = (1 << 15) / n;
     threadpool_parallel_for(cpu_of(b)->pool, m, grain < 1 ? 1 : grain, argmax_rows, &j);
     return GLOSSA_STATUS_OK;

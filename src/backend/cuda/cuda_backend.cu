@@ -244,16 +244,21 @@ static glossa_status cu_weight_from_host(backend *b, const void *src, gl_dtype s
                             rows, cols, (int)src_dtype);
     cuda_bind(s);
     size_t n = (size_t)rows * (size_t)cols, es = gl_dtype_size(s->act_dtype);
+    size_t cap = (size_t)gl_weight_rows_padded(rows) * (size_t)cols; /* pad rows: zero */
     size_t ses = gl_dtype_size(src_dtype);
     void *d = NULL;
-    cudaError_t e = cudaMalloc(&d, n * es);
+    cudaError_t e = cudaMalloc(&d, cap * es);
     if (e != cudaSuccess) {
         cudaGetLastError();
         return glossa_error(GLOSSA_STATUS_OUT_OF_MEMORY, "cuda: cannot allocate a %d x %d weight",
                             rows, cols);
     }
     glossa_status st = GLOSSA_STATUS_OK;
-    if (src_dtype == s->act_dtype) {
+    if (cap > n)
+        st = cuda_check(cudaMemsetAsync((char *)d + n * es, 0, (cap - n) * es, s->stream),
+                        "weight upload (pad rows)");
+    if (st != GLOSSA_STATUS_OK) {
+    } else if (src_dtype == s->act_dtype) {
         st = cuda_check(cudaMemcpyAsync(d, src, n * es, cudaMemcpyHostToDevice, s->stream),
                         "weight upload");
     } else {

@@ -81,34 +81,37 @@ static float key_to_float(uint32_t key)
 }
 
 template <typename T>
-static void beam_launch(cuda_state *s, const void *x, int32_t n, int32_t n_chunks, int32_t R,
-                        int32_t G, int32_t kmax, const bt_row *rows, const bt_group *groups,
-                        const int32_t *bans, float *cmax, int32_t *carg, double *csum, float *rmax,
-                        float *rlse, uint32_t *thr, uint64_t *cand, int32_t *ccount, uint64_t *out)
+static void beam_launch(cuda_state *s, const void *x, int32_t n, int32_t ld, int32_t n_chunks,
+                        int32_t R, int32_t G, int32_t kmax, const bt_row *rows,
+                        const bt_group *groups, const int32_t *bans, float *cmax, int32_t *carg,
+                        double *csum, float *rmax, float *rlse, uint32_t *thr, uint64_t *cand,
+                        int32_t *ccount, uint64_t *out)
 {
     const T *xt = (const T *)x;
     dim3 grid((unsigned)n_chunks, (unsigned)R);
     /* column pairs (32-bit loads) where every row starts 4-byte aligned */
-    const bool p2 = n % 2 == 0 && ((uintptr_t)x & 3u) == 0;
+    const bool p2 = n % 2 == 0 && ld % 2 == 0 && ((uintptr_t)x & 3u) == 0;
     if (p2)
-        bt_stats<T, true><<<grid, BT_THREADS, 0, s->stream>>>(xt, n, n_chunks, rows, cmax, carg, csum);
+        bt_stats<T, true>
+            <<<grid, BT_THREADS, 0, s->stream>>>(xt, n, ld, n_chunks, rows, cmax, carg, csum);
     else
-        bt_stats<T, false><<<grid, BT_THREADS, 0, s->stream>>>(xt, n, n_chunks, rows, cmax, carg, csum);
+        bt_stats<T, false>
+            <<<grid, BT_THREADS, 0, s->stream>>>(xt, n, ld, n_chunks, rows, cmax, carg, csum);
     bt_finish<<<(unsigned)G, BT_THREADS, 0, s->stream>>>(n, n_chunks, rows, groups, bans, cmax,
                                                          carg, csum, rmax, rlse, thr);
     if (p2)
-        bt_select<T, true><<<grid, BT_THREADS, 0, s->stream>>>(xt, n, n_chunks, kmax, rows, groups,
-                                                               bans, rmax, rlse, thr, cand, ccount);
+        bt_select<T, true><<<grid, BT_THREADS, 0, s->stream>>>(
+            xt, n, ld, n_chunks, kmax, rows, groups, bans, rmax, rlse, thr, cand, ccount);
     else
-        bt_select<T, false><<<grid, BT_THREADS, 0, s->stream>>>(xt, n, n_chunks, kmax, rows, groups,
-                                                                bans, rmax, rlse, thr, cand, ccount);
+        bt_select<T, false><<<grid, BT_THREADS, 0, s->stream>>>(
+            xt, n, ld, n_chunks, kmax, rows, groups, bans, rmax, rlse, thr, cand, ccount);
     bt_merge<<<(unsigned)G, BT_THREADS, 0, s->stream>>>(n_chunks, kmax, groups, cand, ccount, out);
 }
 
-glossa_status cuda_op_beam_topk(backend *b, int32_t m, int32_t n, const void *x, int32_t n_groups,
-                                const gl_beam_group *groups)
+glossa_status cuda_op_beam_topk(backend *b, int32_t m, int32_t n, int32_t ld, const void *x,
+                                int32_t n_groups, const gl_beam_group *groups)
 {
-    GLOSSA_TRY(gl_beam_groups_check(m, n, n_groups, groups));
+    GLOSSA_TRY(gl_beam_groups_check(m, n, ld, n_groups, groups));
     if (n_groups == 0) return GLOSSA_STATUS_OK;
     cuda_state *s = cuda_state_of(b);
     cuda_bind(s);
@@ -178,10 +181,10 @@ glossa_status cuda_op_beam_topk(backend *b, int32_t m, int32_t n, const void *x,
     uint32_t *thr = (uint32_t *)(d + d_thr);
     uint64_t *cand = (uint64_t *)(d + d_cand), *out = (uint64_t *)(d + d_out);
     if (s->act_dtype == GL_DTYPE_F16)
-        beam_launch<__half>(s, x, n, nc, (int32_t)R, G, kmax, rows, dg, bans, cmax, carg, csum,
+        beam_launch<__half>(s, x, n, ld, nc, (int32_t)R, G, kmax, rows, dg, bans, cmax, carg, csum,
                             rmax, rlse, thr, cand, ccount, out);
     else
-        beam_launch<__nv_bfloat16>(s, x, n, nc, (int32_t)R, G, kmax, rows, dg, bans, cmax, carg,
+        beam_launch<__nv_bfloat16>(s, x, n, ld, nc, (int32_t)R, G, kmax, rows, dg, bans, cmax, carg,
                                    csum, rmax, rlse, thr, cand, ccount, out);
     GLOSSA_TRY(cuda_check(cudaGetLastError(), "beam_topk launch"));
     uint64_t *ho = (uint64_t *)(h + h_out);

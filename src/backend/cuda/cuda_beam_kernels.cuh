@@ -140,15 +140,15 @@ static __device__ __forceinline__ void bt_load(const T *xr, int32_t c0, int32_t 
  * double (NaN when the chunk holds a NaN; 0 when cmax is -inf). Reductions: warp shuffles, then
  * the BT_THREADS / 32 warp results in a fixed order. */
 template <typename T, bool P2>
-__global__ void bt_stats(const T *x, int32_t n, int32_t n_chunks, const bt_row *rows, float *cmax,
-                         int32_t *carg, double *csum)
+__global__ void bt_stats(const T *x, int32_t n, int64_t ld, int32_t n_chunks, const bt_row *rows,
+                         float *cmax, int32_t *carg, double *csum)
 {
     __shared__ float sv[BT_THREADS / 32];
     __shared__ int32_t si[BT_THREADS / 32];
     __shared__ double sd[BT_THREADS / 32];
     const int32_t i = (int32_t)blockIdx.y, c = (int32_t)blockIdx.x, tid = (int32_t)threadIdx.x;
     const int32_t lane = tid & 31, wid = tid >> 5;
-    const T *xr = x + (size_t)rows[i].xrow * (size_t)n;
+    const T *xr = x + (size_t)rows[i].xrow * (size_t)ld;
     const int32_t c0 = c * BT_CHUNK, c1 = n - c0 < BT_CHUNK ? n : c0 + BT_CHUNK;
     float v[BT_PER_THREAD];
     float m = -INFINITY;
@@ -268,9 +268,10 @@ __global__ void bt_finish(int32_t n, int32_t n_chunks, const bt_row *rows, const
  * best min(k, count) go to cand[(i * n_chunks + c) * kmax ...], their number to ccount. acc is
  * computed with the very operations of the CPU twin: ((x - max) - lse) + score. */
 template <typename T, bool P2>
-__global__ void bt_select(const T *x, int32_t n, int32_t n_chunks, int32_t kmax, const bt_row *rows,
-                          const bt_group *groups, const int32_t *bans, const float *rmax,
-                          const float *rlse, const uint32_t *thr, uint64_t *cand, int32_t *ccount)
+__global__ void bt_select(const T *x, int32_t n, int64_t ld, int32_t n_chunks, int32_t kmax,
+                          const bt_row *rows, const bt_group *groups, const int32_t *bans,
+                          const float *rmax, const float *rlse, const uint32_t *thr, uint64_t *cand,
+                          int32_t *ccount)
 {
     __shared__ uint64_t surv[BT_CHUNK];
     __shared__ int32_t ns;
@@ -279,7 +280,7 @@ __global__ void bt_select(const T *x, int32_t n, int32_t n_chunks, int32_t kmax,
     const bt_group g = groups[r.group];
     if (tid == 0) ns = 0;
     __syncthreads();
-    const T *xr = x + (size_t)r.xrow * (size_t)n;
+    const T *xr = x + (size_t)r.xrow * (size_t)ld;
     const int32_t c0 = c * BT_CHUNK, c1 = n - c0 < BT_CHUNK ? n : c0 + BT_CHUNK;
     const float m = rmax[i], lse = rlse[i], s = r.score;
     const uint32_t th = thr[r.group];

@@ -178,7 +178,8 @@ void cuda_op_embed(backend *b, int32_t m, const int32_t *ids, const int32_t *pos
                    const gl_weight *tok, const gl_weight *pos, float scale, void *y);
 void cuda_op_gather_rows(backend *b, int32_t m, int32_t d, const void *x, const int32_t *rows,
                          void *y);
-glossa_status cuda_op_argmax(backend *b, int32_t m, int32_t n, const void *x, int32_t *out);
+glossa_status cuda_op_argmax(backend *b, int32_t m, int32_t n, int32_t ld, const void *x,
+                             int32_t *out);
 void cuda_op_kv_write(backend *b, int32_t n, const void *k, const void *v, int32_t kv_stride,
                       const int32_t *slot_mapping, const gl_kv_view *kv);
 void cuda_op_kv_copy_blocks(backend *b, const gl_kv_view *kv, int32_t n, const int32_t *src,
@@ -190,8 +191,8 @@ extern "C" bool cuda_op_decoder_stack(backend *b, const gl_dec_stack *st);
 void cuda_decoder_stack_release(cuda_state *s);
 
 /* cuda_beam.cu */
-glossa_status cuda_op_beam_topk(backend *b, int32_t m, int32_t n, const void *x, int32_t n_groups,
-                                const gl_beam_group *groups);
+glossa_status cuda_op_beam_topk(backend *b, int32_t m, int32_t n, int32_t ld, const void *x,
+                                int32_t n_groups, const gl_beam_group *groups);
 void cuda_beam_release(cuda_state *s);
 
 /* cuda_backend.cu: dst[i] = src[i] converted (F32 / F16 / BF16 either way), n elements, on the

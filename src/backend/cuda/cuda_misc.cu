@@ -222,11 +222,11 @@ static __device__ __forceinline__ void arg_take(float v, int32_t c, float *bv, i
  * 16-byte-aligned middle with vector loads (rows of an odd-sized vocabulary start anywhere), the
  * ends element by element. With one chunk per row it writes the id directly. */
 template <typename T>
-__global__ void argmax_chunks(const T *x, int32_t n, int32_t len, float *pv, int32_t *pi,
-                              int32_t *ids)
+__global__ void argmax_chunks(const T *x, int32_t n, int64_t ld, int32_t len, float *pv,
+                              int32_t *pi, int32_t *ids)
 {
     int64_t row = blockIdx.y;
-    const T *xr = x + row * n;
+    const T *xr = x + row * ld;
     int32_t c0 = (int32_t)blockIdx.x * len;
     int32_t c1 = n - c0 < len ? n : c0 + len;
     int32_t head = (int32_t)(((16u - ((uintptr_t)(xr + c0) & 15u)) & 15u) / sizeof(T));
@@ -297,9 +297,13 @@ static int32_t *argmax_host_buf(cuda_state *s, int32_t m)
     return s->argmax_host;
 }
 
-glossa_status cuda_op_argmax(backend *b, int32_t m, int32_t n, const void *x, int32_t *out)
+glossa_status cuda_op_argmax(backend *b, int32_t m, int32_t n, int32_t ld, const void *x,
+                             int32_t *out)
 {
     if (m <= 0 || n <= 0) return GLOSSA_STATUS_OK;
+    if (ld < n)
+        return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT, "argmax: row stride %d < %d columns",
+                            ld, n);
     cuda_state *s = cuda_state_of(b);
     cuda_bind(s);
     int32_t len = m >= ARG_WIDE_ROWS ? ARG_CHUNK_WIDE : ARG_CHUNK_NARROW;
@@ -312,14 +316,14 @@ glossa_status cuda_op_argmax(backend *b, int32_t m, int32_t n, const void *x, in
     int32_t *ids = pi + part;
     for (int64_t r0 = 0; r0 < m; r0 += 65535) { /* grid.y holds at most 65535 rows */
         int32_t rows = (int32_t)(m - r0 < 65535 ? m - r0 : 65535);
-        size_t po = (size_t)r0 * (size_t)chunks, xo = (size_t)r0 * (size_t)n;
+        size_t po = (size_t)r0 * (size_t)chunks, xo = (size_t)r0 * (size_t)ld;
         dim3 grid((unsigned)chunks, (unsigned)rows);
         if (s->act_dtype == GL_DTYPE_F16)
             argmax_chunks<__half><<<grid, ARG_THREADS, 0, s->stream>>>(
-                (const __half *)x + xo, n, len, pv + po, pi + po, ids + r0);
+                (const __half *)x + xo, n, ld, len, pv + po, pi + po, ids + r0);
         else
             argmax_chunks<__nv_bfloat16><<<grid, ARG_THREADS, 0, s->stream>>>(
-                (const __nv_bfloat16 *)x + xo, n, len, pv + po, pi + po, ids + r0);
+                (const __nv_bfloat16 *)x + xo, n, ld, len, pv + po, pi + po, ids + r0);
         if (chunks > 1)
             argmax_final<<<(unsigned)rows, 32, 0, s->stream>>>(pv + po, pi + po, chunks, ids + r0);
     }
