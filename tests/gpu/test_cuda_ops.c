@@ -382,10 +382,11 @@ static void run_layernorm(const pair *p, int m, int d, float offset, gl_dtype wt
 static void test_layernorm(const pair *p)
 {
     static const int ms[] = {1, 7, 64, 300};
-    static const int ds[] = {1, 7, 64, 1000, 1024, 1030, 4096};
+    /* 256, 768, 1024: the warp form (one warp a row); the rest the block forms */
+    static const int ds[] = {1, 7, 64, 256, 768, 1000, 1024, 1030, 2048, 4096};
     int combo = 0;
     for (int mi = 0; mi < 4; mi++)
-        for (int di = 0; di < 7; di++)
+        for (int di = 0; di < 10; di++)
             for (int v = 0; v < 2; v++, combo++) {
                 int mode = combo % 8;
                 run_layernorm(p, ms[mi], ds[di], combo % 3 ? 0.0f : 3.0f, TEST_DTYPE(combo),

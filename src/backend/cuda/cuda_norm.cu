@@ -7,7 +7,10 @@
  * so y may alias x without any hazard between threads; the re-reads of the row hit L1. Rows with
  * d % 8 == 0 and 16-byte aligned pointers move 8 elements (16 bytes) per access, and rows of at
  * most 8192 such elements run ln_vec_kernel (the row in registers, gamma and beta loaded before
- * the PDL wait). */
+ * the PDL wait); rows of 256, 512, 768 or 1024 such elements run ln_warp_kernel, the same with one
+ * warp a row and no block barrier. */
+#include <stdlib.h>
+
 #include "backend/cuda/cuda_internal.h"
 
 #define LN_MAX_THREADS 256
@@ -190,12 +193,97 @@ __global__ void ln_vec_kernel(T *x, const T *r, const T *gamma, const T *beta, T
     }
 }
 
+/* The warp form for rows of NV * 256 elements (d = 1024: NV = 4): one warp per row, LN_WARP_ROWS
+ * rows a block, each lane holding NV 16-byte pieces of the row (columns lane * 8 + i * 256), so
+ * both sums are shuffles with no block barrier; gamma and beta loaded before the PDL wait. The
+ * same per-element arithmetic as ln_vec_kernel (the sums in another order). */
+#define LN_WARP_ROWS 4
+template <typename T, int NV>
+__global__ void ln_warp_kernel(T *x, const T *r, const T *gamma, const T *beta, T *y, int32_t m,
+                               int32_t d, float eps)
+{
+    const int lane = threadIdx.x & 31;
+    const int64_t row = (int64_t)blockIdx.x * LN_WARP_ROWS + (threadIdx.x >> 5);
+    const uint4 z = make_uint4(0, 0, 0, 0);
+    uint4 gv[NV], bv[NV], xv[NV], rv[NV];
+#pragma unroll
+    for (int i = 0; i < NV; i++) {
+        const int c = lane * 8 + i * 256;
+        gv[i] = __ldg((const uint4 *)(gamma + c));
+        bv[i] = beta ? __ldg((const uint4 *)(beta + c)) : z;
+    }
+    cuda_pdl_trigger();
+    cuda_pdl_wait();
+    if (row >= m) return;
+    T *xr = x + row * d;
+    const T *rr = r ? r + row * d : NULL;
+#pragma unroll
+    for (int i = 0; i < NV; i++) {
+        const int c = lane * 8 + i * 256;
+        xv[i] = *(const uint4 *)(xr + c);
+        rv[i] = rr ? *(const uint4 *)(rr + c) : z;
+    }
+    float sum = 0.0f;
+#pragma unroll
+    for (int i = 0; i < NV; i++) {
+        if (rr) {
+            xv[i] = ln_add8<T>(xv[i], rv[i]);
+            *(uint4 *)(xr + lane * 8 + i * 256) = xv[i];
+        }
+        sum += ln_sum8<T>(xv[i]);
+    }
+    const float mean = warp_sum(sum) / (float)d;
+    float sq = 0.0f;
+#pragma unroll
+    for (int i = 0; i < NV; i++)
+        sq += ln_sqdev8<T>(xv[i], mean);
+    const float rstd = rsqrtf(warp_sum(sq) / (float)d + eps);
+    T *yr = y + row * d;
+#pragma unroll
+    for (int i = 0; i < NV; i++)
+        *(uint4 *)(yr + lane * 8 + i * 256) =
+            ln_norm8<T>(xv[i], mean, rstd, gv[i], bv[i], beta != NULL);
+}
+
+template <typename T, int NV>
+static void ln_warp_launch(cuda_state *s, int32_t m, void *x, const void *r, const void *g,
+                           const void *bt, float eps, void *y, int32_t d)
+{
+    cuda_launch_pdl(s, ln_warp_kernel<T, NV>,
+                    dim3((unsigned)((m + LN_WARP_ROWS - 1) / LN_WARP_ROWS)),
+                    dim3(32 * LN_WARP_ROWS), 0, "layernorm", (T *)x, (const T *)r, (const T *)g,
+                    (const T *)bt, (T *)y, m, d, eps);
+}
+
 template <typename T>
 static void ln_launch(cuda_state *s, int32_t m, void *x, const void *r, const void *g,
                       const void *bt, float eps, void *y, int32_t d)
 {
     bool vec = d % 8 == 0 && cuda_aligned16(x) && cuda_aligned16(y) && cuda_aligned16(g) &&
                (!r || cuda_aligned16(r)) && (!bt || cuda_aligned16(bt));
+    static int warp_on = -1; /* GLOSSA_CUDA_LN_WARP=0: the block forms only (A/B) */
+    if (warp_on < 0) {
+        const char *env = getenv("GLOSSA_CUDA_LN_WARP");
+        warp_on = !(env && env[0] == '0');
+    }
+    if (vec && warp_on && d % 256 == 0 && d <= 1024) {
+        switch (d / 256) {
+        case 1:
+            ln_warp_launch<T, 1>(s, m, x, r, g, bt, eps, y, d);
+            return;
+        case 2:
+            ln_warp_launch<T, 2>(s, m, x, r, g, bt, eps, y, d);
+            return;
+        case 3:
+            ln_warp_launch<T, 3>(s, m, x, r, g, bt, eps, y, d);
+            return;
+        case 4:
+            ln_warp_launch<T, 4>(s, m, x, r, g, bt, eps, y, d);
+            return;
+        default:
+            break;
+        }
+    }
     int per = vec ? d / 8 : d;
     int threads = (per + 31) / 32 * 32;
     if (threads > LN_MAX_THREADS) threads = LN_MAX_THREADS;
