@@ -276,6 +276,8 @@ static glossa_status load_embeddings(loader *L)
         GLOSSA_TRY(check_shape(head, dv, d));
         GLOSSA_TRY(upload_stack(L, &head, 1, d, &m->lm_head));
     }
+    /* lm_head.rows == dv here: tied, it is the decoder embedding, (dv, d) unless shared, and
+     * shared embeddings have dv == vocab_size (hf_config.c) */
     const char *packed = getenv("GLOSSA_LOGITS_PACKED"); /* =1: rows dv apart (A/B timing) */
     m->logits_ld = packed && packed[0] == '1' ? dv : gl_weight_rows_padded(dv);
     const st_tensor *bias = find(L, "final_logits_bias", false);
