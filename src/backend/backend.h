@@ -222,9 +222,11 @@ typedef struct backend_ops {
                      const int32_t *slot_mapping, const gl_kv_view *kv);
 
     /* Copy whole blocks: block dst[i] := block src[i] for K and V (beam-search reordering,
-     * copy-on-write). src, dst: device, n entries; no dst appears twice or also as a src. */
-    void (*kv_copy_blocks)(backend *b, const gl_kv_view *kv, int32_t n, const int32_t *src,
-                           const int32_t *dst);
+     * copy-on-write) in each of the n_views views (e.g. every layer of one pool: views share
+     * block_size, n_heads and head_dim). src, dst: device, n entries; no dst appears twice or
+     * also as a src. */
+    void (*kv_copy_blocks)(backend *b, int32_t n_views, const gl_kv_view *views, int32_t n,
+                           const int32_t *src, const int32_t *dst);
 
     /* y(m, d) = x(rows[i], d): gather rows (e.g. the last position of each sequence). rows:
      * device. y must not alias x. */

@@ -5,6 +5,8 @@
 #include "core/status.h"
 #include "runtime/kv_cache.h"
 
+#define KV_COPY_VIEWS 32 /* layers per kv_copy_blocks call */
+
 void kv_pool_init(kv_pool *p, backend *be, int32_t n_layers, int32_t width, int32_t block_size)
 {
     memset(p, 0, sizeof *p);
@@ -204,10 +206,21 @@ glossa_status kv_copies_apply(kv_pool *p, kv_copies *cow)
     glossa_status st = be->ops->upload(be, dsrc, cow->src, bytes);
     if (st == GLOSSA_STATUS_OK) st = be->ops->upload(be, ddst, cow->dst, bytes);
     if (st == GLOSSA_STATUS_OK) {
+        /* every layer in one op (CUDA: one launch instead of one a layer) */
         int32_t hd = p->width; /* the copy is per block row; heads do not matter */
-        for (int32_t l = 0; l < p->n_layers; l++) {
-            gl_kv_view v = {p->k[l], p->v[l], NULL, 0, p->block_size, 1, hd, false};
-            be->ops->kv_copy_blocks(be, &v, cow->n, dsrc, ddst);
+        gl_kv_view views[KV_COPY_VIEWS];
+        static int per_layer = -1; /* GLOSSA_KV_COPY_PER_LAYER=1: one op a layer (A/B timing) */
+        if (per_layer < 0) {
+            const char *e = getenv("GLOSSA_KV_COPY_PER_LAYER");
+            per_layer = e && e[0] == '1';
+        }
+        const int32_t step = per_layer ? 1 : KV_COPY_VIEWS;
+        for (int32_t l0 = 0; l0 < p->n_layers; l0 += step) {
+            int32_t nv = p->n_layers - l0 < step ? p->n_layers - l0 : step;
+            for (int32_t l = 0; l < nv; l++)
+                views[l] =
+                    (gl_kv_view){p->k[l0 + l], p->v[l0 + l], NULL, 0, p->block_size, 1, hd, false};
+            be->ops->kv_copy_blocks(be, nv, views, cow->n, dsrc, ddst);
         }
     }
     cow->n = 0;

@@ -161,7 +161,7 @@ static void run_paged(backend *b, const paged_case *c)
                 src[i] = tables[i];
                 dst[i] = perm[S * mbps + i];
             }
-            b->ops->kv_copy_blocks(b, &kv, n_copy, src, dst);
+            b->ops->kv_copy_blocks(b, 1, &kv, n_copy, src, dst);
             size_t blk = (size_t)bs * row;
             int okc = 1;
             for (int i = 0; i < n_copy; i++)

@@ -602,7 +602,7 @@ static void run_kv(const pair *p, int H, int hd, int bs, int n_tok, int stride_m
         bdst[i] = bperm[n_copy + i];
     }
     bsrc[3] = bsrc[2]; /* one source copied twice */
-    float *after_write[2][2], *after_copy[2][2];
+    float *after_write[2][2], *after_copy[2][2], *second[2][2];
     for (int s = 0; s < 2; s++) {
         backend *be = side(p, s);
         kv_pool pl;
@@ -615,9 +615,17 @@ static void run_kv(const pair *p, int H, int hd, int bs, int n_tok, int stride_m
         after_write[s][0] = host_f32(be, pl.k, pool_n);
         after_write[s][1] = host_f32(be, pl.v, pool_n);
         void *ds = dev_i32(be, bsrc, 4), *dd = dev_i32(be, bdst, 4);
-        be->ops->kv_copy_blocks(be, &pl.view, n_copy, ds, dd);
+        /* two views in one call: the written pool and a second pool holding the initial data */
+        kv_pool p2;
+        kv_pool_make(be, &p2, ik, iv, n_blocks, bs, H, hd);
+        const gl_kv_view views[2] = {pl.view, p2.view};
+        be->ops->kv_copy_blocks(be, 2, views, n_copy, ds, dd);
         after_copy[s][0] = host_f32(be, pl.k, pool_n);
         after_copy[s][1] = host_f32(be, pl.v, pool_n);
+        second[s][0] = host_f32(be, p2.k, pool_n);
+        second[s][1] = host_f32(be, p2.v, pool_n);
+        be->ops->free(be, p2.k);
+        be->ops->free(be, p2.v);
         be->ops->free(be, pl.k);
         be->ops->free(be, pl.v);
         be->ops->free(be, dsrc);
@@ -634,12 +642,15 @@ static void run_kv(const pair *p, int H, int hd, int bs, int n_tok, int stride_m
                  what);
     record_exact(p, "kv_copy_blocks",
                  same_floats(after_copy[0][0], after_copy[1][0], pool_n) &&
-                     same_floats(after_copy[0][1], after_copy[1][1], pool_n),
+                     same_floats(after_copy[0][1], after_copy[1][1], pool_n) &&
+                     same_floats(second[0][0], second[1][0], pool_n) &&
+                     same_floats(second[0][1], second[1][1], pool_n),
                  what);
     for (int s = 0; s < 2; s++)
         for (int j = 0; j < 2; j++) {
             free(after_write[s][j]);
             free(after_copy[s][j]);
+            free(second[s][j]);
         }
     free(ik);
     free(iv);

@@ -421,11 +421,14 @@ static void kvc_range(void *ctx, int64_t begin, int64_t end, int tid)
     }
 }
 
-void cpu_kv_copy_blocks(backend *b, const gl_kv_view *kv, int32_t n, const int32_t *src,
-                        const int32_t *dst)
+void cpu_kv_copy_blocks(backend *b, int32_t n_views, const gl_kv_view *views, int32_t n,
+                        const int32_t *src, const int32_t *dst)
 {
     if (n <= 0) return;
-    kvc_job j = {kv->k, kv->v, (int64_t)kv->block_size * kv->n_heads * kv->head_dim, src, dst};
-    int64_t grain = (1 << 15) / (j.block > 0 ? j.block : 1);
-    threadpool_parallel_for(cpu_of(b)->pool, n, grain < 1 ? 1 : grain, kvc_range, &j);
+    for (int32_t l = 0; l < n_views; l++) {
+        const gl_kv_view *kv = &views[l];
+        kvc_job j = {kv->k, kv->v, (int64_t)kv->block_size * kv->n_heads * kv->head_dim, src, dst};
+        int64_t grain = (1 << 15) / (j.block > 0 ? j.block : 1);
+        threadpool_parallel_for(cpu_of(b)->pool, n, grain < 1 ? 1 : grain, kvc_range, &j);
+    }
 }

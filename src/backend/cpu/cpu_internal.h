@@ -52,8 +52,8 @@ void cpu_attention_paged(backend *b, int32_t n_seqs, const void *q, int32_t q_st
                          bool causal, float scale, void *out);
 void cpu_kv_write(backend *b, int32_t n, const void *k, const void *v, int32_t kv_stride,
                   const int32_t *slot_mapping, const gl_kv_view *kv);
-void cpu_kv_copy_blocks(backend *b, const gl_kv_view *kv, int32_t n, const int32_t *src,
-                        const int32_t *dst);
+void cpu_kv_copy_blocks(backend *b, int32_t n_views, const gl_kv_view *views, int32_t n,
+                        const int32_t *src, const int32_t *dst);
 
 /* cpu_linear.c */
 /* Tell OpenBLAS how many threads to use (process-wide; re-set only when it changes). */

@@ -182,8 +182,8 @@ glossa_status cuda_op_argmax(backend *b, int32_t m, int32_t n, int32_t ld, const
                              int32_t *out);
 void cuda_op_kv_write(backend *b, int32_t n, const void *k, const void *v, int32_t kv_stride,
                       const int32_t *slot_mapping, const gl_kv_view *kv);
-void cuda_op_kv_copy_blocks(backend *b, const gl_kv_view *kv, int32_t n, const int32_t *src,
-                            const int32_t *dst);
+void cuda_op_kv_copy_blocks(backend *b, int32_t n_views, const gl_kv_view *views, int32_t n,
+                            const int32_t *src, const int32_t *dst);
 void cuda_misc_release(cuda_state *s);
 
 /* cuda_decoder_stack.cu: the decoder_stack op (backend.h); release frees its buffers. */

@@ -137,12 +137,19 @@ void cuda_op_kv_write(backend *b, int32_t n, const void *k, const void *v, int32
                     (uint16_t *)kv->k, (uint16_t *)kv->v, row, vec);
 }
 
-/* grid.x = pair (2 i: K of pair i, 2 i + 1: V), grid.y: slices of the block, stepping by gridDim.y */
-__global__ void kv_copy_kernel(uint16_t *k, uint16_t *v, const int32_t *src, const int32_t *dst,
-                               int64_t elems, int64_t slice, bool vec)
+/* The views of one kv_copy_blocks launch (more views: several launches). */
+#define KVC_VIEWS 64
+typedef struct kvc_views {
+    uint16_t *k[KVC_VIEWS], *v[KVC_VIEWS];
+} kvc_views;
+
+/* grid.x = pair (2 i: K of pair i, 2 i + 1: V), grid.y: slices of the block, stepping by
+ * gridDim.y, grid.z: the view */
+__global__ void kv_copy_kernel(kvc_views vw, const int32_t *src, const int32_t *dst, int64_t elems,
+                               int64_t slice, bool vec)
 {
     int64_t i = blockIdx.x >> 1;
-    uint16_t *base = (blockIdx.x & 1) ? v : k;
+    uint16_t *base = (blockIdx.x & 1) ? vw.v[blockIdx.z] : vw.k[blockIdx.z];
     const uint16_t *from = base + (int64_t)src[i] * elems;
     uint16_t *to = base + (int64_t)dst[i] * elems;
     for (int64_t o = (int64_t)blockIdx.y * slice; o < elems; o += (int64_t)gridDim.y * slice) {
@@ -151,21 +158,31 @@ __global__ void kv_copy_kernel(uint16_t *k, uint16_t *v, const int32_t *src, con
     }
 }
 
-void cuda_op_kv_copy_blocks(backend *b, const gl_kv_view *kv, int32_t n, const int32_t *src,
-                            const int32_t *dst)
+void cuda_op_kv_copy_blocks(backend *b, int32_t n_views, const gl_kv_view *views, int32_t n,
+                            const int32_t *src, const int32_t *dst)
 {
-    if (n <= 0) return;
+    if (n <= 0 || n_views <= 0) return;
     cuda_state *s = cuda_state_of(b);
     cuda_bind(s);
+    const gl_kv_view *kv = &views[0]; /* the geometry every view shares */
     int64_t elems = (int64_t)kv->block_size * kv->n_heads * kv->head_dim;
-    bool vec = elems % 8 == 0 && cuda_aligned16(kv->k) && cuda_aligned16(kv->v);
     int64_t slice = (int64_t)ROW_THREADS * 8 * 4; /* a multiple of 8: slices stay aligned */
     int64_t slices = (elems + slice - 1) / slice;
     if (slices > 65535) slices = 65535;
     if (slices < 1) slices = 1;
-    dim3 grid((unsigned)(2 * (int64_t)n), (unsigned)slices);
-    kv_copy_kernel<<<grid, ROW_THREADS, 0, s->stream>>>((uint16_t *)kv->k, (uint16_t *)kv->v, src,
-                                                        dst, elems, slice, vec);
+    for (int32_t l0 = 0; l0 < n_views; l0 += KVC_VIEWS) { /* one launch for up to 64 views */
+        const int32_t nv = n_views - l0 < KVC_VIEWS ? n_views - l0 : KVC_VIEWS;
+        kvc_views vw;
+        memset(&vw, 0, sizeof vw);
+        bool vec = elems % 8 == 0;
+        for (int32_t l = 0; l < nv; l++) {
+            vw.k[l] = (uint16_t *)views[l0 + l].k;
+            vw.v[l] = (uint16_t *)views[l0 + l].v;
+            vec = vec && cuda_aligned16(vw.k[l]) && cuda_aligned16(vw.v[l]);
+        }
+        dim3 grid((unsigned)(2 * (int64_t)n), (unsigned)slices, (unsigned)nv);
+        kv_copy_kernel<<<grid, ROW_THREADS, 0, s->stream>>>(vw, src, dst, elems, slice, vec);
+    }
     cuda_note(s, cudaGetLastError(), "kv_copy_blocks");
 }
 
