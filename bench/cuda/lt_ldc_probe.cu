@@ -20,15 +20,7 @@
 
 #include "bench_check.h"
 #include "graph_names.h"
-
-#define LK(x)                                                                                      \
-    do {                                                                                           \
-        cublasStatus_t s_ = (x);                                                                   \
-        if (s_ != CUBLAS_STATUS_SUCCESS) {                                                         \
-            fprintf(stderr, "%s:%d cublasLt failed (%d)\n", __FILE__, __LINE__, (int)s_);         \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
+#include "lt_gemm.h"
 
 #define REPS 10
 #define CANDS 8
@@ -48,17 +40,15 @@ typedef struct probe {
 } probe;
 
 /* Times one algorithm: us per call over a graph of REPS calls; names the first kernel. */
-static float time_algo(probe *p, cublasLtMatmulDesc_t op, cublasLtMatrixLayout_t la,
-                       cublasLtMatrixLayout_t lb, cublasLtMatrixLayout_t lc, const void *w,
-                       const void *x, void *y, const cublasLtMatmulAlgo_t *algo, char *name,
-                       size_t name_cap)
+static float time_algo(probe *p, const lt_gemm *gm, const void *w, const void *x, void *y,
+                       const cublasLtMatmulAlgo_t *algo, char *name, size_t name_cap)
 {
     const float alpha = 1.0f, beta = 0.0f;
     cudaGraph_t g;
     CK(cudaStreamBeginCapture(p->st, cudaStreamCaptureModeThreadLocal));
     for (int r = 0; r < REPS; r++)
-        if (cublasLtMatmul(p->lt, op, &alpha, w, la, x, lb, &beta, y, lc, y, lc, algo, p->ws,
-                           p->ws_bytes, p->st) != CUBLAS_STATUS_SUCCESS) {
+        if (cublasLtMatmul(p->lt, gm->op, &alpha, w, gm->a, x, gm->b, &beta, y, gm->c, y, gm->c,
+                           algo, p->ws, p->ws_bytes, p->st) != CUBLAS_STATUS_SUCCESS) {
             cudaStreamEndCapture(p->st, &g);
             if (g) cudaGraphDestroy(g);
             cudaGetLastError();
@@ -107,33 +97,16 @@ static void run(probe *p, int m, int n, int ldc, const __half *w, const __half *
                 const __half *bias)
 {
     const int k = 1024;
-    cublasLtMatmulDesc_t op;
-    LK(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
-    int32_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
-    LK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
-    LK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
-    uint32_t epi = CUBLASLT_EPILOGUE_BIAS;
-    LK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
-    int32_t bt = CUDA_R_16F;
-    LK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt));
-    LK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
-    cublasLtMatrixLayout_t la, lb, lc;
-    LK(cublasLtMatrixLayoutCreate(&la, CUDA_R_16F, k, n, k));
-    LK(cublasLtMatrixLayoutCreate(&lb, CUDA_R_16F, k, m, k));
-    LK(cublasLtMatrixLayoutCreate(&lc, CUDA_R_16F, n, m, ldc));
-    cublasLtMatmulPreference_t pref;
-    LK(cublasLtMatmulPreferenceCreate(&pref));
-    uint64_t wsb = p->ws_bytes;
-    LK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &wsb,
-                                            sizeof wsb));
+    lt_gemm g;
+    lt_gemm_make(&g, m, n, k, ldc, bias, p->ws_bytes);
     cublasLtMatmulHeuristicResult_t res[CANDS];
     int nres = 0;
-    LK(cublasLtMatmulAlgoGetHeuristic(p->lt, op, la, lb, lc, lc, pref, CANDS, res, &nres));
+    LK(cublasLtMatmulAlgoGetHeuristic(p->lt, g.op, g.a, g.b, g.c, g.c, g.pref, CANDS, res, &nres));
     char name[512], best_name[512] = "";
     float first = -1.0f, best = 1e30f;
     int best_i = -1;
     for (int i = 0; i < nres; i++) {
-        float us = time_algo(p, op, la, lb, lc, w, x, y, &res[i].algo, name, sizeof name);
+        float us = time_algo(p, &g, w, x, y, &res[i].algo, name, sizeof name);
         if (i == 0) first = us;
         if (us > 0 && us < best) {
             best = us;
@@ -147,11 +120,7 @@ static void run(probe *p, int m, int n, int ldc, const __half *w, const __half *
            m, n, ldc, nres, first, best_i, best,
            ((double)n * k * 2 + (double)m * n * 2) / (best * 1e-6) / 1e12, best_name);
     fflush(stdout);
-    cublasLtMatmulPreferenceDestroy(pref);
-    cublasLtMatrixLayoutDestroy(la);
-    cublasLtMatrixLayoutDestroy(lb);
-    cublasLtMatrixLayoutDestroy(lc);
-    cublasLtMatmulDescDestroy(op);
+    lt_gemm_free(&g);
 }
 
 int main(void)

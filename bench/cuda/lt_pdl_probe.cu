@@ -25,6 +25,7 @@
 
 #include "bench_check.h"
 #include "graph_names.h"
+#include "lt_gemm.h"
 
 /* Make every plain edge from a kernel node into a kernel node whose name `want` accepts
  * programmatic (fired when the upstream kernel's blocks have all triggered or exited). Returns the
@@ -59,15 +60,6 @@ static int cuda_graph_pdl_edges(cudaGraph_t g, int (*want)(const char *name))
     cudaGetLastError();
     return changed;
 }
-
-
-#define LK(x)                                                                                      \
-    do {                                                                                           \
-        if ((x) != CUBLAS_STATUS_SUCCESS) {                                                        \
-            fprintf(stderr, "%s:%d cublasLt failed\n", __FILE__, __LINE__);                       \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
 
 __global__ void late_writer(__half *x, int n, long long spin)
 {
@@ -128,37 +120,20 @@ int main(void)
         CK(cudaMalloc(&bias, (size_t)n * 2));
         fill<<<1024, 256, 0, st>>>(w, (size_t)n * k, 1.0f / (float)k);
         fill<<<64, 256, 0, st>>>(bias, (size_t)n, 0.0f);
-        cublasLtMatmulDesc_t op;
-        LK(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F));
-        int32_t ta = CUBLAS_OP_T, tb = CUBLAS_OP_N;
-        LK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof ta));
-        LK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof tb));
-        uint32_t epi = CUBLASLT_EPILOGUE_BIAS;
-        LK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
-        int32_t bt = CUDA_R_16F;
-        LK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bt, sizeof bt));
-        LK(cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias,
-                                          sizeof bias));
-        cublasLtMatrixLayout_t la, lb, lc;
-        LK(cublasLtMatrixLayoutCreate(&la, CUDA_R_16F, k, n, k));
-        LK(cublasLtMatrixLayoutCreate(&lb, CUDA_R_16F, k, m, k));
-        LK(cublasLtMatrixLayoutCreate(&lc, CUDA_R_16F, n, m, n));
-        cublasLtMatmulPreference_t pref;
-        LK(cublasLtMatmulPreferenceCreate(&pref));
-        uint64_t wsb = ws_bytes;
-        LK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                                                &wsb, sizeof wsb));
+        lt_gemm gm;
+        lt_gemm_make(&gm, m, n, k, n, bias, ws_bytes);
         cublasLtMatmulHeuristicResult_t res;
         int nres = 0;
-        LK(cublasLtMatmulAlgoGetHeuristic(lt, op, la, lb, lc, lc, pref, 1, &res, &nres));
+        LK(cublasLtMatmulAlgoGetHeuristic(lt, gm.op, gm.a, gm.b, gm.c, gm.c, gm.pref, 1, &res,
+                                          &nres));
         const float alpha = 1.0f, beta = b1 ? 1.0f : 0.0f;
         printf("m=%d n=%d k=%d beta=%d\n", m, n, k, b1);
         for (int variant = 0; variant < 2; variant++) { /* 0: plain edges, 1: programmatic */
             cudaGraph_t g;
             CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeThreadLocal));
             late_writer<<<1, 256, 0, st>>>(x, m * k, 400000);
-            LK(cublasLtMatmul(lt, op, &alpha, w, la, x, lb, &beta, y, lc, y, lc, &res.algo, ws,
-                              ws_bytes, st));
+            LK(cublasLtMatmul(lt, gm.op, &alpha, w, gm.a, x, gm.b, &beta, y, gm.c, y, gm.c,
+                              &res.algo, ws, ws_bytes, st));
             CK(cudaStreamEndCapture(st, &g));
             int changed = 0;
             if (variant) {
@@ -193,11 +168,7 @@ int main(void)
             CK(cudaGraphExecDestroy(ex));
             CK(cudaGraphDestroy(g));
         }
-        cublasLtMatmulPreferenceDestroy(pref);
-        cublasLtMatrixLayoutDestroy(la);
-        cublasLtMatrixLayoutDestroy(lb);
-        cublasLtMatrixLayoutDestroy(lc);
-        cublasLtMatmulDescDestroy(op);
+        lt_gemm_free(&gm);
         CK(cudaFree(x));
         CK(cudaFree(w));
         CK(cudaFree(y));

@@ -393,13 +393,21 @@ glossa_status bart_logits_rows(bart_model *m, bart_ws *ws, int32_t row, int32_t 
     const int32_t vocab = m->lm_head.rows, ld = m->logits_ld;
     if ((int64_t)(row + n_rows) * ld > ws->cap_logits)
         return glossa_error(GLOSSA_STATUS_INTERNAL, "rows %d..%d of kept logits", row, row + n_rows);
+    if (n_rows <= 0) return GLOSSA_STATUS_OK;
+    const void *src = bart_ws_at(ws, ws->logits, (size_t)row * (size_t)ld);
     if (ld == vocab)
-        return m->be->ops->download_f32(m->be, dst,
-                                        bart_ws_at(ws, ws->logits, (size_t)row * (size_t)ld),
-                                        (size_t)n_rows * (size_t)vocab);
-    for (int32_t r = 0; r < n_rows; r++) /* row by row: the pad columns stay behind */
-        GLOSSA_TRY(m->be->ops->download_f32(
-            m->be, dst + (size_t)r * (size_t)vocab,
-            bart_ws_at(ws, ws->logits, (size_t)(row + r) * (size_t)ld), (size_t)vocab));
+        return m->be->ops->download_f32(m->be, dst, src, (size_t)n_rows * (size_t)vocab);
+    /* one download of the rows' span into host staging, then the pad columns left behind */
+    const size_t span = (size_t)(n_rows - 1) * (size_t)ld + (size_t)vocab;
+    if (span > ws->cap_hlogits) {
+        float *h = realloc(ws->hlogits, span * sizeof *h);
+        if (!h) return glossa_error(GLOSSA_STATUS_OUT_OF_MEMORY, "logits staging");
+        ws->hlogits = h;
+        ws->cap_hlogits = span;
+    }
+    GLOSSA_TRY(m->be->ops->download_f32(m->be, ws->hlogits, src, span));
+    for (int32_t r = 0; r < n_rows; r++)
+        memcpy(dst + (size_t)r * (size_t)vocab, ws->hlogits + (size_t)r * (size_t)ld,
+               (size_t)vocab * sizeof *dst);
     return GLOSSA_STATUS_OK;
 }

@@ -116,6 +116,7 @@ void bart_ws_free(bart_ws *ws)
     bart_graphs_free(ws->graphs);
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) dev_free(be, bufs[i]);
     free(ws->hidx);
+    free(ws->hlogits);
     free(ws->host_pos);
     free(ws);
 }

@@ -22,6 +22,8 @@ struct bart_ws {
     int32_t *host_pos;                 /* (cap_tok) host staging */
     int32_t *didx, *hidx;              /* (cap_idx) a decoder pass's index arrays, one upload */
     int64_t cap_idx;
+    float *hlogits; /* (cap_hlogits) host staging of padded logits rows */
+    size_t cap_hlogits;
     uint64_t epoch;                    /* bumped whenever a buffer above moves */
     bart_graphs *graphs;               /* recorded decoder passes; NULL: none */
     int table_pow2;                    /* GLOSSA_TABLE_POW2 (read once): 1, 0, or -1 unset */

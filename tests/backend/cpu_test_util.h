@@ -42,6 +42,18 @@ static inline float *rand_buf(size_t n, float lo, float hi)
     return p;
 }
 
+/* A malloc'd copy of x (rows, n) with rows ld >= n apart, the pad columns set to fill (e.g. values
+ * that would win if an op read past n). */
+static inline float *pad_rows(const float *x, int32_t rows, int32_t n, int32_t ld, float fill)
+{
+    const size_t total = (size_t)rows * (size_t)ld;
+    float *p = malloc((total ? total : 1) * sizeof *p);
+    for (int32_t r = 0; r < rows; r++)
+        for (int32_t t = 0; t < ld; t++)
+            p[(size_t)r * ld + t] = t < n ? x[(size_t)r * n + t] : fill;
+    return p;
+}
+
 /* Round values to what dtype holds (the reference then sees exactly the weight the backend got)
  * and build the host tensor in that dtype; returns a malloc'd buffer. */
 static inline void *to_dtype(float *v, size_t n, gl_dtype t)

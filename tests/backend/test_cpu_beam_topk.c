@@ -107,13 +107,7 @@ static void run_case_ld(backend *cpu, int32_t n, int32_t n_groups, const int32_t
         row += beams[g] + 1;
     }
     const int32_t ld = n + pad;
-    float *xs = x;
-    if (pad > 0) {
-        xs = malloc((size_t)rows * (size_t)ld * sizeof *xs);
-        for (int32_t r = 0; r < rows; r++)
-            for (int32_t t = 0; t < ld; t++)
-                xs[(size_t)r * ld + t] = t < n ? x[(size_t)r * n + t] : INFINITY;
-    }
+    float *xs = pad > 0 ? pad_rows(x, rows, n, ld, INFINITY) : x;
     CHECK_OK(cpu->ops->beam_topk(cpu, rows, n, ld, xs, n_groups, gs));
     if (xs != x) free(xs);
     int bad = 0;

@@ -201,13 +201,7 @@ static void run_case_ld(backend *gpu, backend *cpu, int32_t n, int32_t n_groups,
     }
     /* pad > 0: the GPU reads rows ld = n + pad apart whose pad columns hold +inf */
     const int32_t ld = n + pad;
-    float *xs = x;
-    if (pad > 0) {
-        xs = malloc((size_t)m * (size_t)ld * sizeof *xs);
-        for (int32_t r = 0; r < m; r++)
-            for (int32_t t = 0; t < ld; t++)
-                xs[(size_t)r * ld + t] = t < n ? x[(size_t)r * n + t] : INFINITY;
-    }
+    float *xs = pad > 0 ? pad_rows(x, m, n, ld, INFINITY) : x;
     void *xg = dev_upload(gpu, xs, (size_t)m * (size_t)ld), *xc = dev_upload(cpu, x, total);
     if (xs != x) free(xs);
     if (xg && xc) {
