@@ -288,6 +288,16 @@ typedef struct backend_ops {
      * gl_dec_stack above) in one call. true when it ran; false, with nothing launched, when the
      * backend does not take this call (the caller runs the layers op by op). */
     bool (*decoder_stack)(backend *b, const gl_dec_stack *st);
+
+    /* Optional fusion (NULL: none): a pass's logits and their row-wise argmax in one call.
+     * linear(b, m, x, x_stride, w, bias, GL_ACT_NONE, NULL, y) (y dense, n = w->rows columns),
+     * and ids[i] (device, m of them) = argmax(b, m, n_valid, n, y) of that product, without a
+     * host wait, so that it can be recorded in a graph with the pass. n_valid <= w->rows (the
+     * columns past it, e.g. a vocabulary's row padding, never win). true when it ran; false,
+     * with nothing launched, when the backend declines (it then declines every call). */
+    bool (*linear_argmax)(backend *b, int32_t m, const void *x, int32_t x_stride,
+                          const gl_weight *w, const gl_weight *bias, int32_t n_valid, void *y,
+                          int32_t *ids);
 } backend_ops;
 
 struct backend {

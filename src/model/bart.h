@@ -93,6 +93,9 @@ typedef struct bart_dec_batch {
     const int32_t *cross_lens;   /* (n_seqs) source lengths */
     int32_t cross_max_blocks;
     bool all_logits;             /* logits of every token, else of each sequence's last */
+    bool want_ids;               /* (not with all_logits) the rows' argmax is computed with the
+                                    pass where the backend fuses it (linear_argmax): then
+                                    bart_logits_argmax only fetches it */
 } bart_dec_batch;
 
 /* Activation workspace, grown on demand (no allocation when a pass fits). */

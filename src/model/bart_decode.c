@@ -6,6 +6,7 @@
  *   post-LN layer: x = LN(x + attn(x));  x = LN(x + cross(x));  x = LN(x + fc2(act(fc1(x))))
  *   [final layer_norm];  logits = x lm_head^T + final_logits_bias
  */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@ typedef struct dec_views {
 /* A decoder pass's index arrays on the device (one upload: decode_pack). */
 typedef struct dec_idx {
     int32_t *ids, *pos, *slots, *off, *lens, *xlens, *rows, *tab, *xtab;
+    int32_t *out_ids;                /* (n_run) the argmax of the logits rows, when fused */
     int32_t tab_stride, xtab_stride; /* block-table row widths */
     bool rows_in_order;              /* rows[s] == s (one token each): no gather before lm_head */
 } dec_idx;
@@ -136,8 +138,8 @@ static glossa_status decode_pack(bart_ws *ws, const bart_dec_batch *b, int32_t n
     int64_t o_ids = 0, o_pos = o_ids + n_tok, o_slots = o_pos + n_tok, o_off = o_slots + n_tok;
     int64_t o_lens = o_off + n + 1, o_xlens = o_lens + n, o_rows = o_xlens + n;
     int64_t o_tab = o_rows + n, o_xtab = o_tab + (int64_t)n * stride;
-    int64_t total = o_xtab + (int64_t)n * xstride;
-    GLOSSA_TRY(bart_ws_reserve_idx(ws, total));
+    int64_t total = o_xtab + (int64_t)n * xstride, o_out = total; /* out: not uploaded */
+    GLOSSA_TRY(bart_ws_reserve_idx(ws, total + n));
     int32_t *h = ws->hidx, nb = b->n_seqs, tb = b->off[nb]; /* the batch's own rows, tokens */
     memcpy(h + o_ids, b->ids, (size_t)tb * sizeof *h);
     GLOSSA_TRY(bart_position_rows(ws->m, &ws->m->dec_pos, h + o_pos, b->positions, tb));
@@ -168,8 +170,9 @@ static glossa_status decode_pack(bart_ws *ws, const bart_dec_batch *b, int32_t n
     int32_t *d = ws->didx;
     bool in_order = true;
     for (int32_t s = 0; s < n && in_order; s++) in_order = h[o_rows + s] == s;
-    *ix = (dec_idx){d + o_ids, d + o_pos,  d + o_slots, d + o_off, d + o_lens, d + o_xlens,
-                    d + o_rows, d + o_tab, d + o_xtab, stride, xstride, in_order};
+    *ix = (dec_idx){d + o_ids,   d + o_pos,  d + o_slots, d + o_off,  d + o_lens,
+                    d + o_xlens, d + o_rows, d + o_tab,   d + o_xtab, d + o_out,
+                    stride,      xstride,    in_order};
     return GLOSSA_STATUS_OK;
 }
 
@@ -218,9 +221,10 @@ static bool decode_stack(bart_model *m, bart_ws *ws, const bart_kv *kv, const de
     return ran;
 }
 
-/* The pass's ops, from the embeddings to the logits in ws->logits (rows: logits rows). */
-static void decode_ops(bart_model *m, bart_ws *ws, const bart_kv *kv, int32_t n_seqs,
-                       int32_t n_tok, bool all_logits, const dec_idx *ix)
+/* The pass's ops, from the embeddings to the logits in ws->logits (rows: logits rows), with
+ * want_ids their argmax into ix->out_ids where the backend fuses it (ws->lm_argmax). */
+static void decode_ops(bart_model *m, bart_ws *ws, const bart_kv *kv, int32_t n_seqs, int32_t n_tok,
+                       bool all_logits, bool want_ids, const dec_idx *ix)
 {
     backend *be = m->be;
     const model_config *c = &m->cfg;
@@ -244,9 +248,14 @@ static void decode_ops(bart_model *m, bart_ws *ws, const bart_kv *kv, int32_t n_
     }
     gl_weight head = m->lm_head; /* logits_ld rows: the storage's pad rows are zero */
     head.rows = m->logits_ld;
-    be->ops->linear(be, rows, src, d, &head,
-                    m->final_logits_bias.data ? &m->final_logits_bias : NULL, GL_ACT_NONE, NULL,
-                    ws->logits);
+    const gl_weight *bias = m->final_logits_bias.data ? &m->final_logits_bias : NULL;
+    if (want_ids && !all_logits && ws->lm_argmax != 0 && be->ops->linear_argmax) {
+        bool ran = be->ops->linear_argmax(be, rows, src, d, &head, bias, m->lm_head.rows,
+                                          ws->logits, ix->out_ids);
+        ws->lm_argmax = ran ? 1 : 0;
+        if (ran) return;
+    }
+    be->ops->linear(be, rows, src, d, &head, bias, GL_ACT_NONE, NULL, ws->logits);
 }
 
 /* Table widths rounded up to a power of two, so that a growing context changes the recorded
@@ -259,20 +268,25 @@ static int32_t pow2_at_least(int32_t v)
 }
 
 /* GLOSSA_GRAPHS_CHECK=1 (debugging): after a replayed pass, run the same pass unrecorded and
- * compare the logits; a difference is logged with the pass's shape. */
+ * compare the logits (and the fused argmax ids); a difference is logged with the pass's shape. */
 static glossa_status decode_graph_check(bart_model *m, bart_ws *ws, const bart_kv *kv,
-                                        int32_t n_seqs, const dec_idx *ix)
+                                        int32_t n_seqs, bool want_ids, const dec_idx *ix)
 {
     const int32_t ld = m->logits_ld; /* whole padded rows: the pad columns are zero both times */
     size_t n = (size_t)n_seqs * (size_t)ld;
+    bool ids = want_ids && ws->lm_argmax == 1;
     float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
-    glossa_status st = a && b ? GLOSSA_STATUS_OK
-                              : glossa_error(GLOSSA_STATUS_OUT_OF_MEMORY, "graph check");
+    int32_t *ia = malloc((size_t)n_seqs * 2 * sizeof *ia), *ib = ia ? ia + n_seqs : NULL;
+    glossa_status st =
+        a && b && ia ? GLOSSA_STATUS_OK : glossa_error(GLOSSA_STATUS_OUT_OF_MEMORY, "graph check");
+    size_t ib_bytes = (size_t)n_seqs * sizeof *ia;
     if (st == GLOSSA_STATUS_OK) st = m->be->ops->download_f32(m->be, a, ws->logits, n);
+    if (st == GLOSSA_STATUS_OK && ids) st = m->be->ops->download(m->be, ia, ix->out_ids, ib_bytes);
     if (st == GLOSSA_STATUS_OK) {
-        decode_ops(m, ws, kv, n_seqs, n_seqs, false, ix);
+        decode_ops(m, ws, kv, n_seqs, n_seqs, false, want_ids, ix);
         st = m->be->ops->download_f32(m->be, b, ws->logits, n);
     }
+    if (st == GLOSSA_STATUS_OK && ids) st = m->be->ops->download(m->be, ib, ix->out_ids, ib_bytes);
     if (st == GLOSSA_STATUS_OK) {
         float worst = 0.0f;
         int32_t bad_row = -1, n_bad = 0;
@@ -289,33 +303,39 @@ static glossa_status decode_graph_check(bart_model *m, bart_ws *ws, const bart_k
                 d = fmaxf(d, fabsf(a[(size_t)r * ld + j] - b[(size_t)r * ld + j]));
             n_bad += d > 1e-3f;
         }
+        int32_t ids_bad = 0;
+        for (int32_t r = 0; ids && r < n_seqs; r++)
+            ids_bad += ia[r] != ib[r];
+        if (ids_bad > 0 && worst == 0.0f) worst = FLT_MIN; /* counted as a bad pass below */
         static long passes, bad;
         passes++;
         if (worst > 0.0f) {
             bad++;
             GLOSSA_LOG_WARN("graph check: pass %ld (%ld bad): n_seqs %d strides %d/%d: %d rows "
-                            "differ, worst %g at row %d",
+                            "differ, worst %g at row %d; %d argmax ids differ",
                             passes, bad, n_seqs, ix->tab_stride, ix->xtab_stride, n_bad, worst,
-                            bad_row);
+                            bad_row, ids_bad);
         }
     }
     free(a);
     free(b);
+    free(ia);
     return st;
 }
 
 /* Record the pass into a graph when its shape has come before, replay it when recorded; false:
  * run it unrecorded (no graph support, teacher forcing, or recording failed). */
 static bool decode_graph(bart_model *m, bart_ws *ws, const bart_kv *kv, int32_t n_seqs,
-                         const dec_idx *ix, glossa_status *st)
+                         bool want_ids, const dec_idx *ix, glossa_status *st)
 {
     backend *be = m->be;
-    bart_graph_key key = {n_seqs, ix->tab_stride, ix->xtab_stride, 0, be->ops->graph_epoch(be),
-                          ws->epoch, kv->epoch};
+    bart_graph_key key = {n_seqs,   ix->tab_stride,           ix->xtab_stride,
+                          want_ids, be->ops->graph_epoch(be), ws->epoch,
+                          kv->epoch};
     bool record = false;
     void *g = bart_graphs_get(ws->graphs, &key, &record);
     if (!g && record && be->ops->graph_begin(be) == GLOSSA_STATUS_OK) {
-        decode_ops(m, ws, kv, n_seqs, n_seqs, false, ix);
+        decode_ops(m, ws, kv, n_seqs, n_seqs, false, want_ids, ix);
         glossa_status rs = be->ops->graph_end(be, &g);
         if (rs != GLOSSA_STATUS_OK) {
             GLOSSA_LOG_WARN("decoder pass of %d sequences not recorded (%s): runs unrecorded",
@@ -330,7 +350,8 @@ static bool decode_graph(bart_model *m, bart_ws *ws, const bart_kv *kv, int32_t 
     }
     if (!g) return false;
     *st = be->ops->graph_launch(be, g);
-    if (*st == GLOSSA_STATUS_OK && ws->graph_check) *st = decode_graph_check(m, ws, kv, n_seqs, ix);
+    if (*st == GLOSSA_STATUS_OK && ws->graph_check)
+        *st = decode_graph_check(m, ws, kv, n_seqs, want_ids, ix);
     return true;
 }
 
@@ -364,9 +385,16 @@ glossa_status bart_decode(bart_model *m, bart_ws *ws, const bart_kv *kv, const b
     dec_idx ix;
     GLOSSA_TRY(decode_pack(ws, b, run_tok, stride, xstride, n_run, &ix));
     glossa_status st = GLOSSA_STATUS_OK;
-    if (!graphs || !decode_graph(m, ws, kv, n_run, &ix, &st))
-        decode_ops(m, ws, kv, n_run, run_tok, b->all_logits, &ix);
+    bool want_ids = b->want_ids && !b->all_logits;
+    ws->ids_rows = 0;
+    if (!graphs || !decode_graph(m, ws, kv, n_run, want_ids, &ix, &st))
+        decode_ops(m, ws, kv, n_run, run_tok, b->all_logits, want_ids, &ix);
     GLOSSA_TRY(st);
+    /* a replay ran what its recording ran; lm_argmax is a property of the backend */
+    if (want_ids && ws->lm_argmax == 1) {
+        ws->dids = ix.out_ids;
+        ws->ids_rows = rows;
+    }
     if (!logits) return GLOSSA_STATUS_OK; /* kept on the device: bart_logits_* */
     return bart_logits_rows(m, ws, 0, rows, logits);
 }
@@ -376,6 +404,8 @@ glossa_status bart_logits_argmax(bart_model *m, bart_ws *ws, int32_t rows, int32
     int32_t vocab = m->lm_head.rows;
     if ((int64_t)rows * m->logits_ld > ws->cap_logits)
         return glossa_error(GLOSSA_STATUS_INTERNAL, "argmax over %d rows of kept logits", rows);
+    if (rows <= ws->ids_rows) /* computed with the pass */
+        return m->be->ops->download(m->be, ids, ws->dids, (size_t)rows * sizeof *ids);
     return m->be->ops->argmax(m->be, rows, vocab, m->logits_ld, ws->logits, ids);
 }
 

@@ -94,6 +94,7 @@ glossa_status bart_ws_new(bart_model *m, bart_ws **out)
     bart_ws *ws = calloc(1, sizeof *ws);
     if (!ws) return glossa_error(GLOSSA_STATUS_OUT_OF_MEMORY, "workspace");
     ws->m = m;
+    ws->lm_argmax = -1;
     ws->esz = gl_dtype_size(m->be->act_dtype);
     ws->graphs = bart_graphs_new(m->be);
     const char *p2 = getenv("GLOSSA_TABLE_POW2");

@@ -22,6 +22,9 @@ struct bart_ws {
     int32_t *host_pos;                 /* (cap_tok) host staging */
     int32_t *didx, *hidx;              /* (cap_idx) a decoder pass's index arrays, one upload */
     int64_t cap_idx;
+    int32_t *dids; /* the last pass's argmax ids on the device (in didx, after its index arrays) */
+    int32_t ids_rows; /* rows of dids the last pass computed (0: none; bart_logits_argmax) */
+    int lm_argmax;    /* the backend's linear_argmax: -1 not tried yet, 0 declined, 1 runs */
     float *hlogits; /* (cap_hlogits) host staging of padded logits rows */
     size_t cap_hlogits;
     uint64_t epoch;                    /* bumped whenever a buffer above moves */

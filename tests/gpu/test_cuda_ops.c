@@ -551,6 +551,127 @@ static void test_argmax(const pair *p)
     }
 }
 
+/* ---- linear_argmax ---- */
+
+/* linear_argmax against the linear op of the CPU (logits) and the argmax op over its own logits
+ * (ids: exact, also from a graph replayed twice: the kernel's block counter resets itself); the
+ * CPU's logit at each id within the tolerance of the CPU row's maximum (near ties may differ).
+ * Row 3 of x holds a NaN (every logit NaN: column 0); with a bias, the columns past n_valid get
+ * +80 (they would win if read); tie: two identical weight rows with the largest bias (the lower
+ * column wins). n % 8 == 0, k % 128 == 0 and m <= 64 run the fused kernel, the rest the
+ * fallback. */
+static void run_linear_argmax(const pair *p, int m, int k, int n, int n_valid, int x_extra,
+                              bool with_bias, bool tie, gl_dtype wt)
+{
+    backend *g = p->g, *c = p->c;
+    int xs = k + x_extra;
+    size_t mn = (size_t)m * n;
+    float *x = rnd((size_t)m * xs, -1, 1, p->act);
+    if (m > 3) x[3 * (size_t)xs + (size_t)k / 2] = NAN;
+    float *wv = rand_buf((size_t)n * k, -0.5f, 0.5f), *bv = rand_buf((size_t)n, -1, 1);
+    int t0 = n_valid / 3, t1 = n_valid - 1;
+    if (tie && t1 > t0) {
+        memcpy(wv + (size_t)t1 * k, wv + (size_t)t0 * k, (size_t)k * sizeof *wv);
+        bv[t0] = bv[t1] = 40.0f;
+    }
+    for (int col = n_valid; col < n; col++)
+        bv[col] = 80.0f;
+    wpair w = make_wpair(p, wv, n, k, wt), bias = make_wpair(p, bv, 1, n, wt);
+    void *dx = dev_f32(g, x, (size_t)m * xs), *dy = dev_alloc(g, mn * act_size(g));
+    int32_t *dids = dev_alloc(g, (size_t)m * sizeof(int32_t));
+    poison(g, dy, mn);
+    bool ran =
+        g->ops->linear_argmax(g, m, dx, xs, &w.g, with_bias ? &bias.g : NULL, n_valid, dy, dids);
+    int32_t *ids = malloc((size_t)m * 3 * sizeof *ids), *ref = ids + m, *rep = ids + 2 * m;
+    for (int i = 0; i < 3 * m; i++)
+        ids[i] = -7;
+    CHECK_OK(g->ops->download(g, ids, dids, (size_t)m * sizeof *ids));
+    float *y = host_f32(g, dy, mn);
+    CHECK_OK(g->ops->argmax(g, m, n_valid, n, dy, ref));
+    void *cx = dev_f32(c, x, (size_t)m * xs), *cy = dev_alloc(c, mn * act_size(c));
+    c->ops->linear(c, m, cx, xs, &w.c, with_bias ? &bias.c : NULL, GL_ACT_NONE, NULL, cy);
+    float *yc = host_f32(c, cy, mn);
+
+    char what[160];
+    snprintf(what, sizeof what, "linear_argmax m=%d k=%d n=%d valid=%d xs=%d bias=%d tie=%d w=%s",
+             m, k, n, n_valid, xs, with_bias, tie, gl_dtype_name(wt));
+    CHECK_MSG(ran, "%s: declined", what);
+    record(p, "linear_argmax logits", rel_err(y, yc, mn), what);
+    int same = memcmp(ids, ref, (size_t)m * sizeof *ids) == 0;
+    for (int i = 0; i < m && !same; i++)
+        if (ids[i] != ref[i])
+            fprintf(stderr, "  %s row %d: fused %d argmax op %d\n", what, i, ids[i], ref[i]);
+    record_exact(p, "linear_argmax ids = argmax op", same, what);
+    double worst = 0;
+    int want_ok = 1;
+    for (int i = 0; i < m; i++) {
+        const float *r = yc + (size_t)i * n;
+        if (m > 3 && i == 3) {
+            want_ok &= ids[i] == 0;
+            continue;
+        }
+        if (tie && t1 > t0 && with_bias) want_ok &= ids[i] == t0;
+        float mx = -INFINITY, amax = 0;
+        for (int col = 0; col < n_valid; col++) {
+            mx = r[col] > mx ? r[col] : mx;
+            amax = fabsf(r[col]) > amax ? fabsf(r[col]) : amax;
+        }
+        double e =
+            ids[i] >= 0 && ids[i] < n_valid ? (mx - r[ids[i]]) / (amax > 0 ? amax : 1) : INFINITY;
+        worst = e > worst ? e : worst;
+    }
+    record(p, "linear_argmax id vs cpu max", worst, what);
+    record_exact(p, "linear_argmax NaN row / tie", want_ok, what);
+
+    void *graph = NULL; /* recorded, replayed twice */
+    CHECK_OK(g->ops->graph_begin(g));
+    g->ops->linear_argmax(g, m, dx, xs, &w.g, with_bias ? &bias.g : NULL, n_valid, dy, dids);
+    CHECK_OK(g->ops->graph_end(g, &graph));
+    int replays_same = 1;
+    for (int r = 0; r < 2 && graph; r++) {
+        for (int i = 0; i < m; i++)
+            rep[i] = -7;
+        CHECK_OK(g->ops->upload(g, dids, rep, (size_t)m * sizeof *rep)); /* unwritten: fails */
+        CHECK_OK(g->ops->graph_launch(g, graph));
+        CHECK_OK(g->ops->download(g, rep, dids, (size_t)m * sizeof *rep));
+        replays_same &= memcmp(rep, ids, (size_t)m * sizeof *rep) == 0;
+    }
+    if (graph) g->ops->graph_free(g, graph);
+    record_exact(p, "linear_argmax graph replays", replays_same && graph, what);
+
+    g->ops->free(g, dx);
+    g->ops->free(g, dy);
+    g->ops->free(g, dids);
+    c->ops->free(c, cx);
+    c->ops->free(c, cy);
+    free_wpair(p, &w);
+    free_wpair(p, &bias);
+    free(x);
+    free(wv);
+    free(bv);
+    free(y);
+    free(yc);
+    free(ids);
+}
+
+static void test_linear_argmax(const pair *p)
+{
+    if (!p->g->ops->linear_argmax) return;
+    /* 9..32 rows: the fused kernel's token tiles (16, 32 rows), several tiles per warp
+     * (n = 40,000: 2,500 tiles of 16); below and above: linear + the argmax kernels; biases or
+     * none, a padded x stride, every weight dtype */
+    static const int ms[] = {1, 5, 9, 16, 17, 33, 64};
+    for (int mi = 0; mi < 7; mi++)
+        run_linear_argmax(p, ms[mi], 1024, mi % 2 ? 40000 : 1000, mi % 2 ? 39997 : 1000,
+                          mi % 3 ? 0 : 8, mi % 4 != 1, mi == 5, TEST_DTYPE(mi));
+    run_linear_argmax(p, 32, 1024, 40000, 39990, 0, true, true, GL_DTYPE_F16);
+    run_linear_argmax(p, 24, 128, 136, 130, 0, true, false, GL_DTYPE_BF16); /* a group a tile */
+    /* fallbacks: m > 64, n % 8 != 0, k % 128 != 0 */
+    run_linear_argmax(p, 65, 1024, 1000, 999, 0, true, true, GL_DTYPE_F16);
+    run_linear_argmax(p, 33, 1024, 1003, 1003, 0, true, false, GL_DTYPE_F32);
+    run_linear_argmax(p, 9, 100, 1000, 996, 0, true, false, GL_DTYPE_F16);
+}
+
 /* ---- paged K/V ---- */
 
 typedef struct kv_pool {
@@ -759,6 +880,77 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* The 50 calls of op (0: linear with act, 1: linear_argmax) recorded into one graph: us per call,
+ * median of 9 replays. */
+static double time_graph(backend *g, int op, int m, const void *x, int k, const gl_weight *w,
+                         const gl_weight *b, gl_act act, int n_valid, void *y, int32_t *ids)
+{
+    void *graph = NULL;
+    for (int r = 0; r < 2; r++) { /* the first call outside the recording grows scratch */
+        if (r == 1) CHECK_OK(g->ops->graph_begin(g));
+        for (int i = 0; i < (r ? 50 : 1); i++) {
+            if (op)
+                g->ops->linear_argmax(g, m, x, k, w, b, n_valid, y, ids);
+            else
+                g->ops->linear(g, m, x, k, w, b, act, NULL, y);
+        }
+    }
+    CHECK_OK(g->ops->graph_end(g, &graph));
+    double t[9];
+    for (int r = 0; r < 9; r++) {
+        g->ops->sync(g);
+        double t0 = now_s();
+        CHECK_OK(g->ops->graph_launch(g, graph));
+        g->ops->sync(g);
+        t[r] = (now_s() - t0) / 50 * 1e6;
+    }
+    g->ops->graph_free(g, graph);
+    for (int a = 0; a < 9; a++)
+        for (int c = a + 1; c < 9; c++)
+            if (t[c] < t[a]) {
+                double z = t[a];
+                t[a] = t[c];
+                t[c] = z;
+            }
+    return t[4];
+}
+
+/* mbart-large-50's lm_head (250,054 rows, stored 250,056, k = 1,024): the linear op alone, and
+ * linear_argmax (GLOSSA_CUDA_LM_ARGMAX_MIN=65: the linear op + the argmax kernels). */
+static void time_lm_head(backend *g)
+{
+    const int n = 250056, k = 1024, nv = 250054;
+    float *wv = rand_buf((size_t)n * k, -0.05f, 0.05f), *bv = rand_buf((size_t)n, -1, 1);
+    void *wh = to_dtype(wv, (size_t)n * k, GL_DTYPE_F16),
+         *bh = to_dtype(bv, (size_t)n, GL_DTYPE_F16);
+    gl_weight w, b;
+    CHECK_OK(g->ops->weight_from_host(g, wh, GL_DTYPE_F16, n, k, &w));
+    CHECK_OK(g->ops->weight_from_host(g, bh, GL_DTYPE_F16, n, 1, &b));
+    free(wv);
+    free(wh);
+    float *xv = rand_buf((size_t)64 * k, -1, 1);
+    void *x = dev_f32(g, xv, (size_t)64 * k), *y = dev_alloc(g, (size_t)64 * n * 2);
+    int32_t *ids = dev_alloc(g, 64 * sizeof(int32_t));
+    static const int ms[] = {1, 8, 16, 32, 48, 64};
+    for (int mi = 0; mi < 6; mi++) {
+        int m = ms[mi];
+        double tl = time_graph(g, 0, m, x, k, &w, &b, GL_ACT_NONE, nv, y, ids);
+        double ta =
+            g->ops->linear_argmax ? time_graph(g, 1, m, x, k, &w, &b, GL_ACT_NONE, nv, y, ids) : 0;
+        printf("time lm_head m=%d: linear %.2f us (%.0f GB/s), linear_argmax %.2f us (%.0f GB/s)\n",
+               m, tl, (double)n * k * 2 / tl * 1e-3, ta,
+               ta > 0 ? (double)n * k * 2 / ta * 1e-3 : 0);
+    }
+    g->ops->free(g, ids);
+    g->ops->free(g, y);
+    g->ops->free(g, x);
+    g->ops->weight_free(g, &w);
+    g->ops->weight_free(g, &b);
+    free(xv);
+    free(bv);
+    free(bh);
+}
+
 static void time_linear(void)
 {
     backend *g = NULL;
@@ -779,29 +971,9 @@ static void time_linear(void)
             int m = ms[mi];
             /* 50 calls recorded into one graph (host launch costs out of the figure) */
             gl_act act = k == 1024 && n == 4096 ? GL_ACT_GELU : GL_ACT_NONE;
-            g->ops->linear(g, m, x, k, &w, &b, act, NULL, y); /* scratch grows outside capture */
-            void *graph = NULL;
-            CHECK_OK(g->ops->graph_begin(g));
-            for (int i = 0; i < 50; i++) g->ops->linear(g, m, x, k, &w, &b, act, NULL, y);
-            CHECK_OK(g->ops->graph_end(g, &graph));
-            double t[9];
-            for (int r = 0; r < 9; r++) {
-                g->ops->sync(g);
-                double t0 = now_s();
-                CHECK_OK(g->ops->graph_launch(g, graph));
-                g->ops->sync(g);
-                t[r] = (now_s() - t0) / 50 * 1e6;
-            }
-            g->ops->graph_free(g, graph);
-            for (int a = 0; a < 9; a++)
-                for (int c = a + 1; c < 9; c++)
-                    if (t[c] < t[a]) {
-                        double z = t[a];
-                        t[a] = t[c];
-                        t[c] = z;
-                    }
-            printf("time linear m=%d n=%d k=%d: %.2f us, %.0f GB/s of weights\n", m, n, k, t[4],
-                   (double)n * k * 2 / t[4] * 1e-3);
+            double t = time_graph(g, 0, m, x, k, &w, &b, act, 0, y, NULL);
+            printf("time linear m=%d n=%d k=%d: %.2f us, %.0f GB/s of weights\n", m, n, k, t,
+                   (double)n * k * 2 / t * 1e-3);
         }
         g->ops->free(g, y);
         g->ops->free(g, x);
@@ -813,6 +985,7 @@ static void time_linear(void)
         free(wv);
         free(bv);
     }
+    time_lm_head(g);
     backend_destroy(g);
 }
 
@@ -847,6 +1020,7 @@ static void run_all(backend *cpu, gl_dtype act)
     test_embed(&p);
     test_gather(&p);
     test_argmax(&p);
+    test_linear_argmax(&p);
     test_kv(&p);
     test_linear_kv(&p);
     p.g->ops->sync(p.g);
@@ -862,6 +1036,13 @@ static void run_all(backend *cpu, gl_dtype act)
     if (!variant_begin(&p, tag, sizeof tag, "skinny-32", "GLOSSA_CUDA_SKINNY_M", "32")) return;
     for (int m = 17; m <= 32; m += 5)
         run_linear(&p, m, 1024, 1000, 8, GL_DTYPE_F16, true, (gl_act)(m % 5), m % 3);
+    backend_destroy(p.g);
+
+    /* the fused lm_head + argmax kernel from one row on (its 8-token tile) */
+    if (!variant_begin(&p, tag, sizeof tag, "lm-argmax-1", "GLOSSA_CUDA_LM_ARGMAX_MIN", "1"))
+        return;
+    run_linear_argmax(&p, 1, 1024, 40000, 39997, 0, true, false, GL_DTYPE_F16);
+    run_linear_argmax(&p, 5, 1024, 1000, 1000, 8, true, true, GL_DTYPE_BF16);
     backend_destroy(p.g);
 
     /* cuBLASLt for every m (the skinny kernel off) */

@@ -136,6 +136,7 @@ static void cu_destroy(backend *b)
         cuda_misc_release(s);
         cuda_beam_release(s);
         cuda_decoder_stack_release(s);
+        cuda_lm_argmax_release(s);
         cudaFree(s->staging);
         if (s->stream) cudaStreamDestroy(s->stream);
         free(s);
@@ -187,11 +188,7 @@ static glossa_status cu_download(backend *b, void *dst, const void *src, size_t 
 {
     cuda_state *s = cuda_state_of(b);
     cuda_bind(s);
-    if (bytes)
-        GLOSSA_TRY(cuda_check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, s->stream),
-                              "download"));
-    GLOSSA_TRY(cuda_check(cudaStreamSynchronize(s->stream), "download (sync)"));
-    return cuda_sticky_status(s);
+    return cuda_download_small(s, dst, src, bytes, "download");
 }
 
 static void cu_sync(backend *b)
@@ -331,6 +328,7 @@ static const backend_ops cuda_ops = {
     cuda_op_linear_kv,       /* linear_kv */
     cuda_op_attention_paged_kv, /* attention_paged_kv */
     cuda_op_decoder_stack,   /* decoder_stack */
+    cuda_op_linear_argmax,   /* linear_argmax */
 };
 
 extern "C" int backend_cuda_device_count(void)
@@ -358,6 +356,7 @@ static glossa_status cu_init_state(cuda_state *s, int device)
     const char *env = getenv("GLOSSA_CUDA_PDL");
     s->pdl = !(env && env[0] == '0');
     s->gt_on = -1; /* GLOSSA_CUDA_GRAPH_TIMING read at the first replay */
+    cuda_lm_argmax_init(s);
     return cuda_linear_init(s);
 }
 

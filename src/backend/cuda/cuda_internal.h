@@ -65,10 +65,18 @@ typedef struct cuda_state {
     const void *pf_last;
     bool pf_off;
     /* cuda_misc.cu */
-    void *argmax_scratch;         /* per-chunk (value, index) partials, then the ids */
+    void *argmax_scratch;         /* per-chunk (value, index) partials */
     size_t argmax_scratch_bytes;
-    int32_t *argmax_host;         /* pinned, argmax_host_n ids */
+    void *argmax_ids;             /* the argmax op's ids on the device */
+    size_t argmax_ids_bytes;
+    int32_t *argmax_host;         /* pinned bounce buffer of small downloads (argmax_host_n ints) */
     size_t argmax_host_n;
+    /* cuda_lm_argmax.cu */
+    void *la_scratch;             /* per-block (value, index) partials, then the blocks' counter */
+    size_t la_scratch_bytes;
+    bool la_off;                  /* GLOSSA_CUDA_LM_ARGMAX=0: the linear_argmax op declines */
+    int32_t la_min_m, la_max_m;   /* rows the fused kernel runs for (GLOSSA_CUDA_LM_ARGMAX_MIN /
+                                     _MAX; else: linear + the argmax kernels) */
     /* cuda_beam.cu */
     void *beam_dev;               /* beam_topk: uploaded descriptors and the passes' buffers */
     size_t beam_dev_bytes;
@@ -180,11 +188,26 @@ void cuda_op_gather_rows(backend *b, int32_t m, int32_t d, const void *x, const 
                          void *y);
 glossa_status cuda_op_argmax(backend *b, int32_t m, int32_t n, int32_t ld, const void *x,
                              int32_t *out);
+/* The argmax kernels alone: ids[i] (device) = the argmax of row i's first n of ld columns. */
+glossa_status cuda_argmax_launch(cuda_state *s, int32_t m, int32_t n, int32_t ld, const void *x,
+                                 int32_t *ids);
+/* bytes at src (device) to dst (host), through a pinned bounce buffer up to CUDA_SMALL_DOWNLOAD
+ * bytes; waits for the stream and returns any recorded error. */
+#define CUDA_SMALL_DOWNLOAD ((size_t)64 << 10)
+glossa_status cuda_download_small(cuda_state *s, void *dst, const void *src, size_t bytes,
+                                  const char *what);
 void cuda_op_kv_write(backend *b, int32_t n, const void *k, const void *v, int32_t kv_stride,
                       const int32_t *slot_mapping, const gl_kv_view *kv);
 void cuda_op_kv_copy_blocks(backend *b, int32_t n_views, const gl_kv_view *views, int32_t n,
                             const int32_t *src, const int32_t *dst);
 void cuda_misc_release(cuda_state *s);
+
+/* cuda_lm_argmax.cu: the linear_argmax op (backend.h); release frees its scratch. */
+bool cuda_op_linear_argmax(backend *b, int32_t m, const void *x, int32_t x_stride,
+                           const gl_weight *w, const gl_weight *bias, int32_t n_valid, void *y,
+                           int32_t *ids);
+void cuda_lm_argmax_init(cuda_state *s);
+void cuda_lm_argmax_release(cuda_state *s);
 
 /* cuda_decoder_stack.cu: the decoder_stack op (backend.h); release frees its buffers. */
 extern "C" bool cuda_op_decoder_stack(backend *b, const gl_dec_stack *st);

@@ -31,6 +31,7 @@
  * x_stride % 8 == 0, x and W 16-byte aligned. */
 #include "backend/cuda/cuda_act.cuh"
 #include "backend/cuda/cuda_internal.h"
+#include "backend/cuda/cuda_mma.cuh"
 
 #define SK_WARPS 8 /* warps per block, splitting K */
 #define SK_U 4     /* 32-wide K chunks per warp per load group */
@@ -49,32 +50,6 @@ typedef struct skinny_params {
     const char *pf;   /* the next linear's weight, fetched into L2 before the wait (NULL: none) */
     int64_t pf_bytes; /* a multiple of 16 */
 } skinny_params;
-/* c += A B on the tensor cores, mma.sync.m16n8k16 with fp32 accumulation, for T = half / bf16. */
-template <typename T> struct sk_mma;
-#define SK_MMA(T, PTX_T)                                                                           \
-    template <> struct sk_mma<T> {                                                                 \
-        static __device__ __forceinline__ void run(float c[4], uint32_t a0, uint32_t a1,           \
-                                                   uint32_t a2, uint32_t a3, uint32_t b0,          \
-                                                   uint32_t b1)                                    \
-        {                                                                                          \
-            asm volatile("mma.sync.aligned.m16n8k16.row.col.f32." PTX_T "." PTX_T ".f32 "         \
-                         "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"                 \
-                         : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])                          \
-                         : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));                  \
-        }                                                                                          \
-    };
-SK_MMA(__half, "f16")
-SK_MMA(__nv_bfloat16, "bf16")
-#undef SK_MMA
-
-static __device__ __forceinline__ uint4 sk_load_stream(const void *p)
-{
-    uint4 v;
-    asm volatile("ld.global.cs.v4.u32 {%0,%1,%2,%3}, [%4];\n"
-                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-                 : "l"(p));
-    return v;
-}
 
 /* One group of SK_U chunks of the warp's two weight rows, from chunk c (zeros past c_end). */
 template <typename T, int U>

@@ -3,12 +3,14 @@
  * Row ops run one block per row with 16-byte accesses where the row length and the pointers
  * allow. Copies (gather_rows, kv_write, kv_copy_blocks) move raw bits, so they are exact.
  * argmax runs in two launches: blocks of 4096 or 8192 columns each reduce to one (value, index)
- * candidate, then one warp per row reduces its candidates; the ids go to the host through a
- * pinned buffer (the one host wait of the op). The order used to pick a winner is total (NaN above
- * everything, then the larger value, then the lower index), so the result does not depend on how
- * the reduction is split: torch.argmax's answer, as the CPU twin's. */
+ * candidate, then one warp per row reduces its candidates (cuda_argmax_launch, also the
+ * fallback of the lm_head's fused argmax); the ids go to the host through a pinned buffer
+ * (cuda_download_small: the one host wait of the op). The order used to pick a winner is total (NaN
+ * above everything, then the larger value, then the lower index), so the result does not depend on
+ * how the reduction is split: torch.argmax's answer, as the CPU twin's. */
 #include <string.h>
 
+#include "backend/cuda/cuda_argmax.cuh"
 #include "backend/cuda/cuda_internal.h"
 
 #define ROW_THREADS 128
@@ -188,30 +190,12 @@ void cuda_op_kv_copy_blocks(backend *b, int32_t n_views, const gl_kv_view *views
 
 /* ---- argmax ---- */
 
-/* a beats b: a real candidate over none; NaN over numbers; the larger value; the lower index. */
-static __device__ __forceinline__ bool arg_better(float av, int32_t ai, float bv, int32_t bi)
-{
-    if (ai < 0) return false;
-    if (bi < 0) return true;
-    bool an = av != av, bn = bv != bv;
-    if (an != bn) return an;
-    if (!an && av != bv) return av > bv;
-    return ai < bi;
-}
-
 /* Block-wide winner (blockDim.x == ARG_THREADS); thread 0 gets the result. */
 static __device__ void arg_block_reduce(float *v, int32_t *i)
 {
     __shared__ float sv[ARG_THREADS / 32];
     __shared__ int32_t si[ARG_THREADS / 32];
-    for (int o = 16; o > 0; o >>= 1) {
-        float ov = __shfl_xor_sync(0xffffffffu, *v, o);
-        int32_t oi = __shfl_xor_sync(0xffffffffu, *i, o);
-        if (arg_better(ov, oi, *v, *i)) {
-            *v = ov;
-            *i = oi;
-        }
-    }
+    arg_warp_best(v, i, 1);
     int lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
     if (lane == 0) {
         sv[wid] = *v;
@@ -285,33 +269,38 @@ __global__ void argmax_final(const float *pv, const int32_t *pi, int32_t n_chunk
             bi = i;
         }
     }
-    for (int o = 16; o > 0; o >>= 1) {
-        float ov = __shfl_xor_sync(0xffffffffu, bv, o);
-        int32_t oi = __shfl_xor_sync(0xffffffffu, bi, o);
-        if (arg_better(ov, oi, bv, bi)) {
-            bv = ov;
-            bi = oi;
-        }
-    }
+    arg_warp_best(&bv, &bi, 1);
     if (threadIdx.x == 0) ids[row] = bi;
 }
 
-/* Pinned room for m ids (NULL when pinned memory cannot be had: the caller copies directly). */
-static int32_t *argmax_host_buf(cuda_state *s, int32_t m)
+glossa_status cuda_argmax_launch(cuda_state *s, int32_t m, int32_t n, int32_t ld, const void *x,
+                                 int32_t *ids)
 {
-    if (s->argmax_host && s->argmax_host_n >= (size_t)m) return s->argmax_host;
-    if (s->argmax_host) cudaFreeHost(s->argmax_host);
-    s->argmax_host = NULL;
-    s->argmax_host_n = 0;
-    size_t want = (size_t)m < 1024 ? 1024 : (size_t)m;
-    void *p = NULL;
-    if (cudaMallocHost(&p, want * sizeof(int32_t)) != cudaSuccess) {
-        cudaGetLastError();
-        return NULL;
+    int32_t len = m >= ARG_WIDE_ROWS ? ARG_CHUNK_WIDE : ARG_CHUNK_NARROW;
+    int32_t chunks = (int32_t)(((int64_t)n + len - 1) / len);
+    size_t part = (size_t)m * (size_t)chunks;
+    size_t bytes = part * (sizeof(float) + sizeof(int32_t));
+    if (chunks > 1)
+        GLOSSA_TRY(
+            cuda_grow(&s->argmax_scratch, &s->argmax_scratch_bytes, bytes, "argmax scratch"));
+    float *pv = (float *)s->argmax_scratch;
+    int32_t *pi = pv ? (int32_t *)(pv + part) : NULL;
+    for (int64_t r0 = 0; r0 < m; r0 += 65535) { /* grid.y holds at most 65535 rows */
+        int32_t rows = (int32_t)(m - r0 < 65535 ? m - r0 : 65535);
+        size_t po = (size_t)r0 * (size_t)chunks, xo = (size_t)r0 * (size_t)ld;
+        dim3 grid((unsigned)chunks, (unsigned)rows);
+        float *pvr = pv ? pv + po : NULL;
+        int32_t *pir = pi ? pi + po : NULL;
+        if (s->act_dtype == GL_DTYPE_F16)
+            argmax_chunks<__half><<<grid, ARG_THREADS, 0, s->stream>>>((const __half *)x + xo, n,
+                                                                       ld, len, pvr, pir, ids + r0);
+        else
+            argmax_chunks<__nv_bfloat16><<<grid, ARG_THREADS, 0, s->stream>>>(
+                (const __nv_bfloat16 *)x + xo, n, ld, len, pvr, pir, ids + r0);
+        if (chunks > 1)
+            argmax_final<<<(unsigned)rows, 32, 0, s->stream>>>(pvr, pir, chunks, ids + r0);
     }
-    s->argmax_host = (int32_t *)p;
-    s->argmax_host_n = want;
-    return s->argmax_host;
+    return cuda_check(cudaGetLastError(), "argmax launch");
 }
 
 glossa_status cuda_op_argmax(backend *b, int32_t m, int32_t n, int32_t ld, const void *x,
@@ -323,36 +312,42 @@ glossa_status cuda_op_argmax(backend *b, int32_t m, int32_t n, int32_t ld, const
                             ld, n);
     cuda_state *s = cuda_state_of(b);
     cuda_bind(s);
-    int32_t len = m >= ARG_WIDE_ROWS ? ARG_CHUNK_WIDE : ARG_CHUNK_NARROW;
-    int32_t chunks = (int32_t)(((int64_t)n + len - 1) / len);
-    size_t part = (size_t)m * (size_t)chunks;
-    size_t bytes = part * (sizeof(float) + sizeof(int32_t)) + (size_t)m * sizeof(int32_t);
-    GLOSSA_TRY(cuda_grow(&s->argmax_scratch, &s->argmax_scratch_bytes, bytes, "argmax scratch"));
-    float *pv = (float *)s->argmax_scratch;
-    int32_t *pi = (int32_t *)(pv + part);
-    int32_t *ids = pi + part;
-    for (int64_t r0 = 0; r0 < m; r0 += 65535) { /* grid.y holds at most 65535 rows */
-        int32_t rows = (int32_t)(m - r0 < 65535 ? m - r0 : 65535);
-        size_t po = (size_t)r0 * (size_t)chunks, xo = (size_t)r0 * (size_t)ld;
-        dim3 grid((unsigned)chunks, (unsigned)rows);
-        if (s->act_dtype == GL_DTYPE_F16)
-            argmax_chunks<__half><<<grid, ARG_THREADS, 0, s->stream>>>(
-                (const __half *)x + xo, n, ld, len, pv + po, pi + po, ids + r0);
-        else
-            argmax_chunks<__nv_bfloat16><<<grid, ARG_THREADS, 0, s->stream>>>(
-                (const __nv_bfloat16 *)x + xo, n, ld, len, pv + po, pi + po, ids + r0);
-        if (chunks > 1)
-            argmax_final<<<(unsigned)rows, 32, 0, s->stream>>>(pv + po, pi + po, chunks, ids + r0);
-    }
-    GLOSSA_TRY(cuda_check(cudaGetLastError(), "argmax launch"));
-    int32_t *host = argmax_host_buf(s, m);
     size_t ob = (size_t)m * sizeof(int32_t);
-    GLOSSA_TRY(cuda_check(cudaMemcpyAsync(host ? host : out, ids, ob, cudaMemcpyDeviceToHost,
-                                          s->stream),
-                          "argmax download"));
-    GLOSSA_TRY(cuda_check(cudaStreamSynchronize(s->stream), "argmax (sync)"));
+    GLOSSA_TRY(cuda_grow(&s->argmax_ids, &s->argmax_ids_bytes, ob, "argmax ids"));
+    int32_t *ids = (int32_t *)s->argmax_ids;
+    GLOSSA_TRY(cuda_argmax_launch(s, m, n, ld, x, ids));
+    return cuda_download_small(s, out, ids, ob, "argmax");
+}
+
+/* Pinned room for `bytes` (NULL when pinned memory cannot be had). */
+static void *host_bounce(cuda_state *s, size_t bytes)
+{
+    if (s->argmax_host && s->argmax_host_n * sizeof(int32_t) >= bytes) return s->argmax_host;
+    if (s->argmax_host) cudaFreeHost(s->argmax_host);
+    s->argmax_host = NULL;
+    s->argmax_host_n = 0;
+    size_t want = bytes < 4096 ? 1024 : (bytes + 3) / 4;
+    void *p = NULL;
+    if (cudaMallocHost(&p, want * sizeof(int32_t)) != cudaSuccess) {
+        cudaGetLastError();
+        return NULL;
+    }
+    s->argmax_host = (int32_t *)p;
+    s->argmax_host_n = want;
+    return s->argmax_host;
+}
+
+glossa_status cuda_download_small(cuda_state *s, void *dst, const void *src, size_t bytes,
+                                  const char *what)
+{
+    void *host = bytes <= CUDA_SMALL_DOWNLOAD ? host_bounce(s, bytes) : NULL;
+    if (bytes)
+        GLOSSA_TRY(cuda_check(
+            cudaMemcpyAsync(host ? host : dst, src, bytes, cudaMemcpyDeviceToHost, s->stream),
+            what));
+    GLOSSA_TRY(cuda_check(cudaStreamSynchronize(s->stream), what));
     GLOSSA_TRY(cuda_sticky_status(s));
-    if (host) memcpy(out, host, ob);
+    if (host && bytes) memcpy(dst, host, bytes);
     return GLOSSA_STATUS_OK;
 }
 
@@ -361,6 +356,9 @@ void cuda_misc_release(cuda_state *s)
     cudaFree(s->argmax_scratch);
     s->argmax_scratch = NULL;
     s->argmax_scratch_bytes = 0;
+    cudaFree(s->argmax_ids);
+    s->argmax_ids = NULL;
+    s->argmax_ids_bytes = 0;
     if (s->argmax_host) cudaFreeHost(s->argmax_host);
     s->argmax_host = NULL;
     s->argmax_host_n = 0;

@@ -1,0 +1,36 @@
+/* The argmax order shared by the argmax kernels (cuda_misc.cu) and the lm_head's fused argmax
+ * (cuda_lm_argmax.cu). */
+#ifndef GLOSSA_BACKEND_CUDA_ARGMAX_CUH
+#define GLOSSA_BACKEND_CUDA_ARGMAX_CUH
+
+#include <stdint.h>
+
+/* (av, ai) beats (bv, bi): a real candidate (index >= 0) over none; NaN over numbers; the larger
+ * value; the lower index. A total order, so a winner does not depend on how the reduction is
+ * split: torch.argmax's answer, as the CPU twin's. */
+static __device__ __forceinline__ bool arg_better(float av, int32_t ai, float bv, int32_t bi)
+{
+    if (ai < 0) return false;
+    if (bi < 0) return true;
+    bool an = av != av, bn = bv != bv;
+    if (an != bn) return an;
+    if (!an && av != bv) return av > bv;
+    return ai < bi;
+}
+
+/* Every lane gets the best (v, i) of the lanes whose ids differ from its own in bits from, 2 from,
+ * ... 16 (from = 1: the whole warp; 4: the 8 lanes of an mma fragment's column). */
+static __device__ __forceinline__ void arg_warp_best(float *v, int32_t *i, int from)
+{
+#pragma unroll
+    for (int o = from; o < 32; o <<= 1) {
+        const float ov = __shfl_xor_sync(0xffffffffu, *v, o);
+        const int32_t oi = __shfl_xor_sync(0xffffffffu, *i, o);
+        if (arg_better(ov, oi, *v, *i)) {
+            *v = ov;
+            *i = oi;
+        }
+    }
+}
+
+#endif
