@@ -657,7 +657,7 @@ static void run_linear_argmax(const pair *p, int m, int k, int n, int n_valid, i
 static void test_linear_argmax(const pair *p)
 {
     if (!p->g->ops->linear_argmax) return;
-    /* 9..32 rows: the fused kernel's token tiles (16, 32 rows), several tiles per warp
+    /* 9..64 rows: the fused kernel's token tiles (16, 32, 48, 64 rows), several tiles per warp
      * (n = 40,000: 2,500 tiles of 16); below and above: linear + the argmax kernels; biases or
      * none, a padded x stride, every weight dtype */
     static const int ms[] = {1, 5, 9, 16, 17, 33, 64};
@@ -665,6 +665,7 @@ static void test_linear_argmax(const pair *p)
         run_linear_argmax(p, ms[mi], 1024, mi % 2 ? 40000 : 1000, mi % 2 ? 39997 : 1000,
                           mi % 3 ? 0 : 8, mi % 4 != 1, mi == 5, TEST_DTYPE(mi));
     run_linear_argmax(p, 32, 1024, 40000, 39990, 0, true, true, GL_DTYPE_F16);
+    run_linear_argmax(p, 41, 1024, 4000, 3999, 0, false, false, GL_DTYPE_BF16);
     run_linear_argmax(p, 24, 128, 136, 130, 0, true, false, GL_DTYPE_BF16); /* a group a tile */
     /* fallbacks: m > 64, n % 8 != 0, k % 128 != 0 */
     run_linear_argmax(p, 65, 1024, 1000, 999, 0, true, true, GL_DTYPE_F16);

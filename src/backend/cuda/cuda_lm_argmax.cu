@@ -24,9 +24,12 @@
  *
  * Epilogue of a tile (per warp): + bias in fp32, rounded to the act dtype (as the linear op's
  * output), written to y through a per-warp staging tile (whole 16-byte pieces of each token's
- * row), and each token's best of the 16 columns, by shuffles over the 8 lanes holding a token,
- * merged into the warp's running best (shared memory). At the end: the block's best per token to
- * per-block partials; the last block to finish (a counter, reset by it) reduces them to ids.
+ * row), and each value taken into its lane's running best of that token (registers; a lane meets
+ * its columns in increasing order, so a compare suffices). At the end: the 8 lanes of a token
+ * meet by shuffles, the warps in shared memory, the block's best per token goes to per-block
+ * partials, and the last block to finish (a counter, reset by it) reduces them to ids. (The
+ * first form reduced each tile's 16 columns by shuffles into a running best in shared memory:
+ * half the kernel's 76M instructions at 64 rows, 285 us instead of 227.)
  *
  * Other calls (m outside [la_min_m, la_max_m], k % 128, n % 8, alignment, too little shared
  * memory) run the linear op, then the argmax kernels (cuda_argmax_launch) into ids: recorded with
@@ -41,17 +44,17 @@
 #define LA_WARPS    8
 #define LA_THREADS  (LA_WARPS * 32)
 #define LA_U        4 /* 32-wide K chunks per load group */
-#define LA_MAX_M    32
+#define LA_MAX_M    64
 #define LA_MAX_BPS  2  /* blocks per SM at most (la_dispatch) */
 #define LA_XPAD     32 /* elements after each staged x row (rows 64 bytes apart in the banks) */
 #define LA_SMEM_MAX (227 * 1024)
 /* rows the fused kernel takes by default (GLOSSA_CUDA_LM_ARGMAX_MIN / _MAX), measured on the H100
- * for mbart-large-50's lm_head (docs/PERF.md): 16 rows 185 us vs the skinny kernel's 190 + the
- * argmax, 32 rows 207 vs 262; 1-8 rows 175 vs the skinny kernel's 165; 48 and 64 rows (6 and 8
- * token tiles, tried) 242 / 285 vs cuBLASLt's 196 / 200: the mma.sync and fragment loads per
- * weight byte grow with the token tiles until they, not the weight stream, set the pace */
+ * for mbart-large-50's lm_head (docs/PERF.md), us alone / against the linear op + the argmax
+ * kernels: 16 rows 183 / 198, 32 rows 192 / 273 (the skinny kernel), 48 rows 210 / 212, 64 rows
+ * 227 / 220 (cuBLASLt), and in a decode step 1% faster at 48 and 64 rows (no argmax launches);
+ * at 1-8 rows 174 / 169-172 (the skinny kernel streams at 3.1 TB/s) */
 #define LA_DEFAULT_MIN_M 9
-#define LA_DEFAULT_MAX_M 32
+#define LA_DEFAULT_MAX_M 64
 
 typedef struct la_params {
     int32_t m, n, k, xs, n_valid, tiles;
@@ -99,10 +102,21 @@ static __device__ __forceinline__ void la_load(uint4 a0[LA_U], uint4 a1[LA_U], l
 
 /* A tile's epilogue (see the top). acc[j][e] of lane (g, t): column tile * 16 + g + 8 (e / 2),
  * token 8 j + 2 t + e % 2. */
+/* (v, i) into a lane's running best (rv, ri) of one token. A lane meets its columns in increasing
+ * order (tile by tile, g before g + 8), so the order of cuda_argmax.cuh reduces to: a real column
+ * over none, NaN over numbers, a strictly larger value; the first of equals stays. */
+static __device__ __forceinline__ void la_take(float v, int32_t i, float *rv, int32_t *ri)
+{
+    if (i >= 0 && (*ri < 0 || v > *rv || (v != v && *rv == *rv))) {
+        *rv = v;
+        *ri = i;
+    }
+}
+
 template <typename T, int NT>
 static __device__ __forceinline__ void la_epilogue(const la_params &p, float acc[NT][4], int tile,
-                                                   float b0, float b1, T *stg, float *bv,
-                                                   int32_t *bi, int g, int t, int lane)
+                                                   float b0, float b1, T *stg, float rv[NT][2],
+                                                   int32_t ri[NT][2], int g, int t, int lane)
 {
     const int c0 = tile * 16 + g, c1 = c0 + 8;
     const int32_t i0 = c0 < p.n_valid ? c0 : -1, i1 = c1 < p.n_valid ? c1 : -1;
@@ -117,18 +131,8 @@ static __device__ __forceinline__ void la_epilogue(const la_params &p, float acc
                 stg[tok * 16 + g] = h0;
                 stg[tok * 16 + g + 8] = h1;
             }
-            float v = gl_cu_f32(h0);
-            int32_t i = i0;
-            const float v1 = gl_cu_f32(h1);
-            if (arg_better(v1, i1, v, i)) {
-                v = v1;
-                i = i1;
-            }
-            arg_warp_best(&v, &i, 4);
-            if (g == 0 && arg_better(v, i, bv[tok], bi[tok])) {
-                bv[tok] = v;
-                bi[tok] = i;
-            }
+            la_take(gl_cu_f32(h0), i0, &rv[j][e], &ri[j][e]);
+            la_take(gl_cu_f32(h1), i1, &rv[j][e], &ri[j][e]);
         }
     if (!p.y) return;
     __syncwarp();
@@ -202,23 +206,23 @@ __global__ void __launch_bounds__(LA_THREADS, BPS) la_kernel(la_params p)
                       : make_uint4(0, 0, 0, 0);
         *reinterpret_cast<uint4 *>(xs + row * xstr + col) = val;
     }
-    for (int tok = lane; tok < M8; tok += 32) {
-        bv[tok] = 0.0f;
-        bi[tok] = -1;
-    }
     __syncthreads();
 
-    float acc[NT][4];
+    float acc[NT][4], rv[NT][2]; /* rv, ri: the lane's best column so far of each of its tokens */
+    int32_t ri[NT][2];
 #pragma unroll
-    for (int j = 0; j < NT; j++)
+    for (int j = 0; j < NT; j++) {
         acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
+        rv[j][0] = rv[j][1] = 0.0f;
+        ri[j][0] = ri[j][1] = -1;
+    }
 /* after a group: at the end of a tile its epilogue, then the next tile's biases (used a tile
  * later) */
 #define LA_TILE_STEP()                                                                             \
     do {                                                                                           \
         cc += LA_U;                                                                                \
         if (cc == cpt) {                                                                           \
-            la_epilogue<T, NT>(p, acc, ctile, b0, b1, stg, bv, bi, g, t, lane);                    \
+            la_epilogue<T, NT>(p, acc, ctile, b0, b1, stg, rv, ri, g, t, lane);                    \
             for (int j = 0; j < NT; j++)                                                           \
                 acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;                              \
             cc = 0;                                                                                \
@@ -245,7 +249,18 @@ __global__ void __launch_bounds__(LA_THREADS, BPS) la_kernel(la_params p)
     }
 #undef LA_TILE_STEP
 
-    /* The block's best per token, then the last block's reduction over the blocks. */
+    /* The warp's best per token (its 8 lanes of a token meet by shuffles), the block's, then the
+     * last block's reduction over the blocks. */
+#pragma unroll
+    for (int j = 0; j < NT; j++)
+#pragma unroll
+        for (int e = 0; e < 2; e++) {
+            arg_warp_best(&rv[j][e], &ri[j][e], 4);
+            if (g == 0) {
+                bv[8 * j + 2 * t + e] = rv[j][e];
+                bi[8 * j + 2 * t + e] = ri[j][e];
+            }
+        }
     __syncthreads();
     if (threadIdx.x < M8) {
         const int tok = threadIdx.x;
@@ -300,13 +315,17 @@ template <typename T> static void la_dispatch(cuda_state *s, const la_params &p)
         la_launch<T, 1, 2>(s, p);
     else if (p.m <= 16)
         la_launch<T, 2, 2>(s, p);
+    else if (p.m <= 32)
+        la_launch<T, 4, 1>(s, p);
+    else if (p.m <= 48)
+        la_launch<T, 6, 1>(s, p);
     else
-        la_launch<T, 4, 1>(s, p); /* m <= LA_MAX_M */
+        la_launch<T, 8, 1>(s, p); /* m <= LA_MAX_M */
 }
 
 static int la_m8(int32_t m)
 {
-    return m <= 8 ? 8 : m <= 16 ? 16 : 32;
+    return m <= 8 ? 8 : m <= 16 ? 16 : m <= 32 ? 32 : m <= 48 ? 48 : 64;
 }
 
 /* The fused kernel for this call; false: its preconditions do not hold. */
