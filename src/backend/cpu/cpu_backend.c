@@ -141,6 +141,7 @@ static const backend_ops cpu_ops = {
     .gather_rows = cpu_gather_rows,
     .argmax = cpu_argmax,
     .beam_topk = cpu_beam_topk,
+    .linear_argmax = cpu_linear_argmax,
 };
 
 glossa_status backend_cpu_create(int n_threads, backend **out)

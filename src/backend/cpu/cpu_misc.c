@@ -1,4 +1,5 @@
-/* embed, gather_rows, argmax: row-parallel over the pool. Index arrays are host memory. */
+/* embed, gather_rows, argmax (and linear_argmax, the linear op then argmax): row-parallel over the
+ * pool. Index arrays are host memory. */
 #include "backend/cpu/cpu_vec.h"
 
 #include <math.h>
@@ -106,4 +107,12 @@ glossa_status cpu_argmax(backend *b, int32_t m, int32_t n, int32_t ld, const voi
     int64_t grain = (1 << 15) / n;
     threadpool_parallel_for(cpu_of(b)->pool, m, grain < 1 ? 1 : grain, argmax_rows, &j);
     return GLOSSA_STATUS_OK;
+}
+
+bool cpu_linear_argmax(backend *b, int32_t m, const void *x, int32_t x_stride, const gl_weight *w,
+                       const gl_weight *bias, int32_t n_valid, void *y, int32_t *ids)
+{
+    if (n_valid < 1 || n_valid > w->rows) return false; /* (the contract's precondition) */
+    cpu_linear(b, m, x, x_stride, w, bias, GL_ACT_NONE, NULL, y);
+    return cpu_argmax(b, m, n_valid, w->rows, y, ids) == GLOSSA_STATUS_OK; /* ld >= n: always */
 }
