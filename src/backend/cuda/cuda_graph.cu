@@ -51,8 +51,9 @@ glossa_status cuda_op_graph_end(backend *b, void **out)
 
 /* GLOSSA_CUDA_GRAPH_TIMING=1 (measurement): the device time of each replay, from events recorded
  * around its launch on the stream, summed and logged when the backend is destroyed. Set against a
- * decode step's wall time it gives what a step spends outside the recorded pass (argmax or the
- * beam selection, the one host wait, the host's turn). The previous replay's events are read at
+ * decode step's wall time it gives what a step spends outside the recorded pass (the beam
+ * selection, or the argmax where the pass does not compute it; the one host wait, the host's
+ * turn). The previous replay's events are read at
  * the next launch, long complete. */
 static void graph_timing_take(cuda_state *s)
 {
