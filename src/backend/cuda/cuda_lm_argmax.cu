@@ -100,8 +100,6 @@ static __device__ __forceinline__ void la_load(uint4 a0[LA_U], uint4 a1[LA_U], l
     }
 }
 
-/* A tile's epilogue (see the top). acc[j][e] of lane (g, t): column tile * 16 + g + 8 (e / 2),
- * token 8 j + 2 t + e % 2. */
 /* (v, i) into a lane's running best (rv, ri) of one token. A lane meets its columns in increasing
  * order (tile by tile, g before g + 8), so the order of cuda_argmax.cuh reduces to: a real column
  * over none, NaN over numbers, a strictly larger value; the first of equals stays. */
@@ -113,6 +111,8 @@ static __device__ __forceinline__ void la_take(float v, int32_t i, float *rv, in
     }
 }
 
+/* A tile's epilogue (see the top). acc[j][e] of lane (g, t): column tile * 16 + g + 8 (e / 2),
+ * token 8 j + 2 t + e % 2. */
 template <typename T, int NT>
 static __device__ __forceinline__ void la_epilogue(const la_params &p, float acc[NT][4], int tile,
                                                    float b0, float b1, T *stg, float rv[NT][2],
