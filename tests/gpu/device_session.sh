@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The GPU checks and figures of one device call (binaries built here, carried in .carry/bundle.tar.xz:
 # glossa, the tests/gpu binaries and the shared libraries the GPU machine lacks):
-#   1. the CUDA op tests (ops, attention, beam_topk, the decoder stack) against the CPU twin;
+#   1. the CUDA op tests (ops, linear, attention, beam_topk, the decoder stack) against the CPU twin;
 #   2. compute-sanitizer memcheck over the op tests (bounded time);
 #   3. the demo model and the tiny model on CUDA vs the CPU (greedy and beam 4); with EVAL_SRC
 #      (default .carry/ev/src.txt) present, the demo model over those lines with CUDA graphs
@@ -27,14 +27,14 @@ step() { echo "== [$(( $(date +%s) - t0 )) s] $*"; }
 has() { [[ " $steps " == *" $1 "* ]]; }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 if has 1; then
-    for t in test_cuda_ops test_cuda_attention test_cuda_beam_topk test_cuda_stack; do
+    for t in test_cuda_ops test_cuda_linear test_cuda_attention test_cuda_beam_topk test_cuda_stack; do
         step "$t"; timeout 200 .carry/$t > "$out/$t.txt" 2>&1; echo "rc=$?"; tail -6 "$out/$t.txt"
     done
 fi
 if has 2; then
     cs=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer 2>/dev/null | head -1)
     # API errors are not counted: test_cuda_ops asks for absurd allocations on purpose
-    for t in test_cuda_ops test_cuda_attention test_cuda_beam_topk test_cuda_stack; do
+    for t in test_cuda_ops test_cuda_linear test_cuda_attention test_cuda_beam_topk test_cuda_stack; do
         step "memcheck $t"
         if [ -n "$cs" ]; then
             GLOSSA_TEST_NO_TIMING=1 timeout 150 "$cs" --tool memcheck --leak-check no --report-api-errors no --error-exitcode 3 .carry/$t > "$out/memcheck_$t.txt" 2>&1

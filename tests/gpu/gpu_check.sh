@@ -12,6 +12,7 @@ g=.carry/glossa
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 step() { echo "== $*"; }
 step "test_cuda_ops"; timeout 150 .carry/test_cuda_ops > "$out/test_cuda_ops.txt" 2>&1; echo "rc=$?"; tail -25 "$out/test_cuda_ops.txt"
+step "test_cuda_linear"; timeout 150 .carry/test_cuda_linear > "$out/test_cuda_linear.txt" 2>&1; echo "rc=$?"; tail -25 "$out/test_cuda_linear.txt"
 step "test_cuda_attention"; timeout 120 .carry/test_cuda_attention > "$out/test_cuda_attention.txt" 2>&1; echo "rc=$?"; tail -25 "$out/test_cuda_attention.txt"
 step "test_cuda_beam_topk"; timeout 300 .carry/test_cuda_beam_topk > "$out/test_cuda_beam_topk.txt" 2>&1; echo "rc=$?"; tail -25 "$out/test_cuda_beam_topk.txt"
 step "tiny: CUDA vs CPU greedy ids"

@@ -1,0 +1,411 @@
+/* The CUDA backend's linear ops against the CPU twin (cuda_pair_util.h: identical inputs, poisoned
+ * outputs, the dtype's tolerance): linear over every epilogue and the decode shapes, the same call
+ * twice (bit-identical), linear_argmax (the lm_head with the argmax: ids exact against the argmax
+ * op over its own logits), and the code-path variants (the plain GEMM kernel, the skinny kernel's
+ * range, the fused lm_head kernel from one row, cuBLASLt only). linear_kv is test_cuda_ops.c's
+ * (with the paged K/V). Exits 77 (skipped) without a CUDA device.
+ * GLOSSA_TEST_TIME_LINEAR=1: instead, times the decoder's linears and mbart-large-50's lm_head
+ * (the linear op and linear_argmax) at decode row counts, each call in a replayed graph. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "backend/backend.h"
+#include "backend/cpu_test_util.h"
+#include "core/half.h"
+#include "core/status.h"
+#include "test.h"
+#include "gpu/gpu_test_util.h"
+#include "gpu/cuda_pair_util.h"
+
+/* ---- linear ---- */
+
+enum { RES_NONE, RES_SEPARATE, RES_ALIAS };
+
+static void run_linear(const pair *p, int m, int k, int n, int x_extra, gl_dtype wt, bool with_bias,
+                       gl_act act, int res_mode)
+{
+    int xs = k + x_extra;
+    float *x = rnd((size_t)m * xs, -1, 1, p->act);
+    float *res = rnd((size_t)m * n, -2, 2, p->act);
+    float *wv = rand_buf((size_t)n * k, -0.5f, 0.5f), *bv = rand_buf((size_t)n, -1, 1);
+    wpair w = make_wpair(p, wv, n, k, wt), bias = make_wpair(p, bv, 1, n, wt);
+    float *out[2];
+    for (int s = 0; s < 2; s++) {
+        backend *be = side(p, s);
+        void *dx = dev_f32(be, x, (size_t)m * xs);
+        void *dr = res_mode != RES_NONE ? dev_f32(be, res, (size_t)m * n) : NULL;
+        void *dy = res_mode == RES_ALIAS ? dr : dev_alloc(be, (size_t)m * n * act_size(be));
+        if (res_mode != RES_ALIAS && s == 0) poison(be, dy, (size_t)m * n);
+        gl_weight *wb = s ? &w.c : &w.g, *bb = s ? &bias.c : &bias.g;
+        be->ops->linear(be, m, dx, xs, wb, with_bias ? bb : NULL, act, dr, dy);
+        out[s] = host_f32(be, dy, (size_t)m * n);
+        be->ops->free(be, dx);
+        if (dr) be->ops->free(be, dr);
+        if (dy != dr) be->ops->free(be, dy);
+    }
+    char what[160];
+    snprintf(what, sizeof what, "linear m=%d k=%d n=%d xs=%d w=%s bias=%d act=%d res=%d", m, k, n,
+             xs, gl_dtype_name(wt), with_bias, (int)act, res_mode);
+    record(p, "linear", rel_err(out[0], out[1], (size_t)m * n), what);
+    free_wpair(p, &w);
+    free_wpair(p, &bias);
+    free(x);
+    free(res);
+    free(wv);
+    free(bv);
+    free(out[0]);
+    free(out[1]);
+}
+
+static void test_linear(const pair *p, bool quick)
+{
+    /* every epilogue path (act x residual x bias) on one small shape, x_stride odd half the time */
+    int combo = 0;
+    for (int act = 0; act <= GL_ACT_SILU; act++)
+        for (int res = RES_NONE; res <= RES_ALIAS; res++)
+            for (int bias = 0; bias < 2; bias++, combo++)
+                run_linear(p, 7, 64, 72, combo % 2 ? 5 : 0, TEST_DTYPE(combo), bias, (gl_act)act,
+                           res);
+    /* m <= 32 (GLOSSA_CUDA_SKINNY_M) with k % 32 == 0 runs the skinny kernel */
+    static const int ms[] = {1, 7, 16, 33, 64, 300};
+    static const int nk[][2] = {{64, 64},     {1000, 1024}, {1024, 1000},
+                                {1024, 4096}, {4096, 1024}, {4096, 4096}};
+    int n_nk = quick ? 3 : 6;
+    for (int mi = 0; mi < 6; mi++)
+        for (int si = 0; si < n_nk; si++)
+            for (int v = 0; v < 2; v++, combo++) {
+                int extra = combo % 4 == 1 ? 5 : combo % 4 == 3 ? 8 : 0;
+                run_linear(p, ms[mi], nk[si][1], nk[si][0], extra, TEST_DTYPE(combo),
+                           combo % 7 != 3, (gl_act)(combo % 5), (combo / 5) % 3);
+            }
+    /* the model's shapes: fused QKV, fc1 with exact GELU, fc2 + residual in place, lm_head */
+    if (!quick) {
+        run_linear(p, 64, 1024, 3072, 0, GL_DTYPE_F16, true, GL_ACT_NONE, RES_NONE);
+        run_linear(p, 300, 1024, 4096, 0, GL_DTYPE_BF16, true, GL_ACT_GELU, RES_NONE);
+        run_linear(p, 300, 4096, 1024, 0, GL_DTYPE_F32, true, GL_ACT_NONE, RES_ALIAS);
+        run_linear(p, 3, 1024, 50021, 0, GL_DTYPE_F16, false, GL_ACT_NONE, RES_NONE);
+    }
+    run_linear(p, 0, 64, 64, 0, GL_DTYPE_F32, true, GL_ACT_GELU, RES_SEPARATE); /* m = 0: no-op */
+}
+
+/* The same call twice (the second through the cached plan): identical bits. */
+static void test_linear_repeat(const pair *p, int m, int k)
+{
+    backend *g = p->g;
+    int n = 1024;
+    float *x = rnd((size_t)m * k, -1, 1, p->act), *wv = rand_buf((size_t)n * k, -0.5f, 0.5f);
+    wpair w = make_wpair(p, wv, n, k, GL_DTYPE_F32);
+    void *dx = dev_f32(g, x, (size_t)m * k), *dy = dev_alloc(g, (size_t)m * n * 2);
+    float *o[2];
+    for (int r = 0; r < 2; r++) {
+        poison(g, dy, (size_t)m * n);
+        g->ops->linear(g, m, dx, k, &w.g, NULL, GL_ACT_SILU, NULL, dy);
+        o[r] = host_f32(g, dy, (size_t)m * n);
+    }
+    char what[64];
+    snprintf(what, sizeof what, "m=%d k=%d n=%d", m, k, n);
+    record_exact(p, "linear repeat", same_floats(o[0], o[1], (size_t)m * n), what);
+    g->ops->free(g, dx);
+    g->ops->free(g, dy);
+    free_wpair(p, &w);
+    free(x);
+    free(wv);
+    free(o[0]);
+    free(o[1]);
+}
+
+/* ---- linear_argmax ---- */
+
+/* linear_argmax against the linear op of the CPU (logits) and the argmax op over its own logits
+ * (ids: exact, also from a graph replayed twice: the kernel's block counter resets itself); the
+ * CPU's logit at each id within the tolerance of the CPU row's maximum (near ties may differ).
+ * Row 3 of x holds a NaN (every logit NaN: column 0); with a bias, the columns past n_valid get
+ * +80 (they would win if read); tie: two identical weight rows with the largest bias (the lower
+ * column wins). n % 8 == 0, k % 128 == 0 and m <= 64 run the fused kernel, the rest the
+ * fallback. */
+static void run_linear_argmax(const pair *p, int m, int k, int n, int n_valid, int x_extra,
+                              bool with_bias, bool tie, gl_dtype wt)
+{
+    backend *g = p->g, *c = p->c;
+    int xs = k + x_extra;
+    size_t mn = (size_t)m * n;
+    float *x = rnd((size_t)m * xs, -1, 1, p->act);
+    if (m > 3) x[3 * (size_t)xs + (size_t)k / 2] = NAN;
+    float *wv = rand_buf((size_t)n * k, -0.5f, 0.5f), *bv = rand_buf((size_t)n, -1, 1);
+    int t0 = n_valid / 3, t1 = n_valid - 1;
+    if (tie && t1 > t0) {
+        memcpy(wv + (size_t)t1 * k, wv + (size_t)t0 * k, (size_t)k * sizeof *wv);
+        bv[t0] = bv[t1] = 40.0f;
+    }
+    for (int col = n_valid; col < n; col++)
+        bv[col] = 80.0f;
+    wpair w = make_wpair(p, wv, n, k, wt), bias = make_wpair(p, bv, 1, n, wt);
+    void *dx = dev_f32(g, x, (size_t)m * xs), *dy = dev_alloc(g, mn * act_size(g));
+    int32_t *dids = dev_alloc(g, (size_t)m * sizeof(int32_t));
+    poison(g, dy, mn);
+    bool ran =
+        g->ops->linear_argmax(g, m, dx, xs, &w.g, with_bias ? &bias.g : NULL, n_valid, dy, dids);
+    int32_t *ids = malloc((size_t)m * 3 * sizeof *ids), *ref = ids + m, *rep = ids + 2 * m;
+    for (int i = 0; i < 3 * m; i++)
+        ids[i] = -7;
+    CHECK_OK(g->ops->download(g, ids, dids, (size_t)m * sizeof *ids));
+    float *y = host_f32(g, dy, mn);
+    CHECK_OK(g->ops->argmax(g, m, n_valid, n, dy, ref));
+    void *cx = dev_f32(c, x, (size_t)m * xs), *cy = dev_alloc(c, mn * act_size(c));
+    c->ops->linear(c, m, cx, xs, &w.c, with_bias ? &bias.c : NULL, GL_ACT_NONE, NULL, cy);
+    float *yc = host_f32(c, cy, mn);
+
+    char what[160];
+    snprintf(what, sizeof what, "linear_argmax m=%d k=%d n=%d valid=%d xs=%d bias=%d tie=%d w=%s",
+             m, k, n, n_valid, xs, with_bias, tie, gl_dtype_name(wt));
+    CHECK_MSG(ran, "%s: declined", what);
+    record(p, "linear_argmax logits", rel_err(y, yc, mn), what);
+    int same = memcmp(ids, ref, (size_t)m * sizeof *ids) == 0;
+    for (int i = 0; i < m && !same; i++)
+        if (ids[i] != ref[i])
+            fprintf(stderr, "  %s row %d: fused %d argmax op %d\n", what, i, ids[i], ref[i]);
+    record_exact(p, "linear_argmax ids = argmax op", same, what);
+    double worst = 0;
+    int want_ok = 1;
+    for (int i = 0; i < m; i++) {
+        const float *r = yc + (size_t)i * n;
+        if (m > 3 && i == 3) {
+            want_ok &= ids[i] == 0;
+            continue;
+        }
+        if (tie && t1 > t0 && with_bias) want_ok &= ids[i] == t0;
+        float mx = -INFINITY, amax = 0;
+        for (int col = 0; col < n_valid; col++) {
+            mx = r[col] > mx ? r[col] : mx;
+            amax = fabsf(r[col]) > amax ? fabsf(r[col]) : amax;
+        }
+        double e =
+            ids[i] >= 0 && ids[i] < n_valid ? (mx - r[ids[i]]) / (amax > 0 ? amax : 1) : INFINITY;
+        worst = e > worst ? e : worst;
+    }
+    record(p, "linear_argmax id vs cpu max", worst, what);
+    record_exact(p, "linear_argmax NaN row / tie", want_ok, what);
+
+    void *graph = NULL; /* recorded, replayed twice */
+    CHECK_OK(g->ops->graph_begin(g));
+    g->ops->linear_argmax(g, m, dx, xs, &w.g, with_bias ? &bias.g : NULL, n_valid, dy, dids);
+    CHECK_OK(g->ops->graph_end(g, &graph));
+    int replays_same = 1;
+    for (int r = 0; r < 2 && graph; r++) {
+        for (int i = 0; i < m; i++)
+            rep[i] = -7;
+        CHECK_OK(g->ops->upload(g, dids, rep, (size_t)m * sizeof *rep)); /* unwritten: fails */
+        CHECK_OK(g->ops->graph_launch(g, graph));
+        CHECK_OK(g->ops->download(g, rep, dids, (size_t)m * sizeof *rep));
+        replays_same &= memcmp(rep, ids, (size_t)m * sizeof *rep) == 0;
+    }
+    if (graph) g->ops->graph_free(g, graph);
+    record_exact(p, "linear_argmax graph replays", replays_same && graph, what);
+
+    g->ops->free(g, dx);
+    g->ops->free(g, dy);
+    g->ops->free(g, dids);
+    c->ops->free(c, cx);
+    c->ops->free(c, cy);
+    free_wpair(p, &w);
+    free_wpair(p, &bias);
+    free(x);
+    free(wv);
+    free(bv);
+    free(y);
+    free(yc);
+    free(ids);
+}
+
+static void test_linear_argmax(const pair *p)
+{
+    if (!p->g->ops->linear_argmax) return;
+    /* 9..64 rows: the fused kernel's token tiles (16, 32, 48, 64 rows), several tiles per warp
+     * (n = 40,000: 2,500 tiles of 16); below and above: linear + the argmax kernels; biases or
+     * none, a padded x stride, every weight dtype */
+    static const int ms[] = {1, 5, 9, 16, 17, 33, 64};
+    for (int mi = 0; mi < 7; mi++)
+        run_linear_argmax(p, ms[mi], 1024, mi % 2 ? 40000 : 1000, mi % 2 ? 39997 : 1000,
+                          mi % 3 ? 0 : 8, mi % 4 != 1, mi == 5, TEST_DTYPE(mi));
+    run_linear_argmax(p, 32, 1024, 40000, 39990, 0, true, true, GL_DTYPE_F16);
+    run_linear_argmax(p, 41, 1024, 4000, 3999, 0, false, false, GL_DTYPE_BF16);
+    run_linear_argmax(p, 24, 128, 136, 130, 0, true, false, GL_DTYPE_BF16); /* a group a tile */
+    /* fallbacks: m > 64, n % 8 != 0, k % 128 != 0 */
+    run_linear_argmax(p, 65, 1024, 1000, 999, 0, true, true, GL_DTYPE_F16);
+    run_linear_argmax(p, 33, 1024, 1003, 1003, 0, true, false, GL_DTYPE_F32);
+    run_linear_argmax(p, 9, 100, 1000, 996, 0, true, false, GL_DTYPE_F16);
+}
+
+/* ---- timing (GLOSSA_TEST_TIME_LINEAR=1) ---- */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The 50 calls of op (0: linear with act, 1: linear_argmax) recorded into one graph: us per call,
+ * median of 9 replays. */
+static double time_graph(backend *g, int op, int m, const void *x, int k, const gl_weight *w,
+                         const gl_weight *b, gl_act act, int n_valid, void *y, int32_t *ids)
+{
+    void *graph = NULL;
+    for (int r = 0; r < 2; r++) { /* the first call outside the recording grows scratch */
+        if (r == 1) CHECK_OK(g->ops->graph_begin(g));
+        for (int i = 0; i < (r ? 50 : 1); i++) {
+            if (op)
+                g->ops->linear_argmax(g, m, x, k, w, b, n_valid, y, ids);
+            else
+                g->ops->linear(g, m, x, k, w, b, act, NULL, y);
+        }
+    }
+    CHECK_OK(g->ops->graph_end(g, &graph));
+    double t[9];
+    for (int r = 0; r < 9; r++) {
+        g->ops->sync(g);
+        double t0 = now_s();
+        CHECK_OK(g->ops->graph_launch(g, graph));
+        g->ops->sync(g);
+        t[r] = (now_s() - t0) / 50 * 1e6;
+    }
+    g->ops->graph_free(g, graph);
+    for (int a = 0; a < 9; a++)
+        for (int c = a + 1; c < 9; c++)
+            if (t[c] < t[a]) {
+                double z = t[a];
+                t[a] = t[c];
+                t[c] = z;
+            }
+    return t[4];
+}
+
+/* mbart-large-50's lm_head (250,054 rows, stored 250,056, k = 1,024): the linear op alone, and
+ * linear_argmax (GLOSSA_CUDA_LM_ARGMAX_MIN=65: the linear op + the argmax kernels). */
+static void time_lm_head(backend *g)
+{
+    const int n = 250056, k = 1024, nv = 250054;
+    float *wv = rand_buf((size_t)n * k, -0.05f, 0.05f), *bv = rand_buf((size_t)n, -1, 1);
+    void *wh = to_dtype(wv, (size_t)n * k, GL_DTYPE_F16),
+         *bh = to_dtype(bv, (size_t)n, GL_DTYPE_F16);
+    gl_weight w, b;
+    CHECK_OK(g->ops->weight_from_host(g, wh, GL_DTYPE_F16, n, k, &w));
+    CHECK_OK(g->ops->weight_from_host(g, bh, GL_DTYPE_F16, n, 1, &b));
+    free(wv);
+    free(wh);
+    float *xv = rand_buf((size_t)64 * k, -1, 1);
+    void *x = dev_f32(g, xv, (size_t)64 * k), *y = dev_alloc(g, (size_t)64 * n * 2);
+    int32_t *ids = dev_alloc(g, 64 * sizeof(int32_t));
+    static const int ms[] = {1, 8, 16, 32, 48, 64};
+    for (int mi = 0; mi < 6; mi++) {
+        int m = ms[mi];
+        double tl = time_graph(g, 0, m, x, k, &w, &b, GL_ACT_NONE, nv, y, ids);
+        double ta =
+            g->ops->linear_argmax ? time_graph(g, 1, m, x, k, &w, &b, GL_ACT_NONE, nv, y, ids) : 0;
+        printf("time lm_head m=%d: linear %.2f us (%.0f GB/s), linear_argmax %.2f us (%.0f GB/s)\n",
+               m, tl, (double)n * k * 2 / tl * 1e-3, ta,
+               ta > 0 ? (double)n * k * 2 / ta * 1e-3 : 0);
+    }
+    g->ops->free(g, ids);
+    g->ops->free(g, y);
+    g->ops->free(g, x);
+    g->ops->weight_free(g, &w);
+    g->ops->weight_free(g, &b);
+    free(xv);
+    free(bv);
+    free(bh);
+}
+
+static void time_linear(void)
+{
+    backend *g = NULL;
+    CHECK_OK(backend_cuda_create(0, GL_DTYPE_F16, &g));
+    if (!g) return;
+    static const int shapes[][2] = {{1024, 1024}, {3072, 1024}, {4096, 1024}, {1024, 4096}};
+    static const int ms[] = {1, 16, 32, 64, 128};
+    for (int si = 0; si < 4; si++) {
+        int n = shapes[si][0], k = shapes[si][1];
+        float *wv = rand_buf((size_t)n * k, -0.05f, 0.05f), *bv = rand_buf((size_t)n, -1, 1);
+        void *wh = to_dtype(wv, (size_t)n * k, GL_DTYPE_F16),
+             *bh = to_dtype(bv, (size_t)n, GL_DTYPE_F16);
+        gl_weight w, b;
+        CHECK_OK(g->ops->weight_from_host(g, wh, GL_DTYPE_F16, n, k, &w));
+        CHECK_OK(g->ops->weight_from_host(g, bh, GL_DTYPE_F16, 1, n, &b));
+        float *xv = rand_buf((size_t)128 * k, -1, 1);
+        void *x = dev_f32(g, xv, (size_t)128 * k), *y = dev_alloc(g, (size_t)128 * n * 2);
+        for (int mi = 0; mi < 5; mi++) {
+            int m = ms[mi];
+            /* 50 calls recorded into one graph (host launch costs out of the figure) */
+            gl_act act = k == 1024 && n == 4096 ? GL_ACT_GELU : GL_ACT_NONE;
+            double t = time_graph(g, 0, m, x, k, &w, &b, act, 0, y, NULL);
+            printf("time linear m=%d n=%d k=%d: %.2f us, %.0f GB/s of weights\n", m, n, k, t,
+                   (double)n * k * 2 / t * 1e-3);
+        }
+        g->ops->free(g, y);
+        g->ops->free(g, x);
+        g->ops->weight_free(g, &w);
+        g->ops->weight_free(g, &b);
+        free(xv);
+        free(wh);
+        free(bh);
+        free(wv);
+        free(bv);
+    }
+    time_lm_head(g);
+    backend_destroy(g);
+}
+
+static void run_all(backend *cpu, gl_dtype act)
+{
+    pair p = {NULL, cpu, act, act == GL_DTYPE_F16 ? 1e-2 : 2e-2, gl_dtype_name(act)};
+    CHECK_OK(backend_cuda_create(0, act, &p.g));
+    if (!p.g) return;
+    test_linear(&p, false);
+    test_linear_repeat(&p, 33, 1000);
+    test_linear_repeat(&p, 9, 1024);
+    test_linear_repeat(&p, 1, 4096);
+    test_linear_argmax(&p);
+    p.g->ops->sync(p.g);
+    backend_destroy(p.g);
+
+    char tag[32];
+    /* the plain GEMM kernel (what runs where cuBLASLt has no algorithm) */
+    if (!variant_begin(&p, tag, sizeof tag, "plain-gemm", "GLOSSA_CUDA_GEMM_FALLBACK", "1")) return;
+    test_linear(&p, true);
+    backend_destroy(p.g);
+
+    /* the skinny kernel's four-token-tile range, m = 17..32 (the default maximum, set again) */
+    if (!variant_begin(&p, tag, sizeof tag, "skinny-32", "GLOSSA_CUDA_SKINNY_M", "32")) return;
+    for (int m = 17; m <= 32; m += 5)
+        run_linear(&p, m, 1024, 1000, 8, GL_DTYPE_F16, true, (gl_act)(m % 5), m % 3);
+    backend_destroy(p.g);
+
+    /* the fused lm_head + argmax kernel from one row on (its 8-token tile) */
+    if (!variant_begin(&p, tag, sizeof tag, "lm-argmax-1", "GLOSSA_CUDA_LM_ARGMAX_MIN", "1"))
+        return;
+    run_linear_argmax(&p, 1, 1024, 40000, 39997, 0, true, false, GL_DTYPE_F16);
+    run_linear_argmax(&p, 5, 1024, 1000, 1000, 8, true, true, GL_DTYPE_BF16);
+    backend_destroy(p.g);
+
+    /* cuBLASLt for every m (the skinny kernel off) */
+    if (!variant_begin(&p, tag, sizeof tag, "cublaslt", "GLOSSA_CUDA_SKINNY", "0")) return;
+    test_linear(&p, true);
+    backend_destroy(p.g);
+}
+
+int main(void)
+{
+    if (backend_cuda_device_count() == 0) {
+        printf("no CUDA device: skipped\n");
+        return 77;
+    }
+    if (getenv("GLOSSA_TEST_TIME_LINEAR")) {
+        time_linear();
+        TEST_MAIN_END();
+    }
+    pair_run_both(run_all);
+    TEST_MAIN_END();
+}
