@@ -293,11 +293,13 @@ typedef struct backend_ops {
      * linear(b, m, x, x_stride, w, bias, GL_ACT_NONE, NULL, y) (y dense, n = w->rows columns),
      * and ids[i] (device, m of them) = argmax(b, m, n_valid, n, y) of that product, without a
      * host wait, so that it can be recorded in a graph with the pass. n_valid <= w->rows (the
-     * columns past it, e.g. a vocabulary's row padding, never win). true when it ran; false,
-     * with nothing launched, when the backend declines (it then declines every call). */
+     * columns past it, e.g. a vocabulary's row padding, never win). keep_y false: only the ids
+     * are wanted, y's contents afterwards are unspecified (a backend may skip writing it). true
+     * when it ran; false, with nothing launched, when the backend declines (it then declines
+     * every call). */
     bool (*linear_argmax)(backend *b, int32_t m, const void *x, int32_t x_stride,
                           const gl_weight *w, const gl_weight *bias, int32_t n_valid, void *y,
-                          int32_t *ids);
+                          bool keep_y, int32_t *ids);
 } backend_ops;
 
 struct backend {

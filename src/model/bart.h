@@ -96,6 +96,8 @@ typedef struct bart_dec_batch {
     bool want_ids;               /* (not with all_logits) the rows' argmax is computed with the
                                     pass where the backend fuses it (linear_argmax): then
                                     bart_logits_argmax only fetches it */
+    bool ids_only;               /* with want_ids: only the argmax is read after the pass, no
+                                    logits row (the backend may skip writing them) */
 } bart_dec_batch;
 
 /* Activation workspace, grown on demand (no allocation when a pass fits). */

@@ -221,10 +221,11 @@ static bool decode_stack(bart_model *m, bart_ws *ws, const bart_kv *kv, const de
     return ran;
 }
 
-/* The pass's ops, from the embeddings to the logits in ws->logits (rows: logits rows), with
- * want_ids their argmax into ix->out_ids where the backend fuses it (ws->lm_argmax). */
+/* The pass's ops, from the embeddings to the logits in ws->logits (rows: logits rows); with
+ * ids_mode (bart_graph_key) 1 or 2 their argmax into ix->out_ids where the backend fuses it
+ * (ws->lm_argmax), with 2 the logits themselves perhaps not written. */
 static void decode_ops(bart_model *m, bart_ws *ws, const bart_kv *kv, int32_t n_seqs, int32_t n_tok,
-                       bool all_logits, bool want_ids, const dec_idx *ix)
+                       bool all_logits, int ids_mode, const dec_idx *ix)
 {
     backend *be = m->be;
     const model_config *c = &m->cfg;
@@ -249,9 +250,9 @@ static void decode_ops(bart_model *m, bart_ws *ws, const bart_kv *kv, int32_t n_
     gl_weight head = m->lm_head; /* logits_ld rows: the storage's pad rows are zero */
     head.rows = m->logits_ld;
     const gl_weight *bias = m->final_logits_bias.data ? &m->final_logits_bias : NULL;
-    if (want_ids && !all_logits && ws->lm_argmax != 0 && be->ops->linear_argmax) {
+    if (ids_mode > 0 && !all_logits && ws->lm_argmax != 0 && be->ops->linear_argmax) {
         bool ran = be->ops->linear_argmax(be, rows, src, d, &head, bias, m->lm_head.rows,
-                                          ws->logits, ix->out_ids);
+                                          ws->logits, ids_mode != 2, ix->out_ids);
         ws->lm_argmax = ran ? 1 : 0;
         if (ran) return;
     }
@@ -270,12 +271,13 @@ static int32_t pow2_at_least(int32_t v)
 /* GLOSSA_GRAPHS_CHECK=1 (debugging): after a replayed pass, run the same pass unrecorded and
  * compare the logits (and the fused argmax ids); a difference is logged with the pass's shape. */
 static glossa_status decode_graph_check(bart_model *m, bart_ws *ws, const bart_kv *kv,
-                                        int32_t n_seqs, bool want_ids, const dec_idx *ix)
+                                        int32_t n_seqs, int ids_mode, const dec_idx *ix)
 {
     const int32_t ld = m->logits_ld; /* whole padded rows: the pad columns are zero both times */
-    size_t n = (size_t)n_seqs * (size_t)ld;
-    bool ids = want_ids && ws->lm_argmax == 1;
-    float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+    bool ids = ids_mode > 0 && ws->lm_argmax == 1;
+    /* the argmax only: the logits' contents are unspecified, compare the ids alone */
+    size_t n = ids && ids_mode == 2 ? 0 : (size_t)n_seqs * (size_t)ld;
+    float *a = malloc((n ? n : 1) * sizeof *a), *b = malloc((n ? n : 1) * sizeof *b);
     int32_t *ia = malloc((size_t)n_seqs * 2 * sizeof *ia), *ib = ia ? ia + n_seqs : NULL;
     glossa_status st =
         a && b && ia ? GLOSSA_STATUS_OK : glossa_error(GLOSSA_STATUS_OUT_OF_MEMORY, "graph check");
@@ -283,7 +285,7 @@ static glossa_status decode_graph_check(bart_model *m, bart_ws *ws, const bart_k
     if (st == GLOSSA_STATUS_OK) st = m->be->ops->download_f32(m->be, a, ws->logits, n);
     if (st == GLOSSA_STATUS_OK && ids) st = m->be->ops->download(m->be, ia, ix->out_ids, ib_bytes);
     if (st == GLOSSA_STATUS_OK) {
-        decode_ops(m, ws, kv, n_seqs, n_seqs, false, want_ids, ix);
+        decode_ops(m, ws, kv, n_seqs, n_seqs, false, ids_mode, ix);
         st = m->be->ops->download_f32(m->be, b, ws->logits, n);
     }
     if (st == GLOSSA_STATUS_OK && ids) st = m->be->ops->download(m->be, ib, ix->out_ids, ib_bytes);
@@ -326,16 +328,16 @@ static glossa_status decode_graph_check(bart_model *m, bart_ws *ws, const bart_k
 /* Record the pass into a graph when its shape has come before, replay it when recorded; false:
  * run it unrecorded (no graph support, teacher forcing, or recording failed). */
 static bool decode_graph(bart_model *m, bart_ws *ws, const bart_kv *kv, int32_t n_seqs,
-                         bool want_ids, const dec_idx *ix, glossa_status *st)
+                         int ids_mode, const dec_idx *ix, glossa_status *st)
 {
     backend *be = m->be;
     bart_graph_key key = {n_seqs,   ix->tab_stride,           ix->xtab_stride,
-                          want_ids, be->ops->graph_epoch(be), ws->epoch,
+                          ids_mode, be->ops->graph_epoch(be), ws->epoch,
                           kv->epoch};
     bool record = false;
     void *g = bart_graphs_get(ws->graphs, &key, &record);
     if (!g && record && be->ops->graph_begin(be) == GLOSSA_STATUS_OK) {
-        decode_ops(m, ws, kv, n_seqs, n_seqs, false, want_ids, ix);
+        decode_ops(m, ws, kv, n_seqs, n_seqs, false, ids_mode, ix);
         glossa_status rs = be->ops->graph_end(be, &g);
         if (rs != GLOSSA_STATUS_OK) {
             GLOSSA_LOG_WARN("decoder pass of %d sequences not recorded (%s): runs unrecorded",
@@ -351,7 +353,7 @@ static bool decode_graph(bart_model *m, bart_ws *ws, const bart_kv *kv, int32_t 
     if (!g) return false;
     *st = be->ops->graph_launch(be, g);
     if (*st == GLOSSA_STATUS_OK && ws->graph_check)
-        *st = decode_graph_check(m, ws, kv, n_seqs, want_ids, ix);
+        *st = decode_graph_check(m, ws, kv, n_seqs, ids_mode, ix);
     return true;
 }
 
@@ -385,18 +387,28 @@ glossa_status bart_decode(bart_model *m, bart_ws *ws, const bart_kv *kv, const b
     dec_idx ix;
     GLOSSA_TRY(decode_pack(ws, b, run_tok, stride, xstride, n_run, &ix));
     glossa_status st = GLOSSA_STATUS_OK;
-    bool want_ids = b->want_ids && !b->all_logits;
+    int ids_mode = b->want_ids && !b->all_logits && !logits ? (b->ids_only ? 2 : 1) : 0;
     ws->ids_rows = 0;
-    if (!graphs || !decode_graph(m, ws, kv, n_run, want_ids, &ix, &st))
-        decode_ops(m, ws, kv, n_run, run_tok, b->all_logits, want_ids, &ix);
+    ws->logits_gone = false;
+    if (!graphs || !decode_graph(m, ws, kv, n_run, ids_mode, &ix, &st))
+        decode_ops(m, ws, kv, n_run, run_tok, b->all_logits, ids_mode, &ix);
     GLOSSA_TRY(st);
     /* a replay ran what its recording ran; lm_argmax is a property of the backend */
-    if (want_ids && ws->lm_argmax == 1) {
+    if (ids_mode > 0 && ws->lm_argmax == 1) {
         ws->dids = ix.out_ids;
         ws->ids_rows = rows;
+        ws->logits_gone = ids_mode == 2;
     }
     if (!logits) return GLOSSA_STATUS_OK; /* kept on the device: bart_logits_* */
     return bart_logits_rows(m, ws, 0, rows, logits);
+}
+
+/* INTERNAL when the last pass kept only its argmax (bart_dec_batch.ids_only) */
+static glossa_status logits_kept(const bart_ws *ws)
+{
+    return ws->logits_gone ? glossa_error(GLOSSA_STATUS_INTERNAL,
+                                          "the last decoder pass kept only the argmax, no logits")
+                           : GLOSSA_STATUS_OK;
 }
 
 glossa_status bart_logits_argmax(bart_model *m, bart_ws *ws, int32_t rows, int32_t *ids)
@@ -406,6 +418,7 @@ glossa_status bart_logits_argmax(bart_model *m, bart_ws *ws, int32_t rows, int32
         return glossa_error(GLOSSA_STATUS_INTERNAL, "argmax over %d rows of kept logits", rows);
     if (rows <= ws->ids_rows) /* computed with the pass */
         return m->be->ops->download(m->be, ids, ws->dids, (size_t)rows * sizeof *ids);
+    GLOSSA_TRY(logits_kept(ws));
     return m->be->ops->argmax(m->be, rows, vocab, m->logits_ld, ws->logits, ids);
 }
 
@@ -415,6 +428,7 @@ glossa_status bart_logits_beam_topk(bart_model *m, bart_ws *ws, int32_t rows, in
     int32_t vocab = m->lm_head.rows;
     if ((int64_t)rows * m->logits_ld > ws->cap_logits)
         return glossa_error(GLOSSA_STATUS_INTERNAL, "beam_topk over %d rows of kept logits", rows);
+    GLOSSA_TRY(logits_kept(ws));
     return m->be->ops->beam_topk(m->be, rows, vocab, m->logits_ld, ws->logits, n_groups, groups);
 }
 
@@ -424,6 +438,7 @@ glossa_status bart_logits_rows(bart_model *m, bart_ws *ws, int32_t row, int32_t 
     if ((int64_t)(row + n_rows) * ld > ws->cap_logits)
         return glossa_error(GLOSSA_STATUS_INTERNAL, "rows %d..%d of kept logits", row, row + n_rows);
     if (n_rows <= 0) return GLOSSA_STATUS_OK;
+    GLOSSA_TRY(logits_kept(ws));
     const void *src = bart_ws_at(ws, ws->logits, (size_t)row * (size_t)ld);
     if (ld == vocab)
         return m->be->ops->download_f32(m->be, dst, src, (size_t)n_rows * (size_t)vocab);

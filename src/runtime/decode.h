@@ -71,6 +71,9 @@ double decode_float_decimal(float f);
  * the row is needed. */
 bool decode_greedy_shortcut(const decode_params *p, int32_t vocab, int32_t seq_len,
                             int32_t raw_argmax, int32_t *tok);
+/* decode_greedy_shortcut succeeds at seq_len whatever the raw argmax: the step needs no row of
+ * the logits (a pass may then skip writing them). */
+bool decode_greedy_rowless(const decode_params *p, int32_t vocab, int32_t seq_len);
 
 /* Greedy: the argmax (lowest index on ties, like torch.argmax on CPU). */
 int32_t decode_argmax(const float *row, int32_t vocab);

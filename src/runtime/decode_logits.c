@@ -165,6 +165,23 @@ bool decode_greedy_shortcut(const decode_params *p, int32_t vocab, int32_t seq_l
     return true;
 }
 
+bool decode_greedy_rowless(const decode_params *p, int32_t vocab, int32_t seq_len)
+{
+    if (p->do_sample || (p->repetition_penalty != 1.0f && p->repetition_penalty > 0.0f) ||
+        p->no_repeat_ngram_size > 0)
+        return false;
+    if ((p->forced_eos_token_id >= 0 && p->forced_eos_token_id < vocab &&
+         seq_len == p->max_length - 1) ||
+        (p->forced_bos_token_id >= 0 && p->forced_bos_token_id < vocab && seq_len == 1))
+        return true;
+    for (int32_t i = 0; i < p->n_bad_words && i < DECODE_MAX_BAD_WORDS; i++)
+        if (p->bad_words[i] >= 0 && p->bad_words[i] < vocab && !is_eos(p, p->bad_words[i]))
+            return false; /* the argmax may be it */
+    return p->ignore_eos || p->n_eos == 0 ||
+           !((p->min_length > 0 && seq_len < p->min_length) ||
+             (p->min_new_tokens > 0 && seq_len - 1 < p->min_new_tokens));
+}
+
 int32_t decode_argmax(const float *row, int32_t vocab)
 {
     if (!row || vocab <= 0) return -1;

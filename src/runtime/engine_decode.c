@@ -225,10 +225,17 @@ static glossa_status step_forward(engine *e, engine_job **jobs, int32_t n, int32
     GLOSSA_TRY(reserve_logits(e, (size_t)rows * (size_t)vocab));
     bart_kv kv = engine_kv(e);
     bart_dec_batch b = {rows,     sb->ids,  sb->off,   sb->pos,   sb->slots, sb->tab, sb->lens,
-                        max_self, sb->xtab, sb->xlens, max_cross, false,     false};
-    /* greedy jobs: fetch_rows takes their argmax, computed with the pass where it can be */
-    for (int32_t i = 0; i < n && !b.want_ids; i++)
-        b.want_ids = e->device_logits && !jobs[i]->bs;
+                        max_self, sb->xtab, sb->xlens, max_cross, false,     false,   false};
+    /* greedy jobs: fetch_rows takes their argmax, computed with the pass where it can be; when
+     * every job is greedy and needs no row whatever the argmax, the pass may keep only that */
+    b.ids_only = e->device_logits;
+    for (int32_t i = 0; i < n; i++) {
+        const engine_job *j = jobs[i];
+        bool greedy = !j->bs;
+        b.want_ids = b.want_ids || (e->device_logits && greedy);
+        b.ids_only = b.ids_only && greedy && !j->r->output_scores &&
+                     decode_greedy_rowless(&j->r->p, vocab, j->len);
+    }
     *rows_out = rows;
     if (!e->device_logits) return bart_decode(e->model, e->ws, &kv, &b, e->logits);
     GLOSSA_TRY(bart_decode(e->model, e->ws, &kv, &b, NULL));

@@ -209,6 +209,30 @@ static void check_device_logits(const char *dir, const char *name)
         glossa_request_free(a[i]);
         glossa_request_free(b[i]);
     }
+    /* plain greedy requests alone, EOS ignored (benchmarks): every step needs no logits row, so
+     * the passes keep only their argmax (bart_dec_batch.ids_only) */
+    glossa_request *ga[3], *gb[3];
+    for (int i = 0; i < 3; i++) {
+        int32_t src[5] = {4 + i, 9, 14 + i, 3, 2};
+        glossa_decode_params p = glossa_model_decode_params(host);
+        p.num_beams = 1;
+        p.max_new_tokens = 6 + i;
+        p.min_length = 0;
+        p.repetition_penalty = 1.0f;
+        p.no_repeat_ngram_size = 0;
+        p.ignore_eos = true;
+        ga[i] = gb[i] = NULL;
+        CHECK_OK(glossa_request_create_ids(host, src, 5, -1, &p, &ga[i]));
+        CHECK_OK(glossa_request_create_ids(dev, src, 5, -1, &p, &gb[i]));
+    }
+    CHECK_OK(glossa_model_run(host, ga, 3));
+    CHECK_OK(glossa_model_run(dev, gb, 3));
+    for (int i = 0; i < 3; i++) {
+        CHECK_MSG(ga[i] && gb[i] && same_results(ga[i], gb[i]),
+                  "%s: greedy request %d differs with the argmax-only passes", name, i);
+        glossa_request_free(ga[i]);
+        glossa_request_free(gb[i]);
+    }
     glossa_model_free(host);
     glossa_model_free(dev);
 }

@@ -197,6 +197,71 @@ static void test_forced(void)
     CHECK(isinf(row3[1]) && row3[0] == -3.0f && row3[2] == -9.0f && isinf(row3[4]));
 }
 
+/* decode_greedy_rowless: where it says the row is not needed, decode_greedy_shortcut decides
+ * every raw argmax, and its token is what processing the row would pick; it says so for plain
+ * greedy and not where a processor could move the argmax. */
+static void test_greedy_rowless(void)
+{
+    enum { V = 6, CONFIGS = 10 };
+    int n_rowless = 0;
+    for (int c = 0; c < CONFIGS; c++) {
+        decode_params p = base_params();
+        p.max_length = 6;
+        p.eos_ids[1] = 2;
+        p.n_eos = 2;
+        bool expect_some_row = true; /* a config whose processors need the row at some length */
+        if (c == 0) expect_some_row = false;
+        if (c == 1) p.bad_words[p.n_bad_words++] = 3;
+        if (c == 2) { /* a bad word equal to an EOS id is dropped (HF): no row needed */
+            p.bad_words[p.n_bad_words++] = 2;
+            expect_some_row = false;
+        }
+        if (c == 3) p.min_length = 4;
+        if (c == 4) p.min_new_tokens = 2;
+        if (c == 5) {
+            p.min_length = 4;
+            p.ignore_eos = true;
+            expect_some_row = false;
+        }
+        if (c == 6) {
+            p.forced_bos_token_id = 4;
+            p.forced_eos_token_id = 1;
+            p.min_length = 10; /* masked EOS except where forcing decides */
+        }
+        if (c == 7) p.repetition_penalty = 1.5f;
+        if (c == 8) {
+            p.n_eos = 0;
+            p.min_length = 4;
+            expect_some_row = false;
+        }
+        if (c == 9) p.no_repeat_ngram_size = 2;
+        bool some_row = false;
+        for (int32_t len = 1; len < p.max_length; len++) {
+            bool rowless = decode_greedy_rowless(&p, V, len);
+            some_row = some_row || !rowless;
+            n_rowless += rowless;
+            if (!rowless) continue;
+            for (int32_t a = 0; a < V; a++) {
+                float row[V];
+                for (int32_t i = 0; i < V; i++)
+                    row[i] = -(float)(i + 1);
+                row[a] = 5.0f;
+                int32_t seq[8] = {0, 3, 5, 3, 5, 3, 5, 3};
+                int32_t tok = -7;
+                CHECK_MSG(decode_greedy_shortcut(&p, V, len, a, &tok),
+                          "config %d len %d argmax %d: rowless but the shortcut needs the row", c,
+                          len, a);
+                decode_process_logits(row, V, seq, len, &p);
+                CHECK_MSG(tok == decode_argmax(row, V), "config %d len %d argmax %d: %d vs %d", c,
+                          len, a, tok, decode_argmax(row, V));
+            }
+        }
+        CHECK_MSG(some_row == expect_some_row, "config %d: a row needed at some length %d", c,
+                  some_row);
+    }
+    CHECK(n_rowless > 0);
+}
+
 static void test_argmax_log_softmax(void)
 {
     const float r[5] = {1.0f, 3.0f, -2.0f, 3.0f, 0.0f};
@@ -643,6 +708,7 @@ int main(void)
     test_no_repeat_ngram();
     test_bad_words_min_length();
     test_forced();
+    test_greedy_rowless();
     test_argmax_log_softmax();
     test_rng_determinism();
     test_top_k_top_p();

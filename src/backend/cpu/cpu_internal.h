@@ -80,10 +80,10 @@ void cpu_gather_rows(backend *b, int32_t m, int32_t d, const void *x, const int3
                      void *y);
 glossa_status cpu_argmax(backend *b, int32_t m, int32_t n, int32_t ld, const void *x, int32_t *out);
 /* the linear_argmax op (backend.h): the linear op, then argmax over its first n_valid columns
- * (ids in host memory, as every index array here); on the CPU no faster than the two, but the
- * engine's device-logits path (GLOSSA_DEVICE_LOGITS=1) runs through it as on the GPU */
+ * (ids in host memory, as every index array here; y always written); no faster than the two here,
+ * but the engine's device-logits path (GLOSSA_DEVICE_LOGITS=1) runs through it as on the GPU */
 bool cpu_linear_argmax(backend *b, int32_t m, const void *x, int32_t x_stride, const gl_weight *w,
-                       const gl_weight *bias, int32_t n_valid, void *y, int32_t *ids);
+                       const gl_weight *bias, int32_t n_valid, void *y, bool keep_y, int32_t *ids);
 
 /* cpu_beam.c */
 glossa_status cpu_beam_topk(backend *b, int32_t m, int32_t n, int32_t ld, const void *x,

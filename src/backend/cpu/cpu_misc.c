@@ -110,8 +110,9 @@ glossa_status cpu_argmax(backend *b, int32_t m, int32_t n, int32_t ld, const voi
 }
 
 bool cpu_linear_argmax(backend *b, int32_t m, const void *x, int32_t x_stride, const gl_weight *w,
-                       const gl_weight *bias, int32_t n_valid, void *y, int32_t *ids)
+                       const gl_weight *bias, int32_t n_valid, void *y, bool keep_y, int32_t *ids)
 {
+    (void)keep_y; /* the row is computed for the argmax anyway */
     if (n_valid < 1 || n_valid > w->rows) return false; /* (the contract's precondition) */
     cpu_linear(b, m, x, x_stride, w, bias, GL_ACT_NONE, NULL, y);
     return cpu_argmax(b, m, n_valid, w->rows, y, ids) == GLOSSA_STATUS_OK; /* ld >= n: always */

@@ -205,7 +205,7 @@ void cuda_misc_release(cuda_state *s);
 /* cuda_lm_argmax.cu: the linear_argmax op (backend.h); release frees its scratch. */
 bool cuda_op_linear_argmax(backend *b, int32_t m, const void *x, int32_t x_stride,
                            const gl_weight *w, const gl_weight *bias, int32_t n_valid, void *y,
-                           int32_t *ids);
+                           bool keep_y, int32_t *ids);
 void cuda_lm_argmax_init(cuda_state *s);
 void cuda_lm_argmax_release(cuda_state *s);
 

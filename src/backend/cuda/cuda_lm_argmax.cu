@@ -23,12 +23,12 @@
  * two register sets alternate (see the loop).
  *
  * Epilogue of a tile (per warp): + bias in fp32, rounded to the act dtype (as the linear op's
- * output), written to y through a per-warp staging tile (whole 16-byte pieces of each token's
- * row), and each value taken into its lane's running best of that token (registers; a lane meets
- * its columns in increasing order, so a compare suffices). At the end: the 8 lanes of a token
- * meet by shuffles, the warps in shared memory, the block's best per token goes to per-block
- * partials, and the last block to finish (a counter, reset by it) reduces them to ids. (The
- * first form reduced each tile's 16 columns by shuffles into a running best in shared memory:
+ * output), written to y (unless keep_y is false) through a per-warp staging tile (whole 16-byte
+ * pieces of each token's row), and each value taken into its lane's running best of that token
+ * (registers; a lane meets its columns in increasing order, so a compare suffices). At the end: the
+ * 8 lanes of a token meet by shuffles, the warps in shared memory, the block's best per token goes
+ * to per-block partials, and the last block to finish (a counter, reset by it) reduces them to ids.
+ * (The first form reduced each tile's 16 columns by shuffles into a running best in shared memory:
  * half the kernel's 76M instructions at 64 rows, 285 us instead of 227.)
  *
  * Other calls (m outside [la_min_m, la_max_m], k % 128, n % 8, alignment, too little shared
@@ -330,7 +330,7 @@ static int la_m8(int32_t m)
 
 /* The fused kernel for this call; false: its preconditions do not hold. */
 static bool la_fused(cuda_state *s, int32_t m, const void *x, int32_t x_stride, const gl_weight *w,
-                     const void *bias, int32_t n_valid, void *y, int32_t *ids)
+                     const void *bias, int32_t n_valid, void *y, bool keep_y, int32_t *ids)
 {
     const int32_t n = w->rows, k = w->cols;
     if (m < s->la_min_m || m > s->la_max_m || k % (32 * LA_U) != 0 || n % 8 != 0 ||
@@ -360,7 +360,7 @@ static bool la_fused(cuda_state *s, int32_t m, const void *x, int32_t x_stride, 
     p.x = x;
     p.w = w->data;
     p.bias = bias;
-    p.y = y;
+    p.y = keep_y ? y : NULL; /* NULL: the kernel writes no logits */
     p.ids = ids;
     if (s->act_dtype == GL_DTYPE_F16)
         la_dispatch<__half>(s, p);
@@ -371,7 +371,7 @@ static bool la_fused(cuda_state *s, int32_t m, const void *x, int32_t x_stride, 
 
 bool cuda_op_linear_argmax(backend *b, int32_t m, const void *x, int32_t x_stride,
                            const gl_weight *w, const gl_weight *bias, int32_t n_valid, void *y,
-                           int32_t *ids)
+                           bool keep_y, int32_t *ids)
 {
     cuda_state *s = cuda_state_of(b);
     if (s->la_off) return false;
@@ -382,7 +382,7 @@ bool cuda_op_linear_argmax(backend *b, int32_t m, const void *x, int32_t x_strid
         return true;
     }
     const void *bp = bias ? bias->data : NULL;
-    if (la_fused(s, m, x, x_stride, w, bp, n_valid, y, ids)) return true;
+    if (la_fused(s, m, x, x_stride, w, bp, n_valid, y, keep_y, ids)) return true;
     cuda_op_linear(b, m, x, x_stride, w, bias, GL_ACT_NONE, NULL, y);
     const glossa_status st = cuda_argmax_launch(s, m, n_valid, w->rows, y, ids);
     if (st != GLOSSA_STATUS_OK) cuda_note(s, cudaErrorMemoryAllocation, "linear_argmax (argmax)");
