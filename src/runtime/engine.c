@@ -31,6 +31,9 @@ void engine_init(engine *e, bart_model *m, bart_ws *ws, threadpool *pool, const 
      * the device path on the CPU with GLOSSA_DEVICE_LOGITS=1 */
     const char *force = getenv("GLOSSA_DEVICE_LOGITS");
     e->device_logits = strcmp(m->be->ops->name, "cpu") != 0 || (force && !strcmp(force, "1"));
+    /* GLOSSA_IDS_ONLY=0: passes always keep their logits (A/B of bart_dec_batch.ids_only) */
+    const char *ids_only = getenv("GLOSSA_IDS_ONLY");
+    e->ids_only_off = ids_only && ids_only[0] == '0';
     e->pool = pool;
     e->cfg = *cfg;
     if (ev) e->ev = *ev;

@@ -190,6 +190,7 @@ typedef struct engine {
     size_t logits_cap;
     bool device_logits;      /* logits stay on the device (not the CPU backend): greedy rows
                                 take the device argmax, only rows that need processing move */
+    bool ids_only_off;       /* GLOSSA_IDS_ONLY=0: no pass keeps only its argmax */
     int32_t *argmax;         /* (cap_argmax) device argmax per row */
     int32_t cap_argmax;
     engine_bufs b;

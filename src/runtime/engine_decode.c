@@ -228,7 +228,7 @@ static glossa_status step_forward(engine *e, engine_job **jobs, int32_t n, int32
                         max_self, sb->xtab, sb->xlens, max_cross, false,     false,   false};
     /* greedy jobs: fetch_rows takes their argmax, computed with the pass where it can be; when
      * every job is greedy and needs no row whatever the argmax, the pass may keep only that */
-    b.ids_only = e->device_logits;
+    b.ids_only = e->device_logits && !e->ids_only_off;
     for (int32_t i = 0; i < n; i++) {
         const engine_job *j = jobs[i];
         bool greedy = !j->bs;
