@@ -13,7 +13,14 @@
 #      mbart-large-50 synth model with varied output lengths (--eos-bias/--eos-ramp), RATES
 #      (default 64,256,512 req/s), DUR seconds each (default 10), after WARMUP seconds (default 5)
 #      of unrecorded load at the first rate; SERVE_ARGS: more `glossa serve` flags (e.g.
-#      "--scheduler-delay-factor 2"), MODES: compare.sh's.
+#      "--scheduler-delay-factor 2"), MODES: compare.sh's;
+#   7. A/B of code-path switches in one call: `glossa bench -m mbart-large-50 --device cuda --in 64
+#      --out 64 --runs 3` for each configuration of BENCH (';'-separated bench arguments, default
+#      "--batch 1;--batch 32;--batch 64;--batch 16 --beam 4"), with the defaults and with each
+#      setting of AB (space-separated VAR=value, e.g. "GLOSSA_IDS_ONLY=0 GLOSSA_CUDA_LM_ARGMAX=0"),
+#      ROUNDS rounds (default 2) interleaved, ms/step per line;
+#   8. the linear ops' timings (GLOSSA_TEST_TIME_LINEAR=1 test_cuda_linear: decoder shapes and the
+#      lm_head with and without its argmax, each call in a replayed graph).
 # Usage (GPU machine, repo root): tests/gpu/device_session.sh [OUT]   (steps: STEPS="1 2 3 4 5")
 set -uo pipefail
 out=${1:-${OUT:-/tmp/out}}
@@ -89,5 +96,23 @@ if has 6; then
     # shellcheck disable=SC2086
     GLOSSA=$g WARMUP=${WARMUP:-5} timeout 560 bench/loadgen/compare.sh -m $me -o "$out/sweep" -r "${RATES:-64,256,512}" -d "${DUR:-10}" -- --device cuda --max-new-tokens 128 ${SERVE_ARGS:-} > "$out/sweep.txt" 2>&1
     echo "rc=$?"; cat "$out/sweep.txt" | tail -30
+fi
+if has 7; then
+    [ -f $m/model.safetensors ] || $g synth --arch mbart-large-50 --out $m > /dev/null
+    step "A/B: defaults vs ${AB:-(nothing)}"
+    IFS=';' read -r -a benches <<< "${BENCH:---batch 1;--batch 32;--batch 64;--batch 16 --beam 4}"
+    for r in $(seq "${ROUNDS:-2}"); do
+        for cfg in DEFAULTS=1 ${AB:-}; do
+            for a in "${benches[@]}"; do
+                # shellcheck disable=SC2086
+                res=$(env "$cfg" timeout 120 $g bench -m $m --device cuda $a --in 64 --out 64 --runs 3 2>&1 | grep -o '[0-9.]* generated tok/s, [0-9.]* ms/step')
+                echo "round $r | $cfg | $a | $res"
+            done
+        done
+    done
+fi
+if has 8; then
+    step "linear op timings"
+    GLOSSA_TEST_TIME_LINEAR=1 timeout 200 .carry/test_cuda_linear 2>&1 | grep -E "^time|FAIL"
 fi
 step "done"
