@@ -155,7 +155,8 @@ static void fill_tables(engine *e, engine_job **jobs, int32_t n, int32_t max_sel
  * it from the device argmax; beam jobs whose step needs no processed row on the host
  * (beam_search_device_group) take their candidates from the device's beam_topk; only the other
  * jobs' rows are copied to the host. */
-static glossa_status fetch_rows(engine *e, engine_job **jobs, int32_t n, int32_t rows)
+static glossa_status fetch_rows(engine *e, engine_job **jobs, int32_t n, int32_t rows,
+                                bool any_greedy)
 {
     if (rows > e->cap_argmax) {
         int32_t *a = realloc(e->argmax, (size_t)rows * sizeof *a);
@@ -164,8 +165,6 @@ static glossa_status fetch_rows(engine *e, engine_job **jobs, int32_t n, int32_t
         e->cap_argmax = rows;
     }
     int32_t vocab = bart_decoder_vocab(e->model);
-    bool any_greedy = false;
-    for (int32_t i = 0; i < n && !any_greedy; i++) any_greedy = !jobs[i]->bs;
     if (any_greedy) GLOSSA_TRY(bart_logits_argmax(e->model, e->ws, rows, e->argmax));
     gl_beam_group groups[BEAM_GROUPS_PER_CALL];
     int32_t n_groups = 0;
@@ -239,7 +238,7 @@ static glossa_status step_forward(engine *e, engine_job **jobs, int32_t n, int32
     *rows_out = rows;
     if (!e->device_logits) return bart_decode(e->model, e->ws, &kv, &b, e->logits);
     GLOSSA_TRY(bart_decode(e->model, e->ws, &kv, &b, NULL));
-    return fetch_rows(e, jobs, n, rows);
+    return fetch_rows(e, jobs, n, rows, b.want_ids); /* want_ids: any greedy job */
 }
 
 static bool is_eos(const decode_params *p, int32_t tok)

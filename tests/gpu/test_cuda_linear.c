@@ -283,20 +283,30 @@ static double time_graph(backend *g, int op, int m, const void *x, int k, const 
     return t[4];
 }
 
+/* A random F16 weight (n, k) and bias on g, as the timings use them (bias_column: shaped (n, 1),
+ * as a model's final_logits_bias, else (1, n)). */
+static void time_weights(backend *g, int n, int k, bool bias_column, gl_weight *w, gl_weight *b)
+{
+    float *wv = rand_buf((size_t)n * k, -0.05f, 0.05f), *bv = rand_buf((size_t)n, -1, 1);
+    void *wh = to_dtype(wv, (size_t)n * k, GL_DTYPE_F16),
+         *bh = to_dtype(bv, (size_t)n, GL_DTYPE_F16);
+    CHECK_OK(g->ops->weight_from_host(g, wh, GL_DTYPE_F16, n, k, w));
+    CHECK_OK(
+        g->ops->weight_from_host(g, bh, GL_DTYPE_F16, bias_column ? n : 1, bias_column ? 1 : n, b));
+    free(wv);
+    free(wh);
+    free(bv);
+    free(bh);
+}
+
 /* mbart-large-50's lm_head (250,054 rows, stored 250,056, k = 1,024): the linear op alone, and
  * linear_argmax with the logits and for the ids only (at rows outside GLOSSA_CUDA_LM_ARGMAX_MIN /
  * _MAX: the linear op + the argmax kernels). */
 static void time_lm_head(backend *g)
 {
     const int n = 250056, k = 1024, nv = 250054;
-    float *wv = rand_buf((size_t)n * k, -0.05f, 0.05f), *bv = rand_buf((size_t)n, -1, 1);
-    void *wh = to_dtype(wv, (size_t)n * k, GL_DTYPE_F16),
-         *bh = to_dtype(bv, (size_t)n, GL_DTYPE_F16);
     gl_weight w, b;
-    CHECK_OK(g->ops->weight_from_host(g, wh, GL_DTYPE_F16, n, k, &w));
-    CHECK_OK(g->ops->weight_from_host(g, bh, GL_DTYPE_F16, n, 1, &b));
-    free(wv);
-    free(wh);
+    time_weights(g, n, k, true, &w, &b);
     float *xv = rand_buf((size_t)64 * k, -1, 1);
     void *x = dev_f32(g, xv, (size_t)64 * k), *y = dev_alloc(g, (size_t)64 * n * 2);
     int32_t *ids = dev_alloc(g, 64 * sizeof(int32_t));
@@ -319,8 +329,6 @@ static void time_lm_head(backend *g)
     g->ops->weight_free(g, &w);
     g->ops->weight_free(g, &b);
     free(xv);
-    free(bv);
-    free(bh);
 }
 
 static void time_linear(void)
@@ -332,12 +340,8 @@ static void time_linear(void)
     static const int ms[] = {1, 16, 32, 64, 128};
     for (int si = 0; si < 4; si++) {
         int n = shapes[si][0], k = shapes[si][1];
-        float *wv = rand_buf((size_t)n * k, -0.05f, 0.05f), *bv = rand_buf((size_t)n, -1, 1);
-        void *wh = to_dtype(wv, (size_t)n * k, GL_DTYPE_F16),
-             *bh = to_dtype(bv, (size_t)n, GL_DTYPE_F16);
         gl_weight w, b;
-        CHECK_OK(g->ops->weight_from_host(g, wh, GL_DTYPE_F16, n, k, &w));
-        CHECK_OK(g->ops->weight_from_host(g, bh, GL_DTYPE_F16, 1, n, &b));
+        time_weights(g, n, k, false, &w, &b);
         float *xv = rand_buf((size_t)128 * k, -1, 1);
         void *x = dev_f32(g, xv, (size_t)128 * k), *y = dev_alloc(g, (size_t)128 * n * 2);
         for (int mi = 0; mi < 5; mi++) {
@@ -353,10 +357,6 @@ static void time_linear(void)
         g->ops->weight_free(g, &w);
         g->ops->weight_free(g, &b);
         free(xv);
-        free(wh);
-        free(bh);
-        free(wv);
-        free(bv);
     }
     time_lm_head(g);
     backend_destroy(g);

@@ -355,6 +355,8 @@ static glossa_status cu_init_state(cuda_state *s, int device)
     GLOSSA_TRY(cuda_grow(&s->staging, &cap, CUDA_STAGING_BYTES, "staging buffer"));
     const char *env = getenv("GLOSSA_CUDA_PDL");
     s->pdl = !(env && env[0] == '0');
+    env = getenv("GLOSSA_CUDA_LN_WARP");
+    s->ln_warp_off = env && env[0] == '0';
     s->gt_on = -1; /* GLOSSA_CUDA_GRAPH_TIMING read at the first replay */
     cuda_lm_argmax_init(s);
     return cuda_linear_init(s);

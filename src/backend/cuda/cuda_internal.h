@@ -47,6 +47,7 @@ typedef struct cuda_state {
     void *tune_scratch;           /* the tuned calls' D */
     size_t tune_scratch_bytes;
     bool pdl;                     /* programmatic dependent launch (GLOSSA_CUDA_PDL=0: off) */
+    bool ln_warp_off;             /* GLOSSA_CUDA_LN_WARP=0: layer norms in the block forms only */
     /* cuda_graph.cu: GLOSSA_CUDA_GRAPH_TIMING=1 */
     int gt_on;                    /* -1: not yet read */
     bool gt_pending;

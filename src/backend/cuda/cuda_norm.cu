@@ -9,7 +9,6 @@
  * most 8192 such elements run ln_vec_kernel (the row in registers, gamma and beta loaded before
  * the PDL wait); rows of 256, 512, 768 or 1024 such elements run ln_warp_kernel, the same with one
  * warp a row and no block barrier. */
-#include <stdlib.h>
 
 #include "backend/cuda/cuda_internal.h"
 
@@ -261,12 +260,7 @@ static void ln_launch(cuda_state *s, int32_t m, void *x, const void *r, const vo
 {
     bool vec = d % 8 == 0 && cuda_aligned16(x) && cuda_aligned16(y) && cuda_aligned16(g) &&
                (!r || cuda_aligned16(r)) && (!bt || cuda_aligned16(bt));
-    static int warp_on = -1; /* GLOSSA_CUDA_LN_WARP=0: the block forms only (A/B) */
-    if (warp_on < 0) {
-        const char *env = getenv("GLOSSA_CUDA_LN_WARP");
-        warp_on = !(env && env[0] == '0');
-    }
-    if (vec && warp_on && d % 256 == 0 && d <= 1024) {
+    if (vec && !s->ln_warp_off && d % 256 == 0 && d <= 1024) {
         switch (d / 256) {
         case 1:
             ln_warp_launch<T, 1>(s, m, x, r, g, bt, eps, y, d);
