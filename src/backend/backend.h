@@ -300,7 +300,17 @@ typedef struct backend_ops {
     bool (*linear_argmax)(backend *b, int32_t m, const void *x, int32_t x_stride,
                           const gl_weight *w, const gl_weight *bias, int32_t n_valid, void *y,
                           bool keep_y, int32_t *ids);
+
+    /* Optional (NULL: none; use download): a small download that does not wait, one at a time.
+     * download_begin queues a copy of `bytes` (at most GL_ASYNC_DOWNLOAD_MAX) of device src
+     * behind everything queued so far and returns at once; ops queued after it may overwrite src.
+     * download_end waits for that copy (and reports a device error) and puts the bytes at dst.
+     * Lets the host queue the next pass before it reads the last one's results. */
+    glossa_status (*download_begin)(backend *b, const void *src, size_t bytes);
+    glossa_status (*download_end)(backend *b, void *dst, size_t bytes);
 } backend_ops;
+
+#define GL_ASYNC_DOWNLOAD_MAX ((size_t)64 << 10)
 
 struct backend {
     const backend_ops *ops;

@@ -98,6 +98,10 @@ typedef struct bart_dec_batch {
                                     bart_logits_argmax only fetches it */
     bool ids_only;               /* with want_ids: only the argmax is read after the pass, no
                                     logits row (the backend may skip writing them) */
+    bool ids_feed;               /* one token per sequence, want_ids: the input ids are the
+                                    previous pass's argmax ids, row for row (the same sequences
+                                    in the same order; it ran with want_ids), still on the
+                                    device; ids is not read (engine pipelining) */
 } bart_dec_batch;
 
 /* Activation workspace, grown on demand (no allocation when a pass fits). */
@@ -114,6 +118,14 @@ glossa_status bart_decode(bart_model *m, bart_ws *ws, const bart_kv *kv, const b
  * the row-wise argmax to host ids (greedy without copying rows), and rows [row, row + n_rows) as
  * fp32 on the host. */
 glossa_status bart_logits_argmax(bart_model *m, bart_ws *ws, int32_t rows, int32_t *ids);
+/* The argmax ids computed with the last pass (want_ids) without a host wait: bart_ids_begin
+ * queues their copy to the host, so that the next pass can be queued (ids_feed) before
+ * bart_ids_end waits for them. bart_ids_async: whether this works for `rows` rows of the last
+ * pass (the backend has the asynchronous download, the ids were computed with it, and no
+ * replay check re-runs passes: GLOSSA_GRAPHS_CHECK). */
+bool bart_ids_async(const bart_model *m, const bart_ws *ws, int32_t rows);
+glossa_status bart_ids_begin(bart_model *m, bart_ws *ws, int32_t rows);
+glossa_status bart_ids_end(bart_model *m, bart_ws *ws, int32_t rows, int32_t *ids);
 glossa_status bart_logits_rows(bart_model *m, bart_ws *ws, int32_t row, int32_t n_rows, float *dst);
 /* Beam search's selection over the kept logits (rows: the pass's logits rows; backend.h
  * beam_topk): each group's best candidates to its host out. */

@@ -21,8 +21,9 @@ typedef struct dec_views {
 
 /* A decoder pass's index arrays on the device (one upload: decode_pack). */
 typedef struct dec_idx {
-    int32_t *ids, *pos, *slots, *off, *lens, *xlens, *rows, *tab, *xtab;
-    int32_t *out_ids;                /* (n_run) the argmax of the logits rows, when fused */
+    const int32_t *ids; /* input ids: uploaded, or ws->dfeed (ids_feed) */
+    int32_t *pos, *slots, *off, *lens, *xlens, *rows, *tab, *xtab;
+    int32_t *out_ids;                /* (n_run) the argmax of the logits rows, when fused: dfeed */
     int32_t tab_stride, xtab_stride; /* block-table row widths */
     bool rows_in_order;              /* rows[s] == s (one token each): no gather before lm_head */
 } dec_idx;
@@ -130,7 +131,8 @@ static void pack_table(int32_t *dst, int32_t stride, const int32_t *src, int32_t
 }
 
 /* Every index array of the pass into ws->hidx, then one upload to ws->didx; the block tables
- * padded to row widths stride >= self_max_blocks and xstride >= cross_max_blocks. */
+ * padded to row widths stride >= self_max_blocks and xstride >= cross_max_blocks. With ids_feed
+ * the input ids are not uploaded: the pass reads ws->dfeed, where the previous one left them. */
 static glossa_status decode_pack(bart_ws *ws, const bart_dec_batch *b, int32_t n_tok,
                                  int32_t stride, int32_t xstride, int32_t n_run, dec_idx *ix)
 {
@@ -138,10 +140,14 @@ static glossa_status decode_pack(bart_ws *ws, const bart_dec_batch *b, int32_t n
     int64_t o_ids = 0, o_pos = o_ids + n_tok, o_slots = o_pos + n_tok, o_off = o_slots + n_tok;
     int64_t o_lens = o_off + n + 1, o_xlens = o_lens + n, o_rows = o_xlens + n;
     int64_t o_tab = o_rows + n, o_xtab = o_tab + (int64_t)n * stride;
-    int64_t total = o_xtab + (int64_t)n * xstride, o_out = total; /* out: not uploaded */
-    GLOSSA_TRY(bart_ws_reserve_idx(ws, total + n));
+    int64_t total = o_xtab + (int64_t)n * xstride;
+    GLOSSA_TRY(bart_ws_reserve_idx(ws, total));
+    GLOSSA_TRY(bart_ws_reserve_feed(ws, n));
     int32_t *h = ws->hidx, nb = b->n_seqs, tb = b->off[nb]; /* the batch's own rows, tokens */
-    memcpy(h + o_ids, b->ids, (size_t)tb * sizeof *h);
+    if (b->ids_feed)
+        memset(h + o_ids, 0, (size_t)tb * sizeof *h);
+    else
+        memcpy(h + o_ids, b->ids, (size_t)tb * sizeof *h);
     GLOSSA_TRY(bart_position_rows(ws->m, &ws->m->dec_pos, h + o_pos, b->positions, tb));
     memcpy(h + o_slots, b->self_slots, (size_t)tb * sizeof *h);
     memcpy(h + o_off, b->off, (size_t)(nb + 1) * sizeof *h);
@@ -170,9 +176,19 @@ static glossa_status decode_pack(bart_ws *ws, const bart_dec_batch *b, int32_t n
     int32_t *d = ws->didx;
     bool in_order = true;
     for (int32_t s = 0; s < n && in_order; s++) in_order = h[o_rows + s] == s;
-    *ix = (dec_idx){d + o_ids,   d + o_pos,  d + o_slots, d + o_off,  d + o_lens,
-                    d + o_xlens, d + o_rows, d + o_tab,   d + o_xtab, d + o_out,
-                    stride,      xstride,    in_order};
+    *ix = (dec_idx){b->ids_feed ? ws->dfeed : d + o_ids,
+                    d + o_pos,
+                    d + o_slots,
+                    d + o_off,
+                    d + o_lens,
+                    d + o_xlens,
+                    d + o_rows,
+                    d + o_tab,
+                    d + o_xtab,
+                    ws->dfeed,
+                    stride,
+                    xstride,
+                    in_order};
     return GLOSSA_STATUS_OK;
 }
 
@@ -331,9 +347,9 @@ static bool decode_graph(bart_model *m, bart_ws *ws, const bart_kv *kv, int32_t 
                          int ids_mode, const dec_idx *ix, glossa_status *st)
 {
     backend *be = m->be;
-    bart_graph_key key = {n_seqs,   ix->tab_stride,           ix->xtab_stride,
-                          ids_mode, be->ops->graph_epoch(be), ws->epoch,
-                          kv->epoch};
+    bart_graph_key key = {n_seqs,   ix->tab_stride,       ix->xtab_stride,
+                          ids_mode, ix->ids == ws->dfeed, be->ops->graph_epoch(be),
+                          ws->epoch, kv->epoch};
     bool record = false;
     void *g = bart_graphs_get(ws->graphs, &key, &record);
     if (!g && record && be->ops->graph_begin(be) == GLOSSA_STATUS_OK) {
@@ -371,9 +387,14 @@ glossa_status bart_decode(bart_model *m, bart_ws *ws, const bart_kv *kv, const b
 {
     int32_t n_seqs = b->n_seqs, n_tok = n_seqs > 0 ? b->off[n_seqs] : 0;
     if (n_seqs <= 0 || n_tok <= 0) return GLOSSA_STATUS_OK;
-    GLOSSA_TRY(bart_check_ids(b->ids, n_tok, m->dec_embed.rows, "decoder"));
+    if (!b->ids_feed) GLOSSA_TRY(bart_check_ids(b->ids, n_tok, m->dec_embed.rows, "decoder"));
     bool one_each = !b->all_logits && n_tok == n_seqs;
     for (int32_t s = 0; one_each && s < n_seqs; s++) one_each = b->off[s + 1] - b->off[s] == 1;
+    /* fed: the previous pass computed these rows' argmax (ids in the vocabulary) */
+    if (b->ids_feed && (!one_each || !b->want_ids || logits || ws->ids_rows != n_seqs))
+        return glossa_error(GLOSSA_STATUS_INTERNAL,
+                            "decoder pass fed %d ids of a previous pass of %d rows", n_seqs,
+                            ws->ids_rows);
     /* padded rows run only in one-token-each passes; n_tok = n_seqs = n_run from here on */
     int32_t n_run = ws->buckets && one_each ? decode_bucket(n_seqs) : n_seqs;
     bool graphs = ws->graphs && one_each;
@@ -420,6 +441,26 @@ glossa_status bart_logits_argmax(bart_model *m, bart_ws *ws, int32_t rows, int32
         return m->be->ops->download(m->be, ids, ws->dids, (size_t)rows * sizeof *ids);
     GLOSSA_TRY(logits_kept(ws));
     return m->be->ops->argmax(m->be, rows, vocab, m->logits_ld, ws->logits, ids);
+}
+
+bool bart_ids_async(const bart_model *m, const bart_ws *ws, int32_t rows)
+{
+    const backend_ops *o = m->be->ops;
+    return o->download_begin && o->download_end && rows > 0 && rows <= ws->ids_rows &&
+           (size_t)rows * sizeof(int32_t) <= GL_ASYNC_DOWNLOAD_MAX && !ws->graph_check;
+}
+
+glossa_status bart_ids_begin(bart_model *m, bart_ws *ws, int32_t rows)
+{
+    if (!bart_ids_async(m, ws, rows))
+        return glossa_error(GLOSSA_STATUS_INTERNAL, "no argmax ids of %d rows to copy", rows);
+    return m->be->ops->download_begin(m->be, ws->dids, (size_t)rows * sizeof(int32_t));
+}
+
+glossa_status bart_ids_end(bart_model *m, bart_ws *ws, int32_t rows, int32_t *ids)
+{
+    (void)ws;
+    return m->be->ops->download_end(m->be, ids, (size_t)rows * sizeof *ids);
 }
 
 glossa_status bart_logits_beam_topk(bart_model *m, bart_ws *ws, int32_t rows, int32_t n_groups,

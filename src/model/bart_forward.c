@@ -89,6 +89,16 @@ glossa_status bart_ws_reserve_idx(bart_ws *ws, int64_t n)
     return GLOSSA_STATUS_OK;
 }
 
+glossa_status bart_ws_reserve_feed(bart_ws *ws, int32_t n)
+{
+    if (n <= ws->cap_feed) return GLOSSA_STATUS_OK;
+    int32_t cap = max_i32(n, ws->cap_feed * 2);
+    ws->epoch++;
+    GLOSSA_TRY(dev_alloc(ws->m->be, (size_t)cap * 4, (void **)&ws->dfeed));
+    ws->cap_feed = cap;
+    return GLOSSA_STATUS_OK;
+}
+
 glossa_status bart_ws_new(bart_model *m, bart_ws **out)
 {
     bart_ws *ws = calloc(1, sizeof *ws);
@@ -113,7 +123,7 @@ void bart_ws_free(bart_ws *ws)
     backend *be = ws->m->be;
     void **bufs[] = {&ws->x, &ws->y, &ws->qkv, &ws->attn, &ws->h, &ws->q, &ws->logits,
                      (void **)&ws->ids, (void **)&ws->pos, (void **)&ws->slots,
-                     (void **)&ws->off, (void **)&ws->didx};
+                     (void **)&ws->off, (void **)&ws->didx, (void **)&ws->dfeed};
     bart_graphs_free(ws->graphs);
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) dev_free(be, bufs[i]);
     free(ws->hidx);

@@ -50,7 +50,7 @@ void bart_graphs_free(bart_graphs *g)
 
 static bool same_key(const bart_graph_key *a, const bart_graph_key *b)
 {
-    return a->n_seqs == b->n_seqs && a->ids_mode == b->ids_mode &&
+    return a->n_seqs == b->n_seqs && a->ids_mode == b->ids_mode && a->feed == b->feed &&
            a->self_stride == b->self_stride && a->cross_stride == b->cross_stride &&
            a->be_epoch == b->be_epoch && a->ws_epoch == b->ws_epoch && a->kv_epoch == b->kv_epoch;
 }

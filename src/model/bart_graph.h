@@ -15,6 +15,7 @@ typedef struct bart_graph_key {
     int32_t cross_stride;
     int32_t ids_mode;      /* 0: logits; 1: logits and their argmax; 2: the argmax only
                               (bart_dec_batch.want_ids, ids_only) */
+    bool feed;             /* input ids from the previous pass's argmax (ids_feed) */
     uint64_t be_epoch;     /* backend graph_epoch() at recording */
     uint64_t ws_epoch;     /* workspace allocations at recording */
     uint64_t kv_epoch;     /* bart_kv.epoch: the K/V pools' buffers */

@@ -22,7 +22,10 @@ struct bart_ws {
     int32_t *host_pos;                 /* (cap_tok) host staging */
     int32_t *didx, *hidx;              /* (cap_idx) a decoder pass's index arrays, one upload */
     int64_t cap_idx;
-    int32_t *dids; /* the last pass's argmax ids on the device (in didx, after its index arrays) */
+    int32_t *dfeed; /* (cap_feed) device: a pass's argmax ids (linear_argmax), which the next
+                       pass may take as its input ids (bart_dec_batch.ids_feed) */
+    int32_t cap_feed;
+    int32_t *dids;    /* the last pass's argmax ids on the device (dfeed) */
     int32_t ids_rows; /* rows of dids the last pass computed (0: none; bart_logits_argmax) */
     int lm_argmax;    /* the backend's linear_argmax: -1 not tried yet, 0 declined, 1 runs */
     bool logits_gone; /* the last pass kept only the argmax (ids_only): no logits to read */
@@ -39,6 +42,7 @@ struct bart_ws {
 glossa_status bart_ws_reserve_tok(bart_ws *ws, int32_t n_tok);
 glossa_status bart_ws_reserve_logits(bart_ws *ws, int64_t n);
 glossa_status bart_ws_reserve_idx(bart_ws *ws, int64_t n);
+glossa_status bart_ws_reserve_feed(bart_ws *ws, int32_t n);
 /* base + elems activations */
 void *bart_ws_at(const bart_ws *ws, void *base, size_t elems);
 /* n int32 to the device (nothing for n = 0) */

@@ -34,6 +34,8 @@ void engine_init(engine *e, bart_model *m, bart_ws *ws, threadpool *pool, const 
     /* GLOSSA_IDS_ONLY=0: passes always keep their logits (A/B of bart_dec_batch.ids_only) */
     const char *ids_only = getenv("GLOSSA_IDS_ONLY");
     e->ids_only_off = ids_only && ids_only[0] == '0';
+    const char *pipe = getenv("GLOSSA_PIPELINE");
+    e->pipeline_off = pipe && pipe[0] == '0';
     e->pool = pool;
     e->cfg = *cfg;
     if (ev) e->ev = *ev;
@@ -99,6 +101,7 @@ void engine_free(engine *e)
         unlink_job(e, j);
         engine_job_state_free(e, j);
     }
+    free(e->ahead);
     kv_pool_free(&e->self);
     kv_pool_free(&e->cross);
     kv_copies_free(&e->cow);
@@ -406,7 +409,9 @@ glossa_status engine_step(engine *e)
         }
     }
     /* 3. admissions, the whole group's encoder pass */
-    int32_t n_whole = admit_due(e, t0) ? admit_waiting(e, &left, &used) : 0;
+    /* (not while a pass is queued ahead: a new job would not be in it; the step that uses it
+     * queues no other while jobs wait, so the wait is one step) */
+    int32_t n_whole = e->n_ahead == 0 && admit_due(e, t0) ? admit_waiting(e, &left, &used) : 0;
     if (n_whole > 0) {
         glossa_status s = engine_encode_whole(e, e->b.jobs, n_whole);
         if (s != GLOSSA_STATUS_OK) {

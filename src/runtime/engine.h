@@ -119,6 +119,8 @@ struct engine_job {
     bool shortcut;           /* greedy: this step's token decided from the device argmax */
     int32_t shortcut_tok;
     bool finishing;          /* the step's selection ended the job */
+    bool ahead;              /* in the pass queued ahead (engine_pipeline.c): next slot taken */
+    int32_t ahead_row;       /* its row there */
     bool prepaid;            /* its first step's rows were charged at admission */
     bool in_step;            /* decodes in this iteration */
     glossa_status status;    /* of the step's selection */
@@ -155,6 +157,8 @@ typedef struct engine_counters {
     int64_t chunk_parts;      /* chunked encoder parts run */
     int64_t chunked_jobs;     /* jobs whose encoder was split across iterations */
     int64_t admit_iterations; /* iterations that admitted requests */
+    int64_t passes_ahead;     /* decode passes queued a step ahead and used (pipelining) */
+    int64_t passes_dropped;   /* ... and dropped unused (the next step's jobs differed) */
 } engine_counters;
 
 /* What one iteration did (GLOSSA_ENGINE_TRACE writes it, one line per iteration). */
@@ -191,6 +195,10 @@ typedef struct engine {
     bool device_logits;      /* logits stay on the device (not the CPU backend): greedy rows
                                 take the device argmax, only rows that need processing move */
     bool ids_only_off;       /* GLOSSA_IDS_ONLY=0: no pass keeps only its argmax */
+    bool pipeline_off;       /* GLOSSA_PIPELINE=0: no pass queued ahead (engine_pipeline.c) */
+    engine_job **ahead;      /* (cap_ahead) the pass queued ahead: its jobs by row, NULL for */
+    int32_t n_ahead;         /*   those ended since; n_ahead 0: none queued */
+    int32_t cap_ahead, live_ahead; /* live_ahead: its rows whose job is still there */
     int32_t *argmax;         /* (cap_argmax) device argmax per row */
     int32_t cap_argmax;
     engine_bufs b;

@@ -43,6 +43,7 @@ glossa_status engine_job_state_init(engine *e, engine_job *j)
 
 void engine_job_state_free(engine *e, engine_job *j)
 {
+    engine_ahead_forget(e, j);
     kv_seq_free(&e->cross, &j->cross);
     for (int32_t b = 0; j->seqs && b < j->n_beams; b++) kv_seq_free(&e->self, &j->seqs[b]);
     for (int32_t b = 0; j->tmp && b < j->n_beams; b++) kv_seq_free(&e->self, &j->tmp[b]);
@@ -66,6 +67,7 @@ void engine_job_state_free(engine *e, engine_job *j)
 
 int32_t engine_job_step_blocks(const engine *e, const engine_job *j)
 {
+    if (j->ahead) return 0; /* its next slot is taken (a pass queued ahead) */
     int32_t n = 0, bs = e->self.block_size;
     for (int32_t b = 0; b < j->n_beams; b++) {
         const kv_seq *s = &j->seqs[b];
@@ -155,17 +157,23 @@ static void fill_tables(engine *e, engine_job **jobs, int32_t n, int32_t max_sel
  * it from the device argmax; beam jobs whose step needs no processed row on the host
  * (beam_search_device_group) take their candidates from the device's beam_topk; only the other
  * jobs' rows are copied to the host. */
-static glossa_status fetch_rows(engine *e, engine_job **jobs, int32_t n, int32_t rows,
-                                bool any_greedy)
+static glossa_status reserve_argmax(engine *e, int32_t rows)
 {
-    if (rows > e->cap_argmax) {
-        int32_t *a = realloc(e->argmax, (size_t)rows * sizeof *a);
-        if (!a) return glossa_error(GLOSSA_STATUS_OUT_OF_MEMORY, "argmax ids");
-        e->argmax = a;
-        e->cap_argmax = rows;
-    }
+    if (rows <= e->cap_argmax) return GLOSSA_STATUS_OK;
+    int32_t *a = realloc(e->argmax, (size_t)rows * sizeof *a);
+    if (!a) return glossa_error(GLOSSA_STATUS_OUT_OF_MEMORY, "argmax ids");
+    e->argmax = a;
+    e->cap_argmax = rows;
+    return GLOSSA_STATUS_OK;
+}
+
+/* any_greedy: the argmax ids are wanted (fetched here unless ids_ready: in e->argmax already) */
+static glossa_status fetch_rows(engine *e, engine_job **jobs, int32_t n, int32_t rows,
+                                bool any_greedy, bool ids_ready)
+{
+    GLOSSA_TRY(reserve_argmax(e, rows));
     int32_t vocab = bart_decoder_vocab(e->model);
-    if (any_greedy) GLOSSA_TRY(bart_logits_argmax(e->model, e->ws, rows, e->argmax));
+    if (any_greedy && !ids_ready) GLOSSA_TRY(bart_logits_argmax(e->model, e->ws, rows, e->argmax));
     gl_beam_group groups[BEAM_GROUPS_PER_CALL];
     int32_t n_groups = 0;
     for (int32_t i = 0; i < n; i++) {
@@ -189,8 +197,16 @@ static glossa_status fetch_rows(engine *e, engine_job **jobs, int32_t n, int32_t
     return GLOSSA_STATUS_OK;
 }
 
-/* One decoder pass over every sequence of the jobs; logits rows in job order. */
-static glossa_status step_forward(engine *e, engine_job **jobs, int32_t n, int32_t *rows_out)
+/* Undo the slots rows [0, rows) of the jobs took (a pass queued ahead that did not happen). */
+static void pop_rows(engine *e, engine_job **jobs, int32_t rows)
+{
+    for (int32_t i = 0, r = 0; r < rows; i++)
+        for (int32_t b = 0; b < jobs[i]->n_beams && r < rows; b++, r++)
+            kv_seq_pop(&e->self, &jobs[i]->seqs[b]);
+}
+
+glossa_status engine_step_batch(engine *e, engine_job **jobs, int32_t n, bool ahead,
+                                bart_dec_batch *out, int32_t *rows_out)
 {
     engine_bufs *sb = &e->b;
     int32_t rows = 0, max_self = 1, max_cross = 1;
@@ -199,14 +215,19 @@ static glossa_status step_forward(engine *e, engine_job **jobs, int32_t n, int32
     rows = 0;
     for (int32_t i = 0; i < n; i++) {
         engine_job *j = jobs[i];
-        j->row0 = rows;
+        if (!ahead) j->row0 = rows;
         for (int32_t b = 0; b < j->n_beams; b++, rows++) {
             int32_t len;
             const int32_t *seq = job_seq(j, b, &len);
-            sb->ids[rows] = seq[len - 1];
-            sb->pos[rows] = len - 1;
+            sb->ids[rows] = ahead ? 0 : seq[len - 1]; /* ahead: fed from the device */
+            sb->pos[rows] = len - 1 + (ahead ? 1 : 0);
             sb->off[rows] = rows;
-            GLOSSA_TRY(kv_seq_append(&e->self, &j->seqs[b], 1, &sb->slots[rows], &e->cow));
+            glossa_status st =
+                kv_seq_append(&e->self, &j->seqs[b], 1, &sb->slots[rows], ahead ? NULL : &e->cow);
+            if (st != GLOSSA_STATUS_OK) {
+                if (ahead) pop_rows(e, jobs, rows);
+                return st;
+            }
             sb->lens[rows] = j->seqs[b].len;
             sb->xlens[rows] = j->cross.len;
             if (j->seqs[b].n_blocks > max_self) max_self = j->seqs[b].n_blocks;
@@ -215,16 +236,37 @@ static glossa_status step_forward(engine *e, engine_job **jobs, int32_t n, int32
         }
     }
     sb->off[rows] = rows;
+    glossa_status st = GLOSSA_STATUS_OK;
     if ((int64_t)rows * max_self > INT32_MAX || (int64_t)rows * max_cross > INT32_MAX)
-        return glossa_error(GLOSSA_STATUS_OUT_OF_MEMORY, "block tables of %d rows", rows);
-    GLOSSA_TRY(bufs_reserve(sb, rows, rows * max_self, rows * max_cross));
-    fill_tables(e, jobs, n, max_self, max_cross);
-    GLOSSA_TRY(kv_copies_apply(&e->self, &e->cow));
+        st = glossa_error(GLOSSA_STATUS_OUT_OF_MEMORY, "block tables of %d rows", rows);
+    if (st == GLOSSA_STATUS_OK) st = bufs_reserve(sb, rows, rows * max_self, rows * max_cross);
+    if (st == GLOSSA_STATUS_OK) {
+        fill_tables(e, jobs, n, max_self, max_cross);
+        if (!ahead) st = kv_copies_apply(&e->self, &e->cow);
+    }
+    if (st == GLOSSA_STATUS_OK)
+        st = reserve_logits(e, (size_t)rows * (size_t)bart_decoder_vocab(e->model));
+    if (st != GLOSSA_STATUS_OK) {
+        if (ahead) pop_rows(e, jobs, rows);
+        return st;
+    }
+    *out = (bart_dec_batch){rows,      sb->ids,  sb->off,  sb->pos,  sb->slots,
+                            sb->tab,   sb->lens, max_self, sb->xtab, sb->xlens,
+                            max_cross, false,    false,    false,    ahead};
+    *rows_out = rows;
+    return GLOSSA_STATUS_OK;
+}
+
+/* One decoder pass over every sequence of the jobs, logits rows in job order; *want_ids: the
+ * pass computed the argmax (any greedy job, logits on the device). */
+static glossa_status step_forward(engine *e, engine_job **jobs, int32_t n, int32_t *rows_out,
+                                  bool *want_ids)
+{
+    bart_dec_batch b;
+    int32_t rows;
+    GLOSSA_TRY(engine_step_batch(e, jobs, n, false, &b, &rows));
     int32_t vocab = bart_decoder_vocab(e->model);
-    GLOSSA_TRY(reserve_logits(e, (size_t)rows * (size_t)vocab));
     bart_kv kv = engine_kv(e);
-    bart_dec_batch b = {rows,     sb->ids,  sb->off,   sb->pos,   sb->slots, sb->tab, sb->lens,
-                        max_self, sb->xtab, sb->xlens, max_cross, false,     false,   false};
     /* greedy jobs: fetch_rows takes their argmax, computed with the pass where it can be; when
      * every job is greedy and needs no row whatever the argmax, the pass may keep only that */
     b.ids_only = e->device_logits && !e->ids_only_off;
@@ -236,9 +278,37 @@ static glossa_status step_forward(engine *e, engine_job **jobs, int32_t n, int32
                      decode_greedy_rowless(&j->r->p, vocab, j->len);
     }
     *rows_out = rows;
-    if (!e->device_logits) return bart_decode(e->model, e->ws, &kv, &b, e->logits);
-    GLOSSA_TRY(bart_decode(e->model, e->ws, &kv, &b, NULL));
-    return fetch_rows(e, jobs, n, rows, b.want_ids); /* want_ids: any greedy job */
+    *want_ids = b.want_ids;
+    return bart_decode(e->model, e->ws, &kv, &b, e->device_logits ? NULL : e->logits);
+}
+
+/* The step's pass: the one queued ahead for these jobs, else a new one; then what the selection
+ * reads (ids, candidates, rows). Where this step's jobs qualify, the next step's pass is queued
+ * between the ids' copy and the wait for it (engine_pipeline.c). */
+static glossa_status step_pass(engine *e, engine_job **jobs, int32_t n, int32_t *rows_out)
+{
+    int32_t rows = 0;
+    bool want_ids = true;
+    if (engine_ahead_matches(e, jobs, n)) {
+        rows = engine_ahead_take(e, jobs, n);
+    } else {
+        engine_ahead_drop(e);
+        GLOSSA_TRY(step_forward(e, jobs, n, &rows, &want_ids));
+        if (!e->device_logits) {
+            *rows_out = rows;
+            return GLOSSA_STATUS_OK;
+        }
+    }
+    *rows_out = rows;
+    bool next = want_ids && engine_ahead_eligible(e, jobs, n, rows);
+    if (!next) return fetch_rows(e, jobs, n, rows, want_ids, false);
+    GLOSSA_TRY(reserve_argmax(e, rows));
+    GLOSSA_TRY(bart_ids_begin(e->model, e->ws, rows));
+    glossa_status st = engine_ahead_launch(e, jobs, n);
+    glossa_status st2 = bart_ids_end(e->model, e->ws, rows, e->argmax);
+    GLOSSA_TRY(st);
+    GLOSSA_TRY(st2);
+    return fetch_rows(e, jobs, n, rows, true, true);
 }
 
 static bool is_eos(const decode_params *p, int32_t tok)
@@ -397,7 +467,7 @@ glossa_status engine_decode_step(engine *e, engine_job **jobs, int32_t n)
     if (n <= 0) return GLOSSA_STATUS_OK;
     double t0 = engine_now_ms();
     int32_t rows = 0;
-    glossa_status s = step_forward(e, jobs, n, &rows);
+    glossa_status s = step_pass(e, jobs, n, &rows);
     if (s != GLOSSA_STATUS_OK) {
         e->cow.n = 0;
         for (int32_t i = 0; i < n; i++) engine_job_end(e, jobs[i], s);

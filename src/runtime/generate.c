@@ -131,7 +131,7 @@ glossa_status gen_teacher_forced(gen_engine *e, const int32_t *src, int32_t n_sr
         for (int32_t i = 0; i < n_dec; i++) pos[i] = i;
         int32_t off[2] = {0, n_dec};
         bart_dec_batch b = {1, dec, off, pos, slots, self.blocks, &self.len, self.n_blocks,
-                            cross.blocks, &cross.len, cross.n_blocks, true, false, false};
+                            cross.blocks, &cross.len, cross.n_blocks, true, false, false, false};
         s = bart_decode(e->model, e->ws, &kv, &b, logits);
     }
     kv_seq_free(self_pool, &self);

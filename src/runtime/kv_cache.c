@@ -170,6 +170,16 @@ glossa_status kv_seq_fork(kv_pool *p, kv_seq *dst, const kv_seq *src)
     return GLOSSA_STATUS_OK;
 }
 
+void kv_seq_pop(kv_pool *p, kv_seq *s)
+{
+    if (s->len <= 0) return;
+    s->len--;
+    if (s->n_blocks > kv_blocks_for(p, s->len)) {
+        int32_t b = s->blocks[--s->n_blocks];
+        if (--p->refcount[b] == 0) p->free_list[p->n_free++] = b;
+    }
+}
+
 void kv_seq_release(kv_pool *p, kv_seq *s)
 {
     for (int32_t i = 0; i < s->n_blocks; i++) {

@@ -55,6 +55,9 @@ size_t kv_pool_bytes_per_token(const kv_pool *p);
  * private copy, recorded in cow (NULL: no copies allowed -> INTERNAL). OUT_OF_MEMORY when the
  * pool has no free block (s unchanged then). */
 glossa_status kv_seq_append(kv_pool *p, kv_seq *s, int32_t n, int32_t *slots, kv_copies *cow);
+/* Undo the last token of s (appended without a copy-on-write): s->len shrinks by one, a block
+ * left empty goes back to the pool. */
+void kv_seq_pop(kv_pool *p, kv_seq *s);
 /* dst (empty) shares every block of src. */
 glossa_status kv_seq_fork(kv_pool *p, kv_seq *dst, const kv_seq *src);
 /* Drop s's blocks (length 0 after); keeps its table memory. */

@@ -16,6 +16,7 @@
 #include "api/model_internal.h"
 #include "glossa.h"
 #include "test.h"
+#include "test_results.h"
 #include "model/tiny_model.h"
 #include "runtime/kv_cache.h"
 #include "backend/backend.h"
@@ -92,18 +93,7 @@ static glossa_request *make_req(glossa_model *m, const req_spec *s, int k)
 
 static int same_results(const glossa_request *a, const glossa_request *b)
 {
-    size_t na = glossa_request_result_count(a), nb = glossa_request_result_count(b);
-    if (na != nb || na == 0) return 0;
-    for (size_t j = 0; j < na; j++) {
-        const int32_t *x, *y;
-        size_t lx, ly;
-        float sx, sy;
-        glossa_request_result(a, j, &x, &lx, &sx);
-        glossa_request_result(b, j, &y, &ly, &sy);
-        if (lx != ly || memcmp(x, y, lx * sizeof *x) || fabsf(sx - sy) > 1e-3f * (1 + fabsf(sx)))
-            return 0;
-    }
-    return 1;
+    return test_same_results(a, b, 1e-3f);
 }
 
 /* The mix: lengths 1..120, greedy / beams 2-4 / sampling, forced BOS ids, some ignore_eos. */

@@ -55,6 +55,23 @@ static void cpu_sync(backend *b)
 {
 }
 
+/* Everything ran already: the copy is taken now, as a device would take it in stream order. */
+static glossa_status cpu_download_begin(backend *b, const void *src, size_t bytes)
+{
+    if (bytes > GL_ASYNC_DOWNLOAD_MAX)
+        return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT, "download_begin: %zu bytes", bytes);
+    if (bytes) memcpy(cpu_of(b)->async_buf, src, bytes);
+    return GLOSSA_STATUS_OK;
+}
+
+static glossa_status cpu_download_end(backend *b, void *dst, size_t bytes)
+{
+    if (bytes > GL_ASYNC_DOWNLOAD_MAX)
+        return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT, "download_end: %zu bytes", bytes);
+    if (bytes) memcpy(dst, cpu_of(b)->async_buf, bytes);
+    return GLOSSA_STATUS_OK;
+}
+
 static glossa_status cpu_download_f32(backend *b, float *dst, const void *src, size_t n)
 {
     return cpu_copy(b, dst, src, n * sizeof(float));
@@ -142,6 +159,8 @@ static const backend_ops cpu_ops = {
     .argmax = cpu_argmax,
     .beam_topk = cpu_beam_topk,
     .linear_argmax = cpu_linear_argmax,
+    .download_begin = cpu_download_begin,
+    .download_end = cpu_download_end,
 };
 
 glossa_status backend_cpu_create(int n_threads, backend **out)

@@ -25,6 +25,7 @@ typedef struct cpu_state {
     bool gemm_small;        /* cpu_gemm_small runs here (AVX2 + FMA) */
     void *beam_scratch;     /* cpu_beam.c: per-row candidate lists, grown on demand */
     size_t beam_scratch_bytes;
+    unsigned char async_buf[GL_ASYNC_DOWNLOAD_MAX]; /* download_begin's copy until its end */
 } cpu_state;
 
 /* linear tiles: at most CPU_LIN_MB rows (when m > CPU_LIN_MB) by CPU_LIN_NB columns */

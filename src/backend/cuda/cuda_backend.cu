@@ -297,38 +297,40 @@ static void cu_weight_free(backend *b, gl_weight *w)
 
 /* Positional (C++17 has no designated initializers): the order of backend_ops. */
 static const backend_ops cuda_ops = {
-    "cuda",                  /* name */
-    cu_destroy,              /* destroy */
-    cu_alloc,                /* alloc */
-    cu_free,                 /* free */
-    cu_upload,               /* upload */
-    cu_download,             /* download */
-    cu_sync,                 /* sync */
-    cu_download_f32,         /* download_f32 */
-    cu_upload_f32,           /* upload_f32 */
-    cu_weight_from_host,     /* weight_from_host */
-    cu_weight_free,          /* weight_free */
-    cuda_op_embed,           /* embed */
-    cuda_op_linear,          /* linear */
-    cuda_op_layernorm,       /* layernorm */
-    cuda_op_add,             /* add */
-    cuda_op_attention,       /* attention */
-    cuda_op_attention_paged, /* attention_paged */
-    cuda_op_kv_write,        /* kv_write */
-    cuda_op_kv_copy_blocks,  /* kv_copy_blocks */
-    cuda_op_gather_rows,     /* gather_rows */
-    cuda_op_argmax,          /* argmax */
-    cuda_op_beam_topk,       /* beam_topk */
-    cuda_op_graph_begin,     /* graph_begin */
-    cuda_op_graph_end,       /* graph_end */
-    cuda_op_graph_launch,    /* graph_launch */
-    cuda_op_graph_free,      /* graph_free */
-    cuda_op_graph_epoch,     /* graph_epoch */
-    cu_mem_info,             /* mem_info */
-    cuda_op_linear_kv,       /* linear_kv */
+    "cuda",                     /* name */
+    cu_destroy,                 /* destroy */
+    cu_alloc,                   /* alloc */
+    cu_free,                    /* free */
+    cu_upload,                  /* upload */
+    cu_download,                /* download */
+    cu_sync,                    /* sync */
+    cu_download_f32,            /* download_f32 */
+    cu_upload_f32,              /* upload_f32 */
+    cu_weight_from_host,        /* weight_from_host */
+    cu_weight_free,             /* weight_free */
+    cuda_op_embed,              /* embed */
+    cuda_op_linear,             /* linear */
+    cuda_op_layernorm,          /* layernorm */
+    cuda_op_add,                /* add */
+    cuda_op_attention,          /* attention */
+    cuda_op_attention_paged,    /* attention_paged */
+    cuda_op_kv_write,           /* kv_write */
+    cuda_op_kv_copy_blocks,     /* kv_copy_blocks */
+    cuda_op_gather_rows,        /* gather_rows */
+    cuda_op_argmax,             /* argmax */
+    cuda_op_beam_topk,          /* beam_topk */
+    cuda_op_graph_begin,        /* graph_begin */
+    cuda_op_graph_end,          /* graph_end */
+    cuda_op_graph_launch,       /* graph_launch */
+    cuda_op_graph_free,         /* graph_free */
+    cuda_op_graph_epoch,        /* graph_epoch */
+    cu_mem_info,                /* mem_info */
+    cuda_op_linear_kv,          /* linear_kv */
     cuda_op_attention_paged_kv, /* attention_paged_kv */
-    cuda_op_decoder_stack,   /* decoder_stack */
-    cuda_op_linear_argmax,   /* linear_argmax */
+    cuda_op_decoder_stack,      /* decoder_stack */
+    cuda_op_linear_argmax,      /* linear_argmax */
+    cuda_op_download_begin,     /* download_begin */
+    cuda_op_download_end,       /* download_end */
 };
 
 extern "C" int backend_cuda_device_count(void)

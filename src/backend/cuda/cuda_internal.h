@@ -72,6 +72,8 @@ typedef struct cuda_state {
     size_t argmax_ids_bytes;
     int32_t *argmax_host;         /* pinned bounce buffer of small downloads (argmax_host_n ints) */
     size_t argmax_host_n;
+    void *async_host;     /* download_begin's pinned buffer (GL_ASYNC_DOWNLOAD_MAX) */
+    cudaEvent_t async_ev; /* recorded behind download_begin's copy */
     /* cuda_lm_argmax.cu */
     void *la_scratch;             /* per-block (value, index) partials, then the blocks' counter */
     size_t la_scratch_bytes;
@@ -197,6 +199,9 @@ glossa_status cuda_argmax_launch(cuda_state *s, int32_t m, int32_t n, int32_t ld
 #define CUDA_SMALL_DOWNLOAD ((size_t)64 << 10)
 glossa_status cuda_download_small(cuda_state *s, void *dst, const void *src, size_t bytes,
                                   const char *what);
+/* The download_begin / download_end ops (backend.h). */
+glossa_status cuda_op_download_begin(backend *b, const void *src, size_t bytes);
+glossa_status cuda_op_download_end(backend *b, void *dst, size_t bytes);
 void cuda_op_kv_write(backend *b, int32_t n, const void *k, const void *v, int32_t kv_stride,
                       const int32_t *slot_mapping, const gl_kv_view *kv);
 void cuda_op_kv_copy_blocks(backend *b, int32_t n_views, const gl_kv_view *views, int32_t n,

@@ -351,8 +351,48 @@ glossa_status cuda_download_small(cuda_state *s, void *dst, const void *src, siz
     return GLOSSA_STATUS_OK;
 }
 
+glossa_status cuda_op_download_begin(backend *b, const void *src, size_t bytes)
+{
+    cuda_state *s = cuda_state_of(b);
+    cuda_bind(s);
+    if (bytes > GL_ASYNC_DOWNLOAD_MAX)
+        return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT, "download_begin: %zu bytes", bytes);
+    if (!s->async_host) {
+        GLOSSA_TRY(cuda_check(cudaMallocHost(&s->async_host, GL_ASYNC_DOWNLOAD_MAX),
+                              "download_begin: pinned buffer"));
+        cudaError_t e = cudaEventCreateWithFlags(&s->async_ev, cudaEventDisableTiming);
+        if (e != cudaSuccess) {
+            cudaFreeHost(s->async_host);
+            s->async_host = NULL;
+            return cuda_check(e, "download_begin: event");
+        }
+    }
+    if (bytes)
+        GLOSSA_TRY(cuda_check(
+            cudaMemcpyAsync(s->async_host, src, bytes, cudaMemcpyDeviceToHost, s->stream),
+            "download_begin"));
+    return cuda_check(cudaEventRecord(s->async_ev, s->stream), "download_begin: record");
+}
+
+glossa_status cuda_op_download_end(backend *b, void *dst, size_t bytes)
+{
+    cuda_state *s = cuda_state_of(b);
+    cuda_bind(s);
+    if (bytes > GL_ASYNC_DOWNLOAD_MAX || !s->async_host)
+        return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT, "download_end without download_begin");
+    GLOSSA_TRY(cuda_check(cudaEventSynchronize(s->async_ev), "download_end"));
+    GLOSSA_TRY(cuda_sticky_status(s));
+    if (bytes) memcpy(dst, s->async_host, bytes);
+    return GLOSSA_STATUS_OK;
+}
+
 void cuda_misc_release(cuda_state *s)
 {
+    if (s->async_host) {
+        cudaEventDestroy(s->async_ev);
+        cudaFreeHost(s->async_host);
+        s->async_host = NULL;
+    }
     cudaFree(s->argmax_scratch);
     s->argmax_scratch = NULL;
     s->argmax_scratch_bytes = 0;
