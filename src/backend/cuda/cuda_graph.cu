@@ -53,18 +53,30 @@ glossa_status cuda_op_graph_end(backend *b, void **out)
  * around its launch on the stream, summed and logged when the backend is destroyed. Set against a
  * decode step's wall time it gives what a step spends outside the recorded pass (the beam
  * selection, or the argmax where the pass does not compute it; the one host wait, the host's
- * turn). The previous replay's events are read at
- * the next launch, long complete. */
-static void graph_timing_take(cuda_state *s)
+ * turn). Also the device's idle time between a replay and the next when nothing else ran between
+ * them (the gap is under a fifth of the replay): the copies and launch between pipelined passes.
+ * Events live in a ring of CUDA_GT_RING replays and are read CUDA_GT_RING - 1 replays later, so
+ * the measurement never waits for a pass that is still running (pipelining stays intact). */
+static void graph_timing_take(cuda_state *s, long upto)
 {
-    if (!s->gt_pending) return;
-    float ms = 0.0f;
-    if (cudaEventSynchronize(s->gt_ev[1]) == cudaSuccess &&
-        cudaEventElapsedTime(&ms, s->gt_ev[0], s->gt_ev[1]) == cudaSuccess) {
+    for (; s->gt_taken < upto; s->gt_taken++) {
+        long k = s->gt_taken;
+        cudaEvent_t *ev = s->gt_ev[k % CUDA_GT_RING];
+        float ms = 0.0f, gap = 0.0f;
+        if (cudaEventSynchronize(ev[1]) != cudaSuccess ||
+            cudaEventElapsedTime(&ms, ev[0], ev[1]) != cudaSuccess)
+            continue;
         s->gt_ms += ms;
         s->gt_n++;
+        /* the previous replay's end is still in the ring (its slot is reused only after this) */
+        cudaEvent_t *pv = s->gt_ev[(k + CUDA_GT_RING - 1) % CUDA_GT_RING];
+        if (k > 0 && cudaEventElapsedTime(&gap, pv[1], ev[0]) == cudaSuccess && gap >= 0.0f &&
+            gap < 0.2f * ms) {
+            s->gt_gap_ms += gap;
+            s->gt_gaps++;
+        }
     }
-    s->gt_pending = false;
+    cudaGetLastError();
 }
 
 glossa_status cuda_op_graph_launch(backend *b, void *graph)
@@ -73,18 +85,22 @@ glossa_status cuda_op_graph_launch(backend *b, void *graph)
     cuda_bind(s);
     if (s->gt_on < 0) {
         const char *env = getenv("GLOSSA_CUDA_GRAPH_TIMING");
-        s->gt_on = env && env[0] == '1' && cudaEventCreate(&s->gt_ev[0]) == cudaSuccess &&
-                   cudaEventCreate(&s->gt_ev[1]) == cudaSuccess;
+        s->gt_on = env && env[0] == '1';
+        for (int i = 0; s->gt_on && i < CUDA_GT_RING; i++)
+            s->gt_on = cudaEventCreate(&s->gt_ev[i][0]) == cudaSuccess &&
+                       cudaEventCreate(&s->gt_ev[i][1]) == cudaSuccess;
     }
-    if (s->gt_on) {
-        graph_timing_take(s);
-        cudaEventRecord(s->gt_ev[0], s->stream);
+    cudaEvent_t *ev = s->gt_on ? s->gt_ev[s->gt_launches % CUDA_GT_RING] : NULL;
+    if (ev) {
+        /* the slot's last replay and the one after it (whose gap reads this slot's end) */
+        graph_timing_take(s, s->gt_launches - CUDA_GT_RING + 2);
+        cudaEventRecord(ev[0], s->stream);
     }
     glossa_status st =
         cuda_check(cudaGraphLaunch((cudaGraphExec_t)graph, s->stream), "graph launch");
-    if (s->gt_on && st == GLOSSA_STATUS_OK) {
-        cudaEventRecord(s->gt_ev[1], s->stream);
-        s->gt_pending = true;
+    if (ev && st == GLOSSA_STATUS_OK) { /* (else the slot is recorded again next time) */
+        cudaEventRecord(ev[1], s->stream);
+        s->gt_launches++;
     }
     return st;
 }
@@ -92,12 +108,16 @@ glossa_status cuda_op_graph_launch(backend *b, void *graph)
 void cuda_graph_release(cuda_state *s)
 {
     if (s->gt_on != 1) return;
-    graph_timing_take(s);
+    graph_timing_take(s, s->gt_launches);
     if (s->gt_n > 0)
-        GLOSSA_LOG_WARN("cuda graph timing: %ld replays, %.4f ms of device time each", s->gt_n,
-                        s->gt_ms / (double)s->gt_n);
-    cudaEventDestroy(s->gt_ev[0]);
-    cudaEventDestroy(s->gt_ev[1]);
+        GLOSSA_LOG_WARN("cuda graph timing: %ld replays, %.4f ms of device time each; the device "
+                        "idle %.4f ms before each of %ld that followed a replay directly",
+                        s->gt_n, s->gt_ms / (double)s->gt_n,
+                        s->gt_gaps ? s->gt_gap_ms / (double)s->gt_gaps : 0.0, s->gt_gaps);
+    for (int i = 0; i < CUDA_GT_RING; i++) {
+        cudaEventDestroy(s->gt_ev[i][0]);
+        cudaEventDestroy(s->gt_ev[i][1]);
+    }
     s->gt_on = 0;
 }
 

@@ -19,6 +19,8 @@ typedef struct cuda_pf_entry {
     int64_t next_bytes;
 } cuda_pf_entry;
 
+#define CUDA_GT_RING 8 /* GLOSSA_CUDA_GRAPH_TIMING: replays in flight before one is read */
+
 typedef struct cuda_state {
     int device;
     int sm_count;
@@ -50,10 +52,11 @@ typedef struct cuda_state {
     bool ln_warp_off;             /* GLOSSA_CUDA_LN_WARP=0: layer norms in the block forms only */
     /* cuda_graph.cu: GLOSSA_CUDA_GRAPH_TIMING=1 */
     int gt_on;                    /* -1: not yet read */
-    bool gt_pending;
-    cudaEvent_t gt_ev[2];
-    double gt_ms;
-    long gt_n;
+    cudaEvent_t gt_ev[CUDA_GT_RING][2]; /* start, end of the last CUDA_GT_RING replays */
+    long gt_launches;                   /* replays recorded (slot: launches % CUDA_GT_RING) */
+    long gt_taken;                      /* replays read back */
+    double gt_ms, gt_gap_ms;            /* device time of the replays; idle before them */
+    long gt_n, gt_gaps;
     /* cuda_linear_skinny.cu */
     bool skinny_off;              /* GLOSSA_CUDA_SKINNY=0: cuBLASLt for every m */
     int32_t skinny_max_m;         /* rows up to which the skinny kernel runs (GLOSSA_CUDA_SKINNY_M) */
