@@ -15,16 +15,18 @@
  *                and per row how pass 2 finds the entries with key >= th: for an ordinary row
  *                (finite lse and score) acc = ((x - max) - lse) + score never decreases as x
  *                grows, so a search over the floats gives the least x that reaches th, and
- *                "x >= that bound" selects exactly those entries.
- *   2. bt_select (chunk, row): a chunk whose maximum lies below its row's bound is not read
- *                (typically nearly all: only chunks holding a result are read again); in the
- *                others each element costs a compare with the bound, and only the few survivors
- *                get their exact acc, computed with the CPU twin's operations. Each chunk's best
- *                k are appended to its group's list; the group's last block sorts the list and
- *                writes the k best straight into pinned, mapped host memory.
+ *                "x >= that bound" selects exactly those entries. Last, it marks the chunks pass
+ *                2 must look at: for an ordinary row those whose maximum reaches the bound
+ *                (typically a few: only chunks holding a result are read again).
+ *   2. bt_select (chunk, row): unmarked blocks return at once. In the others each element costs
+ *                a compare with the bound, and only the few survivors get their exact acc,
+ *                computed with the CPU twin's operations. Each chunk's best k are appended to
+ *                its group's list; the group's last marked block sorts the list and writes the k
+ *                best straight into pinned, mapped host memory.
  *                Rows whose entries share one key (a forced token: all -inf + score but one; a
- *                NaN row; a -inf score) keep the k (+ bans) lowest columns of a chunk without
- *                reading x; a row with a +inf or NaN score computes every entry's key.
+ *                NaN row; a -inf score) keep the k (+ bans) lowest columns of the row (chunk 0,
+ *                and the forced column) without reading x; a row with a +inf or NaN score
+ *                computes every entry's key.
  * Host side: one upload of the descriptors (rows, groups, bans), the two launches, one wait; no
  * copy back (a pageable host buffer, where pinning fails, gets a device buffer and a copy).
  *
@@ -96,15 +98,16 @@ template <typename T>
 static void beam_launch(cuda_state *s, const void *x, int32_t n, int32_t ld, int32_t nc, int32_t R,
                         int32_t kmax, const bt_row *rows, const bt_group *groups,
                         const int32_t *bans, bt_chunk *cs, bt_rowstat *rs, uint32_t *wkey,
-                        uint32_t *gth, int32_t *gdone, int32_t *gdone2, int32_t *gcnt,
-                        uint64_t *glist, uint64_t *out)
+                        uint32_t *gth, uint8_t *cwork, int32_t *gsel, int32_t *gdone,
+                        int32_t *gdone2, int32_t *gcnt, uint64_t *glist, uint64_t *out)
 {
     const T *xt = (const T *)x;
     const dim3 grid((unsigned)nc, (unsigned)R);
     bt_stats<T><<<grid, BT_THREADS, 0, s->stream>>>(xt, n, ld, nc, rows, groups, bans, cs, rs,
-                                                    wkey, gth, gdone, gdone2, gcnt);
+                                                    wkey, gth, cwork, gsel, gdone, gdone2, gcnt);
     bt_select<T><<<grid, BT_THREADS, 0, s->stream>>>(xt, n, ld, nc, kmax, rows, groups, bans, cs,
-                                                     rs, gth, glist, gcnt, gdone2, out);
+                                                     rs, gth, cwork, gsel, glist, gcnt, gdone2,
+                                                     out);
 }
 
 glossa_status cuda_op_beam_topk(backend *b, int32_t m, int32_t n, int32_t ld, const void *x,
@@ -170,7 +173,9 @@ glossa_status cuda_op_beam_topk(backend *b, int32_t m, int32_t n, int32_t ld, co
     const size_t d_rs = align16(d_cs + lists * sizeof(bt_chunk));
     const size_t d_wkey = align16(d_rs + (size_t)R * sizeof(bt_rowstat));
     const size_t d_gth = align16(d_wkey + lists * BT_WARPS * sizeof(uint32_t));
-    const size_t d_gdone2 = align16(d_gth + (size_t)G * sizeof(uint32_t));
+    const size_t d_gsel = align16(d_gth + (size_t)G * sizeof(uint32_t));
+    const size_t d_cwork = align16(d_gsel + (size_t)G * sizeof(int32_t));
+    const size_t d_gdone2 = align16(d_cwork + lists);
     const size_t d_gcnt = align16(d_gdone2 + (size_t)G * sizeof(int32_t));
     const size_t d_glist = align16(d_gcnt + (size_t)G * sizeof(int32_t));
     const size_t d_out = align16(d_glist + lists * (size_t)kmax * sizeof(uint64_t));
@@ -191,14 +196,15 @@ glossa_status cuda_op_beam_topk(backend *b, int32_t m, int32_t n, int32_t ld, co
     bt_rowstat *rs = (bt_rowstat *)(d + d_rs);
     uint32_t *wkey = (uint32_t *)(d + d_wkey), *gth = (uint32_t *)(d + d_gth);
     int32_t *gdone = (int32_t *)d, *gdone2 = (int32_t *)(d + d_gdone2);
-    int32_t *gcnt = (int32_t *)(d + d_gcnt);
+    int32_t *gcnt = (int32_t *)(d + d_gcnt), *gsel = (int32_t *)(d + d_gsel);
+    uint8_t *cwork = (uint8_t *)(d + d_cwork);
     uint64_t *glist = (uint64_t *)(d + d_glist), *out = hod ? hod : (uint64_t *)(d + d_out);
     if (s->act_dtype == GL_DTYPE_F16)
         beam_launch<__half>(s, x, n, ld, nc, (int32_t)R, kmax, rows, dg, bans, cs, rs, wkey, gth,
-                            gdone, gdone2, gcnt, glist, out);
+                            cwork, gsel, gdone, gdone2, gcnt, glist, out);
     else
         beam_launch<__nv_bfloat16>(s, x, n, ld, nc, (int32_t)R, kmax, rows, dg, bans, cs, rs, wkey,
-                                   gth, gdone, gdone2, gcnt, glist, out);
+                                   gth, cwork, gsel, gdone, gdone2, gcnt, glist, out);
     GLOSSA_TRY(cuda_check(cudaGetLastError(), "beam_topk launch"));
     if (!hod)
         GLOSSA_TRY(cuda_check(cudaMemcpyAsync(ho, out, out_bytes, cudaMemcpyDeviceToHost, s->stream),

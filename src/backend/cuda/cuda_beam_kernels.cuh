@@ -335,18 +335,20 @@ static __device__ uint32_t bt_kth_largest(const uint32_t *keys, int32_t nw, int3
  *            keys means at least k entries rank at or above it, so no entry below it can be
  *            among the k best (0, i.e. no threshold, for a forced group or when fewer than k
  *            witnesses exist);
- *   per row how pass 2 finds its entries with key >= th (bt_rowstat). */
+ *   per row how pass 2 finds its entries with key >= th (bt_rowstat), and per chunk whether pass
+ *            2 needs to look at it at all (cwork; gsel: how many do). */
 template <typename T>
-__global__ void __launch_bounds__(BT_THREADS)
+__global__ void __launch_bounds__(BT_THREADS, 5) /* 5 blocks an SM: at most 51 registers */
     bt_stats(const T *x, int32_t n, int64_t ld, int32_t nc, const bt_row *rows,
              const bt_group *groups, const int32_t *bans, bt_chunk *cs, bt_rowstat *rs,
-             uint32_t *wkey, uint32_t *gth, int32_t *gdone, int32_t *gdone2, int32_t *gcnt)
+             uint32_t *wkey, uint32_t *gth, uint8_t *cwork, int32_t *gsel, int32_t *gdone,
+             int32_t *gdone2, int32_t *gcnt)
 {
     __shared__ float sm[BT_THREADS / 32];
     __shared__ double sd[BT_THREADS / 32];
     __shared__ uint32_t hist[256];
     __shared__ uint32_t sh[2];
-    __shared__ int32_t s_last;
+    __shared__ int32_t s_last, s_work;
     const int32_t i = (int32_t)blockIdx.y, c = (int32_t)blockIdx.x, tid = (int32_t)threadIdx.x;
     const int32_t lane = tid & 31, wid = tid >> 5;
     const bt_row r = rows[i];
@@ -471,7 +473,29 @@ __global__ void __launch_bounds__(BT_THREADS)
         rs[ri].x = xb;
         rs[ri].lim = lim;
     }
+    /* which chunks pass 2 must look at; the others' blocks return at once */
+    if (tid == 0) s_work = 0;
+    __syncthreads();
+    for (int32_t w = tid; w < nw; w += BT_THREADS) {
+        const int32_t cc = w % nc, ri = g.row_begin + w / nc;
+        const bt_geo ge = bt_geom(x + (size_t)rows[ri].xrow * (size_t)ld, n, cc);
+        const int32_t lim = rs[ri].lim;
+        bool wk = ge.lo < ge.hi;
+        if (wk && lim == BT_FAST)
+            wk = rs[ri].x <= __ldcg(&cs[l0 + w].cmax);
+        else if (wk && lim != BT_NOLIM) /* the row's first columns, and the forced one */
+            wk = cc == 0 || (g.forced >= ge.lo && g.forced < ge.hi);
+        cwork[l0 + w] = wk;
+        if (wk) atomicAdd(&s_work, 1);
+    }
+    __syncthreads();
     if (tid == 0) {
+        int32_t nwork = s_work;
+        if (nwork == 0) { /* unreachable (th leaves at least k entries); a block must write out */
+            cwork[l0] = 1;
+            nwork = 1;
+        }
+        gsel[r.group] = nwork;
         gth[r.group] = th;
         gdone[r.group] = 0;
         gdone2[r.group] = 0;
@@ -479,23 +503,24 @@ __global__ void __launch_bounds__(BT_THREADS)
     }
 }
 
-/* ---- pass 2: selection; the group's last block merges ----
- * Block (chunk c, list row i): the chunk's entries with key >= th, found as bt_rowstat says:
- *   BT_FAST: a chunk whose maximum is below the row's bound is not read; otherwise each thread
- *            loads its columns and compares its maximum with the bound; only the few threads
- *            holding a survivor look at their columns one by one (reading them again, from L1/L2:
- *            the loop stays small, which matters more than the reread, the code of a block that
- *            runs once being fetched cold);
- *   a rank cut lim: only the chunk's first lim + 1 columns and the forced one can be kept: a
- *            thread each, x not read (their keys do not depend on it);
+/* ---- pass 2: selection; the group's last marked block merges ----
+ * Block (chunk c, list row i), where pass 1 marked the chunk (cwork; the others return at once):
+ * the chunk's entries with key >= th, found as bt_rowstat says:
+ *   BT_FAST: marked when the chunk's maximum reaches the row's bound; each thread loads its
+ *            columns and compares each with the bound into a bit mask; only the few survivors get
+ *            their key (bt_keep, kept out of line: code that runs once per block is fetched cold,
+ *            so it is kept small);
+ *   a rank cut lim: only the row's first lim + 1 columns (chunk 0) and the forced one can be
+ *            kept: a thread each, x not read (their keys do not depend on it);
  *   BT_NOLIM: every column's key.
  * Survivors go to a shared list; when more than BT_SCAP survive (ties, no threshold), the block
  * starts over in rounds of at most BT_ROUND columns, cutting the list back to the k best whenever
  * it could overflow. The best min(k, count) are appended to the group's list. acc is computed with
  * the very operations of the CPU twin: ((x - max) - lse) + score.
  *
- * The last block of a group to finish merges the group's list in windows of BT_SCAP - k, keeping
- * the k best, and writes them to out (n_groups, kmax; 0 past the last candidate). */
+ * The last of the group's marked blocks to finish merges the group's list in windows of
+ * BT_SCAP - k, keeping the k best, and writes them to out (n_groups, kmax; 0 past the last
+ * candidate). */
 struct bt_sel {
     float m, lse, s, xb;
     int32_t lim, k, forced, n_ban, lo;
@@ -543,12 +568,14 @@ template <typename T>
 __global__ void __launch_bounds__(BT_THREADS)
     bt_select(const T *x, int32_t n, int64_t ld, int32_t nc, int32_t kmax, const bt_row *rows,
               const bt_group *groups, const int32_t *bans, const bt_chunk *cs,
-              const bt_rowstat *rs, const uint32_t *gth, uint64_t *glist, int32_t *gcnt,
-              int32_t *gdone2, uint64_t *out)
+              const bt_rowstat *rs, const uint32_t *gth, const uint8_t *cwork,
+              const int32_t *gsel, uint64_t *glist, int32_t *gcnt, int32_t *gdone2,
+              uint64_t *out)
 {
     __shared__ uint64_t surv[BT_SCAP];
     __shared__ int32_t ns, s_base, s_last;
     const int32_t i = (int32_t)blockIdx.y, c = (int32_t)blockIdx.x, tid = (int32_t)threadIdx.x;
+    if (!cwork[(size_t)i * (size_t)nc + (size_t)c]) return; /* nothing here (pass 1 decided) */
     const bt_row r = rows[i];
     const bt_group g = groups[r.group];
     const bt_rowstat st = rs[i];
@@ -569,9 +596,7 @@ __global__ void __launch_bounds__(BT_THREADS)
     p.fbase = (uint32_t)r.beam * (uint32_t)n;
     p.ban = bans + g.ban_off;
     p.fast = st.lim == BT_FAST;
-    /* a BT_FAST chunk below the bound has no survivor (nor has an empty chunk) */
-    const bool work = geo.lo < geo.hi &&
-                      (!p.fast || p.xb <= cs[(size_t)i * (size_t)nc + (size_t)c].cmax);
+    const bool work = geo.lo < geo.hi;
     const bool read = p.fast || p.lim == BT_NOLIM;
     int32_t total = 0;
     if (work) {
@@ -581,16 +606,36 @@ __global__ void __launch_bounds__(BT_THREADS)
             uint4 raw[BT_VEC];
             float hv;
             bt_load<T>(xr, geo, tid, raw, hv);
-            if (bt_thread_max<T>(raw, hv) >= p.xb) { /* this thread holds a survivor */
-                for (int32_t e = -1; e < BT_VEC * 8; e++) {
-                    const int32_t off = e < 0 ? -1 : ((e >> 3) * BT_THREADS + tid) * 8 + (e & 7);
-                    if (e < 0 ? tid >= geo.head : off >= geo.rem) continue;
-                    const int32_t t = e < 0 ? tid : geo.v0 + off;
-                    uint32_t key;
-                    if (bt_keep(p, t, gl_cu_f32(xr[t]), &key)) {
-                        const int32_t at = atomicAdd(&ns, 1);
-                        if (at < BT_SCAP) surv[at] = bt_cand(key, p.fbase + (uint32_t)t);
-                    }
+            /* bit e: the thread's e-th value reaches the bound (columns past hi hold -inf) */
+            uint64_t mask = 0;
+            const float xb = p.xb;
+#pragma unroll
+            for (int j = 0; j < BT_VEC; j++) {
+                const float2 a = bt_f2<T>(raw[j].x), b = bt_f2<T>(raw[j].y);
+                const float2 e = bt_f2<T>(raw[j].z), f = bt_f2<T>(raw[j].w);
+                const uint32_t bits = (uint32_t)(a.x >= xb) | (uint32_t)(a.y >= xb) << 1 |
+                                      (uint32_t)(b.x >= xb) << 2 | (uint32_t)(b.y >= xb) << 3 |
+                                      (uint32_t)(e.x >= xb) << 4 | (uint32_t)(e.y >= xb) << 5 |
+                                      (uint32_t)(f.x >= xb) << 6 | (uint32_t)(f.y >= xb) << 7;
+                mask |= (uint64_t)bits << (8 * j);
+            }
+            if (tid < geo.head && hv >= xb) {
+                uint32_t key;
+                if (bt_keep(p, tid, hv, &key)) {
+                    const int32_t at = atomicAdd(&ns, 1);
+                    if (at < BT_SCAP) surv[at] = bt_cand(key, p.fbase + (uint32_t)tid);
+                }
+            }
+            while (mask) { /* the few survivors one by one */
+                const int e = __ffsll((long long)mask) - 1;
+                mask &= mask - 1;
+                const int32_t off = ((e >> 3) * BT_THREADS + tid) * 8 + (e & 7);
+                if (off >= geo.rem) continue;
+                const int32_t t = geo.v0 + off;
+                uint32_t key;
+                if (bt_keep(p, t, gl_cu_f32(xr[t]), &key)) {
+                    const int32_t at = atomicAdd(&ns, 1);
+                    if (at < BT_SCAP) surv[at] = bt_cand(key, p.fbase + (uint32_t)t);
                 }
             }
         } else if (p.lim != BT_NOLIM) { /* the first lim + 1 columns and the forced one */
@@ -654,7 +699,7 @@ __global__ void __launch_bounds__(BT_THREADS)
     if (tid == 0) {
         __threadfence();
         const int32_t prev = atomicAdd(&gdone2[r.group], 1);
-        s_last = prev == g.n_beams * nc - 1;
+        s_last = prev == gsel[r.group] - 1;
         if (s_last) __threadfence();
     }
     __syncthreads();
