@@ -90,9 +90,10 @@ typedef struct gl_kv_view {
  *
  * The CPU op computes the sum with expf in a double accumulator, as runtime/decode_logits.c's
  * decode_log_softmax does, so its candidates are bit-identical to the host path's. The CUDA op
- * sums per 4096-column chunk, also in double, with CUDA's expf; (float)log(sum) can differ from
- * the CPU's in the last bit for some rows, which shifts that row's acc by at most an ulp: equal
- * candidate sets except where two acc values were within that ulp. */
+ * sums with CUDA's expf in fp32 within groups of 8 terms and in double above (cuda_beam.cu);
+ * (float)log(sum) can differ from the CPU's in the last bit for some rows, which shifts all of
+ * that row's acc values by that ulp of lse: equal candidate sets except where two acc values were
+ * within it. */
 #define GL_BEAM_MAX_K 128  /* candidates per group */
 #define GL_BEAM_MAX_BAN 32 /* banned tokens per group */
 
