@@ -124,6 +124,8 @@ glossa_status bart_logits_argmax(bart_model *m, bart_ws *ws, int32_t rows, int32
  * pass (the backend has the asynchronous download, the ids were computed with it, and no
  * replay check re-runs passes: GLOSSA_GRAPHS_CHECK). */
 bool bart_ids_async(const bart_model *m, const bart_ws *ws, int32_t rows);
+/* Decoder passes run on ws so far (which pass the kept logits / ids belong to). */
+uint64_t bart_dec_passes(const bart_ws *ws);
 glossa_status bart_ids_begin(bart_model *m, bart_ws *ws, int32_t rows);
 glossa_status bart_ids_end(bart_model *m, bart_ws *ws, int32_t rows, int32_t *ids);
 glossa_status bart_logits_rows(bart_model *m, bart_ws *ws, int32_t row, int32_t n_rows, float *dst);

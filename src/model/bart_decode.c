@@ -411,6 +411,7 @@ glossa_status bart_decode(bart_model *m, bart_ws *ws, const bart_kv *kv, const b
     int ids_mode = b->want_ids && !b->all_logits && !logits ? (b->ids_only ? 2 : 1) : 0;
     ws->ids_rows = 0;
     ws->logits_gone = false;
+    ws->dec_passes++;
     if (!graphs || !decode_graph(m, ws, kv, n_run, ids_mode, &ix, &st))
         decode_ops(m, ws, kv, n_run, run_tok, b->all_logits, ids_mode, &ix);
     GLOSSA_TRY(st);
@@ -441,6 +442,11 @@ glossa_status bart_logits_argmax(bart_model *m, bart_ws *ws, int32_t rows, int32
         return m->be->ops->download(m->be, ids, ws->dids, (size_t)rows * sizeof *ids);
     GLOSSA_TRY(logits_kept(ws));
     return m->be->ops->argmax(m->be, rows, vocab, m->logits_ld, ws->logits, ids);
+}
+
+uint64_t bart_dec_passes(const bart_ws *ws)
+{
+    return ws->dec_passes;
 }
 
 bool bart_ids_async(const bart_model *m, const bart_ws *ws, int32_t rows)

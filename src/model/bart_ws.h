@@ -27,6 +27,7 @@ struct bart_ws {
     int32_t cap_feed;
     int32_t *dids;    /* the last pass's argmax ids on the device (dfeed) */
     int32_t ids_rows; /* rows of dids the last pass computed (0: none; bart_logits_argmax) */
+    uint64_t dec_passes; /* decoder passes run (bart_dec_passes) */
     int lm_argmax;    /* the backend's linear_argmax: -1 not tried yet, 0 declined, 1 runs */
     bool logits_gone; /* the last pass kept only the argmax (ids_only): no logits to read */
     float *hlogits; /* (cap_hlogits) host staging of padded logits rows */

@@ -199,6 +199,7 @@ typedef struct engine {
     engine_job **ahead;      /* (cap_ahead) the pass queued ahead: its jobs by row, NULL for */
     int32_t n_ahead;         /*   those ended since; n_ahead 0: none queued */
     int32_t cap_ahead, live_ahead; /* live_ahead: its rows whose job is still there */
+    uint64_t ahead_pass;           /* bart_dec_passes() right after it was queued */
     int32_t *argmax;         /* (cap_argmax) device argmax per row */
     int32_t cap_argmax;
     engine_bufs b;

@@ -58,9 +58,8 @@ glossa_status engine_ahead_launch(engine *e, engine_job **jobs, int32_t n)
     }
     bart_dec_batch b;
     int32_t rows;
-    glossa_status st = engine_step_batch(e, jobs, n, true, &b, &rows);
-    if (st == GLOSSA_STATUS_OUT_OF_MEMORY) return GLOSSA_STATUS_OK; /* pool full: not ahead */
-    GLOSSA_TRY(st);
+    /* a full pool (or no room for the step's arrays): no pass ahead, the next step runs as usual */
+    if (engine_step_batch(e, jobs, n, true, &b, &rows) != GLOSSA_STATUS_OK) return GLOSSA_STATUS_OK;
     b.want_ids = b.ids_only = true;
     for (int32_t i = 0; i < n; i++) {
         e->ahead[i] = jobs[i];
@@ -69,14 +68,17 @@ glossa_status engine_ahead_launch(engine *e, engine_job **jobs, int32_t n)
     }
     e->n_ahead = e->live_ahead = n;
     bart_kv kv = engine_kv(e);
-    st = bart_decode(e->model, e->ws, &kv, &b, NULL);
+    glossa_status st = bart_decode(e->model, e->ws, &kv, &b, NULL);
     if (st != GLOSSA_STATUS_OK) engine_ahead_drop(e);
+    e->ahead_pass = bart_dec_passes(e->ws);
     return st;
 }
 
 bool engine_ahead_matches(const engine *e, engine_job *const *jobs, int32_t n)
 {
-    if (e->n_ahead == 0 || n <= 0) return false;
+    /* (another decoder pass on the workspace since, e.g. glossa_model_run between the engine's
+     * steps, replaced its ids: then it is dropped and the step runs its own) */
+    if (e->n_ahead == 0 || n <= 0 || bart_dec_passes(e->ws) != e->ahead_pass) return false;
     int32_t last = -1;
     for (int32_t i = 0; i < n; i++) {
         if (!jobs[i]->ahead || jobs[i]->ahead_row <= last) return false;
