@@ -204,7 +204,11 @@ glossa_status glossa_engine_create(glossa_model *m, const glossa_engine_params *
     engine_config cfg = {params->max_num_tokens, params->max_batch_size,
                          params->policy == GLOSSA_POLICY_MAX_UTILIZATION ? ENGINE_POLICY_MAX_UTIL
                                                                          : ENGINE_POLICY_NO_EVICT,
-                         params->scheduler_delay_factor};
+                         params->scheduler_delay_factor,
+                         /* not pipelined by default: with requests arriving all the time a queued
+                          * pass delays admissions a step; H100 sweep at 512 req/s: p50 44 vs 42 ms
+                          * (docs/PERF.md). GLOSSA_PIPELINE=1 turns it on. */
+                         false};
     engine_events ev = {e, on_token, on_end};
     engine_init(&e->core, m->bart, m->eng.ws, m->eng.pool, &cfg, &ev);
     glossa_status s = size_pools(e);

@@ -35,7 +35,7 @@ void engine_init(engine *e, bart_model *m, bart_ws *ws, threadpool *pool, const 
     const char *ids_only = getenv("GLOSSA_IDS_ONLY");
     e->ids_only_off = ids_only && ids_only[0] == '0';
     const char *pipe = getenv("GLOSSA_PIPELINE");
-    e->pipeline_off = pipe && pipe[0] == '0';
+    e->pipeline_off = pipe && *pipe ? pipe[0] == '0' : !cfg->pipeline;
     e->pool = pool;
     e->cfg = *cfg;
     if (ev) e->ev = *ev;

@@ -88,6 +88,8 @@ typedef struct engine_config {
     engine_policy policy;
     float delay_factor;     /* admissions wait for delay_factor x the last admitting iteration's
                                time since the oldest arrival (unless idle); 0: every iteration */
+    bool pipeline;          /* greedy steps queue the next pass ahead (engine_pipeline.c); the
+                               environment's GLOSSA_PIPELINE=0 / 1 overrides */
 } engine_config;
 
 typedef enum engine_phase {
@@ -195,7 +197,7 @@ typedef struct engine {
     bool device_logits;      /* logits stay on the device (not the CPU backend): greedy rows
                                 take the device argmax, only rows that need processing move */
     bool ids_only_off;       /* GLOSSA_IDS_ONLY=0: no pass keeps only its argmax */
-    bool pipeline_off;       /* GLOSSA_PIPELINE=0: no pass queued ahead (engine_pipeline.c) */
+    bool pipeline_off;       /* no pass queued ahead (engine_config.pipeline, GLOSSA_PIPELINE) */
     engine_job **ahead;      /* (cap_ahead) the pass queued ahead: its jobs by row, NULL for */
     int32_t n_ahead;         /*   those ended since; n_ahead 0: none queued */
     int32_t cap_ahead, live_ahead; /* live_ahead: its rows whose job is still there */

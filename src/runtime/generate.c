@@ -11,7 +11,9 @@ glossa_status gen_engine_init(gen_engine *e, bart_model *m)
     e->model = m;
     if (m->be->n_threads > 1) GLOSSA_TRY(threadpool_create(m->be->n_threads, &e->pool));
     GLOSSA_TRY(bart_ws_new(m, &e->ws));
-    engine_config cfg = {0, 0, ENGINE_POLICY_NO_EVICT, 0.0f};
+    /* a batch run to completion: pipelined (its requests are all known at the start, so a queued
+     * pass never delays an arrival) */
+    engine_config cfg = {0, 0, ENGINE_POLICY_NO_EVICT, 0.0f, true};
     engine_init(&e->core, m, e->ws, e->pool, &cfg, NULL);
     return GLOSSA_STATUS_OK;
 }

@@ -168,10 +168,10 @@ static void on_event(const glossa_event *ev, void *user)
     g_ended[i] = ev->kind == GLOSSA_EVENT_DONE ? 1 : 2;
 }
 
-/* Through the engine API: request 1 cancelled while the pass queued for it runs, request 4
- * submitted meanwhile (admitted after one step), and later a glossa_model_run on the same model
- * (its passes use the shared workspace: the queued pass is dropped, not used); the others' results
- * as alone without pipelining; the engine idle after. */
+/* Through the engine API (GLOSSA_PIPELINE=1: off by default there): request 1 cancelled while
+ * the pass queued for it runs, request 4 submitted meanwhile (admitted after one step), and later
+ * a glossa_model_run on the same model (its passes use the shared workspace: the queued pass is
+ * dropped, not used); the others' results as alone without pipelining; the engine idle after. */
 static void check_engine(glossa_model *off, glossa_model *on)
 {
     enum { N = 5 };
@@ -187,9 +187,12 @@ static void check_engine(glossa_model *off, glossa_model *on)
     }
     glossa_engine_params ep = glossa_engine_default_params();
     glossa_engine *e = NULL;
-    setenv("GLOSSA_DEVICE_LOGITS", "1", 1); /* read by the engine's core at creation */
+    /* read by the engine's core at creation; the in-flight engine pipelines only when asked */
+    setenv("GLOSSA_DEVICE_LOGITS", "1", 1);
+    setenv("GLOSSA_PIPELINE", "1", 1);
     CHECK_OK(glossa_engine_create(on, &ep, &e));
     unsetenv("GLOSSA_DEVICE_LOGITS");
+    unsetenv("GLOSSA_PIPELINE");
     if (!e) return;
     uint64_t id[N];
     for (int i = 0; i < N - 1; i++)
