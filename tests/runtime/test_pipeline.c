@@ -187,6 +187,22 @@ static void check_engine(glossa_model *off, glossa_model *on)
     }
     glossa_engine_params ep = glossa_engine_default_params();
     glossa_engine *e = NULL;
+    uint64_t id0 = 0;
+    /* by default the in-flight engine does not pipeline */
+    setenv("GLOSSA_DEVICE_LOGITS", "1", 1);
+    CHECK_OK(glossa_engine_create(on, &ep, &e));
+    unsetenv("GLOSSA_DEVICE_LOGITS");
+    if (!e) return;
+    CHECK_OK(glossa_engine_submit(e, r[0], on_event, (void *)(intptr_t)0, &id0));
+    CHECK(step_until(e, g_ended, 1, 1000) >= 0);
+    engine_counters ec;
+    glossa_engine_debug_counters(e, &ec, NULL);
+    CHECK_MSG(g_ended[0] == 1 && same_results(r[0], ref[0]) && ec.passes_ahead == 0,
+              "engine (default): ended %d, %lld passes queued ahead", g_ended[0],
+              (long long)ec.passes_ahead);
+    glossa_engine_free(e);
+    e = NULL;
+    g_ended[0] = 0;
     /* read by the engine's core at creation; the in-flight engine pipelines only when asked */
     setenv("GLOSSA_DEVICE_LOGITS", "1", 1);
     setenv("GLOSSA_PIPELINE", "1", 1);
@@ -199,7 +215,6 @@ static void check_engine(glossa_model *off, glossa_model *on)
         CHECK_OK(glossa_engine_submit(e, r[i], on_event, (void *)(intptr_t)i, &id[i]));
     for (int k = 0; k < 5; k++)
         CHECK_OK(glossa_engine_step(e, NULL));
-    engine_counters ec;
     glossa_engine_debug_counters(e, &ec, NULL);
     CHECK_MSG(ec.passes_ahead >= 2, "engine: %lld passes queued ahead after 5 steps",
               (long long)ec.passes_ahead);
