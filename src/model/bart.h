@@ -127,7 +127,7 @@ bool bart_ids_async(const bart_model *m, const bart_ws *ws, int32_t rows);
 /* Decoder passes run on ws so far (which pass the kept logits / ids belong to). */
 uint64_t bart_dec_passes(const bart_ws *ws);
 glossa_status bart_ids_begin(bart_model *m, bart_ws *ws, int32_t rows);
-glossa_status bart_ids_end(bart_model *m, bart_ws *ws, int32_t rows, int32_t *ids);
+glossa_status bart_ids_end(bart_model *m, int32_t rows, int32_t *ids);
 glossa_status bart_logits_rows(bart_model *m, bart_ws *ws, int32_t row, int32_t n_rows, float *dst);
 /* Beam search's selection over the kept logits (rows: the pass's logits rows; backend.h
  * beam_topk): each group's best candidates to its host out. */

@@ -463,9 +463,8 @@ glossa_status bart_ids_begin(bart_model *m, bart_ws *ws, int32_t rows)
     return m->be->ops->download_begin(m->be, ws->dids, (size_t)rows * sizeof(int32_t));
 }
 
-glossa_status bart_ids_end(bart_model *m, bart_ws *ws, int32_t rows, int32_t *ids)
+glossa_status bart_ids_end(bart_model *m, int32_t rows, int32_t *ids)
 {
-    (void)ws;
     return m->be->ops->download_end(m->be, ids, (size_t)rows * sizeof *ids);
 }
 

@@ -486,12 +486,8 @@ bool beam_search_device_group(beam_search *bs, gl_beam_group *g)
             const int32_t t = p->eos_ids[i];
             if (t >= 0 && t < V && !bs_in_list(bs->dev_ban, n_ban, t)) bs->dev_ban[n_ban++] = t;
         }
-    /* the forcing processors come last and overwrite the row; forced EOS after forced BOS */
-    int32_t forced = -1;
-    if (p->forced_bos_token_id >= 0 && p->forced_bos_token_id < V && len == 1)
-        forced = p->forced_bos_token_id;
-    if (p->forced_eos_token_id >= 0 && p->forced_eos_token_id < V && len == p->max_length - 1)
-        forced = p->forced_eos_token_id;
+    /* the forcing processors come last and overwrite the row */
+    const int32_t forced = decode_forced_token(p, V, len);
     memset(g, 0, sizeof *g);
     g->n_beams = bs->nb;
     g->k = bs->ntk;

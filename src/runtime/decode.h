@@ -65,6 +65,10 @@ int32_t decode_sample(float *row, int32_t vocab, const decode_params *p, decode_
  * that 0.6f computes as 0.6 does in Python (length penalty, top-p, temperature). */
 double decode_float_decimal(float f);
 
+/* The token HF's ForcedBOS / ForcedEOS processors force at seq_len (forced EOS wins when both
+ * apply), or -1 when none applies. */
+int32_t decode_forced_token(const decode_params *p, int32_t vocab, int32_t seq_len);
+
 /* Greedy without the logits row: given the argmax of the raw logits (computed on the device),
  * the token decode_process_logits + decode_argmax would pick, when that is decidable without the
  * row (no repetition penalty or n-gram ban; forced tokens; the argmax itself not banned). false:

@@ -138,20 +138,26 @@ void decode_process_logits(float *row, int32_t vocab, const int32_t *seq, int32_
         force_token(row, vocab, p->forced_eos_token_id);
 }
 
+int32_t decode_forced_token(const decode_params *p, int32_t vocab, int32_t seq_len)
+{
+    /* the forcing processors run last and leave one finite entry: the later one (EOS) wins */
+    if (p->forced_eos_token_id >= 0 && p->forced_eos_token_id < vocab &&
+        seq_len == p->max_length - 1)
+        return p->forced_eos_token_id;
+    if (p->forced_bos_token_id >= 0 && p->forced_bos_token_id < vocab && seq_len == 1)
+        return p->forced_bos_token_id;
+    return -1;
+}
+
 bool decode_greedy_shortcut(const decode_params *p, int32_t vocab, int32_t seq_len,
                             int32_t raw_argmax, int32_t *tok)
 {
     if (p->do_sample || (p->repetition_penalty != 1.0f && p->repetition_penalty > 0.0f) ||
         p->no_repeat_ngram_size > 0)
         return false;
-    /* the forcing processors run last and leave one finite entry: the later one wins */
-    if (p->forced_eos_token_id >= 0 && p->forced_eos_token_id < vocab &&
-        seq_len == p->max_length - 1) {
-        *tok = p->forced_eos_token_id;
-        return true;
-    }
-    if (p->forced_bos_token_id >= 0 && p->forced_bos_token_id < vocab && seq_len == 1) {
-        *tok = p->forced_bos_token_id;
+    const int32_t forced = decode_forced_token(p, vocab, seq_len);
+    if (forced >= 0) {
+        *tok = forced;
         return true;
     }
     /* masking other entries never moves the argmax; masking the argmax itself does */
@@ -170,10 +176,7 @@ bool decode_greedy_rowless(const decode_params *p, int32_t vocab, int32_t seq_le
     if (p->do_sample || (p->repetition_penalty != 1.0f && p->repetition_penalty > 0.0f) ||
         p->no_repeat_ngram_size > 0)
         return false;
-    if ((p->forced_eos_token_id >= 0 && p->forced_eos_token_id < vocab &&
-         seq_len == p->max_length - 1) ||
-        (p->forced_bos_token_id >= 0 && p->forced_bos_token_id < vocab && seq_len == 1))
-        return true;
+    if (decode_forced_token(p, vocab, seq_len) >= 0) return true;
     for (int32_t i = 0; i < p->n_bad_words && i < DECODE_MAX_BAD_WORDS; i++)
         if (p->bad_words[i] >= 0 && p->bad_words[i] < vocab && !is_eos(p, p->bad_words[i]))
             return false; /* the argmax may be it */

@@ -305,7 +305,7 @@ static glossa_status step_pass(engine *e, engine_job **jobs, int32_t n, int32_t 
     GLOSSA_TRY(reserve_argmax(e, rows));
     GLOSSA_TRY(bart_ids_begin(e->model, e->ws, rows));
     glossa_status st = engine_ahead_launch(e, jobs, n);
-    glossa_status st2 = bart_ids_end(e->model, e->ws, rows, e->argmax);
+    glossa_status st2 = bart_ids_end(e->model, rows, e->argmax);
     GLOSSA_TRY(st);
     GLOSSA_TRY(st2);
     return fetch_rows(e, jobs, n, rows, true, true);

@@ -37,14 +37,10 @@ bool engine_ahead_eligible(const engine *e, engine_job *const *jobs, int32_t n, 
     for (int32_t i = 0; i < n; i++) {
         const engine_job *j = jobs[i];
         const decode_params *p = &j->r->p;
-        if (j->bs || j->n_beams != 1 || j->row0 != i || j->r->output_scores ||
-            j->len + 1 >= p->max_length)
-            return false;
         /* this step's token must be the raw argmax (it feeds the next pass): not forced now */
-        bool bos = p->forced_bos_token_id >= 0 && p->forced_bos_token_id < vocab && j->len == 1;
-        bool eos = p->forced_eos_token_id >= 0 && p->forced_eos_token_id < vocab &&
-                   j->len == p->max_length - 1;
-        if (bos || eos || !decode_greedy_rowless(p, vocab, j->len) ||
+        if (j->bs || j->n_beams != 1 || j->row0 != i || j->r->output_scores ||
+            j->len + 1 >= p->max_length || decode_forced_token(p, vocab, j->len) >= 0 ||
+            !decode_greedy_rowless(p, vocab, j->len) ||
             !decode_greedy_rowless(p, vocab, j->len + 1))
             return false;
     }

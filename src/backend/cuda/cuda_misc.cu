@@ -378,7 +378,9 @@ glossa_status cuda_op_download_end(backend *b, void *dst, size_t bytes)
 {
     cuda_state *s = cuda_state_of(b);
     cuda_bind(s);
-    if (bytes > GL_ASYNC_DOWNLOAD_MAX || !s->async_host)
+    if (bytes > GL_ASYNC_DOWNLOAD_MAX)
+        return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT, "download_end: %zu bytes", bytes);
+    if (!s->async_host)
         return glossa_error(GLOSSA_STATUS_INVALID_ARGUMENT, "download_end without download_begin");
     GLOSSA_TRY(cuda_check(cudaEventSynchronize(s->async_ev), "download_end"));
     GLOSSA_TRY(cuda_sticky_status(s));
