@@ -239,6 +239,126 @@ static void test_linear_argmax(const pair *p)
     run_linear_argmax(p, 9, 100, 1000, 996, 0, true, false, GL_DTYPE_F16);
 }
 
+/* ---- linear_argmax's int8 path (cuda_lm_int8.cu) ----
+ * ids-only calls at 1-8 rows with >= 32,768 columns (f16) run through an int8 shadow of the weight
+ * and rescore in f16 what its bound cannot rule out: the ids must equal those of the logits path
+ * (linear + the argmax kernels) exactly. The shadow's first use must take device memory (n * k
+ * bytes: the path ran). Cases: random rows; a cluster of rows near the top (many columns to
+ * rescore); two identical top rows (the lower column wins); a NaN in x (every logit NaN: column
+ * 0); pad columns past n_valid with a +80 bias (never read); and a recorded graph replayed twice. */
+static void run_lm_int8(const pair *p, int m, int k, int n, int n_valid, int x_extra, int kind)
+{
+    backend *g = p->g, *c = p->c;
+    int xs = k + x_extra;
+    size_t mn = (size_t)m * n;
+    float *x = rnd((size_t)m * xs, -1, 1, p->act);
+    float *wv = rand_buf((size_t)n * k, -0.5f, 0.5f), *bv = rand_buf((size_t)n, -1, 1);
+    int t0 = n_valid / 3, t1 = n_valid - 1, c0 = n_valid / 2;
+    if (kind == 1) /* a cluster of 200 rows around one, all with the largest bias */
+        for (int r = c0; r < c0 + 200 && r < n_valid; r++) {
+            for (int j = 0; j < k; j++)
+                wv[(size_t)r * k + j] = wv[(size_t)c0 * k + j] + 0.05f * rng_f();
+            bv[r] = 30.0f;
+        }
+    if (kind == 2) { /* two identical rows on top */
+        memcpy(wv + (size_t)t1 * k, wv + (size_t)t0 * k, (size_t)k * sizeof *wv);
+        bv[t0] = bv[t1] = 40.0f;
+    }
+    if (kind == 3 && m > 1) x[(size_t)xs + (size_t)k / 3] = NAN; /* row 1 */
+    for (int col = n_valid; col < n; col++)
+        bv[col] = 80.0f;
+    wpair w = make_wpair(p, wv, n, k, p->act), bias = make_wpair(p, bv, 1, n, p->act);
+    void *dx = dev_f32(g, x, (size_t)m * xs), *dy = dev_alloc(g, mn * act_size(g));
+    int32_t *dids = dev_alloc(g, (size_t)m * sizeof(int32_t));
+    int32_t *ids = malloc((size_t)m * 3 * sizeof *ids), *ref = ids + m, *rep = ids + 2 * m;
+    /* the logits path */
+    g->ops->linear_argmax(g, m, dx, xs, &w.g, &bias.g, n_valid, dy, true, dids);
+    CHECK_OK(g->ops->download(g, ref, dids, (size_t)m * sizeof *ref));
+    /* the int8 path, unrecorded (builds the shadow) */
+    size_t free0 = 0, free1 = 0, total = 0;
+    CHECK_OK(g->ops->mem_info(g, &free0, &total));
+    for (int i = 0; i < m; i++)
+        ids[i] = -7;
+    CHECK_OK(g->ops->upload(g, dids, ids, (size_t)m * sizeof *ids));
+    bool ran = g->ops->linear_argmax(g, m, dx, xs, &w.g, &bias.g, n_valid, dy, false, dids);
+    CHECK_OK(g->ops->download(g, ids, dids, (size_t)m * sizeof *ids));
+    CHECK_OK(g->ops->mem_info(g, &free1, &total));
+    char what[160];
+    snprintf(what, sizeof what, "lm int8 m=%d k=%d n=%d valid=%d xs=%d kind=%d", m, k, n, n_valid,
+             xs, kind);
+    CHECK_MSG(ran, "%s: declined", what);
+    if (p->act == GL_DTYPE_F16)
+        record_exact(p, "lm int8: shadow built", free1 + (size_t)n * k <= free0, what);
+    int same = memcmp(ids, ref, (size_t)m * sizeof *ids) == 0;
+    for (int i = 0; i < m && !same; i++)
+        if (ids[i] != ref[i]) fprintf(stderr, "  %s row %d: int8 %d logits %d\n", what, i, ids[i], ref[i]);
+    record_exact(p, "lm int8: ids = logits path", same, what);
+    /* against the CPU's logits: the id's logit within tolerance of the row's max */
+    void *cx = dev_f32(c, x, (size_t)m * xs), *cy = dev_alloc(c, mn * act_size(c));
+    c->ops->linear(c, m, cx, xs, &w.c, &bias.c, GL_ACT_NONE, NULL, cy);
+    float *yc = host_f32(c, cy, mn);
+    double worst = 0;
+    int want_ok = 1;
+    for (int i = 0; i < m; i++) {
+        const float *r = yc + (size_t)i * n;
+        if (kind == 3 && i == 1) {
+            want_ok &= ids[i] == 0;
+            continue;
+        }
+        if (kind == 2) want_ok &= ids[i] == t0;
+        if (kind == 1) want_ok &= ids[i] >= c0 && ids[i] < c0 + 200;
+        float mx = -INFINITY, amax = 0;
+        for (int col = 0; col < n_valid; col++) {
+            mx = r[col] > mx ? r[col] : mx;
+            amax = fabsf(r[col]) > amax ? fabsf(r[col]) : amax;
+        }
+        double e = ids[i] >= 0 && ids[i] < n_valid ? (mx - r[ids[i]]) / (amax > 0 ? amax : 1)
+                                                    : INFINITY;
+        worst = e > worst ? e : worst;
+    }
+    record(p, "lm int8: id vs cpu max", worst, what);
+    record_exact(p, "lm int8: cluster / tie / NaN row", want_ok, what);
+    /* recorded with the shadow in place, replayed twice */
+    void *graph = NULL;
+    CHECK_OK(g->ops->graph_begin(g));
+    g->ops->linear_argmax(g, m, dx, xs, &w.g, &bias.g, n_valid, dy, false, dids);
+    CHECK_OK(g->ops->graph_end(g, &graph));
+    int replays_same = 1;
+    for (int r = 0; r < 2 && graph; r++) {
+        for (int i = 0; i < m; i++)
+            rep[i] = -7;
+        CHECK_OK(g->ops->upload(g, dids, rep, (size_t)m * sizeof *rep));
+        CHECK_OK(g->ops->graph_launch(g, graph));
+        CHECK_OK(g->ops->download(g, rep, dids, (size_t)m * sizeof *rep));
+        replays_same &= memcmp(rep, ref, (size_t)m * sizeof *rep) == 0;
+    }
+    if (graph) g->ops->graph_free(g, graph);
+    record_exact(p, "lm int8: replays = logits path", replays_same && graph, what);
+    g->ops->free(g, dx);
+    g->ops->free(g, dy);
+    g->ops->free(g, dids);
+    c->ops->free(c, cx);
+    c->ops->free(c, cy);
+    free_wpair(p, &w);
+    free_wpair(p, &bias);
+    free(x);
+    free(wv);
+    free(bv);
+    free(yc);
+    free(ids);
+}
+
+static void test_lm_int8(const pair *p)
+{
+    if (!p->g->ops->linear_argmax) return;
+    run_lm_int8(p, 1, 1024, 40000, 39997, 0, 0);
+    run_lm_int8(p, 8, 1024, 40000, 39997, 8, 0);
+    run_lm_int8(p, 3, 192, 33000, 33000, 0, 0); /* 3 chunks: most warps idle */
+    run_lm_int8(p, 2, 1024, 40000, 39993, 0, 1);
+    run_lm_int8(p, 4, 1024, 40000, 39997, 0, 2);
+    run_lm_int8(p, 5, 1024, 40000, 39997, 0, 3);
+}
+
 /* ---- timing (GLOSSA_TEST_TIME_LINEAR=1) ---- */
 
 static double now_s(void)
@@ -372,6 +492,7 @@ static void run_all(backend *cpu, gl_dtype act)
     test_linear_repeat(&p, 9, 1024);
     test_linear_repeat(&p, 1, 4096);
     test_linear_argmax(&p);
+    test_lm_int8(&p);
     p.g->ops->sync(p.g);
     backend_destroy(p.g);
 

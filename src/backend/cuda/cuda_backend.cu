@@ -137,6 +137,7 @@ static void cu_destroy(backend *b)
         cuda_beam_release(s);
         cuda_decoder_stack_release(s);
         cuda_lm_argmax_release(s);
+        cuda_lm_int8_release(s);
         cudaFree(s->staging);
         if (s->stream) cudaStreamDestroy(s->stream);
         free(s);
@@ -165,6 +166,7 @@ static void cu_free(backend *b, void *p)
     if (!p) return;
     cuda_state *s = cuda_state_of(b);
     cuda_bind(s);
+    cuda_lm_int8_forget(s, p); /* no shadow outlives its weight */
     cudaFree(p);
     cuda_pf_forget(s, p); /* a buffer used as a weight must not be prefetched once freed */
 }
@@ -289,6 +291,7 @@ static void cu_weight_free(backend *b, gl_weight *w)
     if (w->data) {
         cuda_state *s = cuda_state_of(b);
         cuda_bind(s);
+        cuda_lm_int8_forget(s, w->data); /* no shadow outlives its weight */
         cudaFree(w->data);
         cuda_pf_forget(s, w->data); /* the prefetch map must never name freed memory */
     }
@@ -361,6 +364,7 @@ static glossa_status cu_init_state(cuda_state *s, int device)
     s->ln_warp_off = env && env[0] == '0';
     s->gt_on = -1; /* GLOSSA_CUDA_GRAPH_TIMING read at the first replay */
     cuda_lm_argmax_init(s);
+    cuda_lm_int8_init(s);
     return cuda_linear_init(s);
 }
 

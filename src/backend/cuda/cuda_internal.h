@@ -19,6 +19,8 @@ typedef struct cuda_pf_entry {
     int64_t next_bytes;
 } cuda_pf_entry;
 
+struct cuda_l8; /* cuda_lm_int8.cu: the lm_head's int8 shadow and its scratch */
+
 #define CUDA_GT_RING 8 /* GLOSSA_CUDA_GRAPH_TIMING: replays in flight before one is read */
 
 typedef struct cuda_state {
@@ -83,6 +85,10 @@ typedef struct cuda_state {
     bool la_off;                  /* GLOSSA_CUDA_LM_ARGMAX=0: the linear_argmax op declines */
     int32_t la_min_m, la_max_m;   /* rows the fused kernel runs for (GLOSSA_CUDA_LM_ARGMAX_MIN /
                                      _MAX; else: linear + the argmax kernels) */
+    /* cuda_lm_int8.cu */
+    struct cuda_l8 *l8;           /* the shadow of one lm_head weight (NULL: none yet) */
+    bool l8_off;                  /* GLOSSA_CUDA_LM_INT8=0, or no memory for the shadow */
+    int32_t l8_min_n;             /* columns from which it is used (GLOSSA_CUDA_LM_INT8_MIN_N) */
     /* cuda_beam.cu */
     void *beam_dev;               /* beam_topk: uploaded descriptors and the passes' buffers */
     size_t beam_dev_bytes;
@@ -217,6 +223,16 @@ bool cuda_op_linear_argmax(backend *b, int32_t m, const void *x, int32_t x_strid
                            bool keep_y, int32_t *ids);
 void cuda_lm_argmax_init(cuda_state *s);
 void cuda_lm_argmax_release(cuda_state *s);
+
+/* cuda_lm_int8.cu: linear_argmax's ids-only calls at 1-8 rows through an int8 shadow of the
+ * weight, exact (see the file); false (nothing launched) when the call is outside its
+ * preconditions or the shadow cannot be built now (e.g. while recording). forget: the weight at p
+ * is being freed. */
+bool cuda_lm_int8_argmax(cuda_state *s, int32_t m, const void *x, int32_t x_stride,
+                         const gl_weight *w, const void *bias, int32_t n_valid, int32_t *ids);
+void cuda_lm_int8_forget(cuda_state *s, const void *p);
+void cuda_lm_int8_init(cuda_state *s);
+void cuda_lm_int8_release(cuda_state *s);
 
 /* cuda_decoder_stack.cu: the decoder_stack op (backend.h); release frees its buffers. */
 extern "C" bool cuda_op_decoder_stack(backend *b, const gl_dec_stack *st);

@@ -382,6 +382,7 @@ bool cuda_op_linear_argmax(backend *b, int32_t m, const void *x, int32_t x_strid
         return true;
     }
     const void *bp = bias ? bias->data : NULL;
+    if (!keep_y && cuda_lm_int8_argmax(s, m, x, x_stride, w, bp, n_valid, ids)) return true;
     if (la_fused(s, m, x, x_stride, w, bp, n_valid, y, keep_y, ids)) return true;
     cuda_op_linear(b, m, x, x_stride, w, bias, GL_ACT_NONE, NULL, y);
     const glossa_status st = cuda_argmax_launch(s, m, n_valid, w->rows, y, ids);

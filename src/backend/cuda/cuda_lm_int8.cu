@@ -1,0 +1,483 @@
+/* The greedy lm_head at 1-8 rows through an int8 shadow of its weight, with an exact answer:
+ * linear_argmax's ids-only calls (keep_y false) for big vocabularies.
+ *
+ * Why: at one token a greedy step's lm_head reads the whole fp16 weight (mbart-large-50: 250,056
+ * x 1,024, 512 MB, 165 us at the H100's 3.1 TB/s) to find one column. Here a step reads an int8
+ * copy (256 MB) and a bound on how far each int8 logit can be from the fp16 one; only the columns
+ * the bound cannot rule out are computed again from the fp16 rows. The ids are those of the linear
+ * op's logits (rounded to the act dtype) and the argmax order of cuda_argmax.cuh; nothing is
+ * approximated. (Summation order aside: the rescoring sums a row in another fp32 order than the
+ * linear op, as the fused kernel of cuda_lm_argmax.cu does; a product within an fp32 rounding of
+ * an act-dtype rounding boundary may round the other way in one of the two.)
+ *
+ * The shadow (built once per weight, on the stream; dropped when the weight is freed): row i's
+ * scale s_i = max|w_i| / 127, q_i = round(w_i / s_i) in int8, and
+ *   c_i = ||w_i - s_i q_i||_2 (1 + 1e-4) + 1e-3 (s_i ||q_i||_2 + ||w_i||_2)
+ * (a row with a non-finite weight: c_i = inf). By Cauchy-Schwarz the real logit z_i = w_i . x + b_i
+ * is within ||w_i - s_i q_i||_2 ||x||_2 of a_i = s_i (q_i . x) + b_i; the 1e-3 terms cover both
+ * sums' fp32 (tensor-core) rounding, 8x the worst case of 1,024 terms.
+ *
+ * Pass 1 (l8_scan, one block per 32 rows): a_i by mma.sync (the int8 rows turned into fp16
+ * exactly, x as is, fp32 sums), ||x_t||_2 from the same x fragments, hi_i = a_i + c_i ||x_t||
+ * written per token, and each token's L = max_i (a_i - c_i ||x_t||) by an order-preserving
+ * unsigned atomicMax. Some column's logit is >= L, so a column whose hi is below L by more than
+ * two act-dtype ulps rounds strictly below it and can never win.
+ * Pass 2 (l8_pick): every other column (hi >= L - margin, or NaN anywhere: then every column) is
+ * computed from its fp16 row, rounded to the act dtype as the linear op rounds, and taken in the
+ * argmax order; per-block bests, the last block (a self-resetting counter) reduces them to ids
+ * and resets L. Typically a handful of columns a token (random weights: ~10).
+ *
+ * fp16 activations and weights only (bf16 declines: int8 has no exact two-instruction bf16 form).
+ * GLOSSA_CUDA_LM_INT8=0: off (the linear op + argmax kernels, or the fused kernel). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cuda/cuda_argmax.cuh"
+#include "backend/cuda/cuda_internal.h"
+#include "backend/cuda/cuda_mma.cuh"
+
+#define L8_WARPS 8
+#define L8_THREADS (L8_WARPS * 32)
+#define L8_ROWS 32  /* rows per pass-1 block: two 16-row mma tiles */
+#define L8_CH 64    /* int8 elements per chunk: 16 bytes a lane, 4 lanes a row */
+#define L8_MAX_M 8  /* one n8 tile of tokens */
+#define L8_MIN_N 32768 /* smaller vocabularies: the shadow is not worth its memory */
+#define L8_PICK_ROWS 1024 /* columns per pass-2 block */
+#define L8_NEG_INF_ENC 0x007fffffu /* l8_enc(-inf) */
+
+typedef struct l8_params {
+    int32_t m, n_valid, k, xs, cpw;
+    const __half *x, *w, *bias;
+    const int8_t *q;
+    const float *scale, *bound;
+    float *hi;       /* (m, ldh) */
+    int64_t ldh;
+    unsigned *lmax;  /* (L8_MAX_M): each token's largest lower bound, l8_enc */
+    float *pv;       /* (L8_MAX_M, nb2) pass 2's per-block bests */
+    int32_t *pi;
+    unsigned *count; /* pass-2 blocks done; 0 between launches */
+    int32_t *ids;
+    int32_t nb2;
+} l8_params;
+
+/* float -> unsigned with the same order (NaN, made positive, above +inf) */
+static __device__ __forceinline__ unsigned l8_enc(float f)
+{
+    unsigned u = f != f ? 0x7fffffffu : __float_as_uint(f);
+    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+static __device__ __forceinline__ float l8_dec(unsigned e)
+{
+    return __uint_as_float((e & 0x80000000u) ? (e & 0x7fffffffu) : ~e);
+}
+
+/* Two int8 of a word (bytes picked by sel: 0x5140 the low pair, 0x7362 the high pair) as an
+ * exact half2: 0x64XX is the half 1024 + XX, and XX = v + 128 is v ^ 0x80. */
+static __device__ __forceinline__ uint32_t l8_h2(uint32_t word, uint32_t sel)
+{
+    uint32_t v = __byte_perm(word ^ 0x80808080u, 0x64646464u, sel);
+    __half2 h = *reinterpret_cast<__half2 *>(&v);
+    h = __hsub2(h, __floats2half2_rn(1152.0f, 1152.0f));
+    return *reinterpret_cast<uint32_t *>(&h);
+}
+
+/* ---- the shadow ---- */
+
+/* One warp a row: scale, int8 row, bound (see the top). */
+__global__ void l8_quantize(const __half *w, int64_t rows, int k, int8_t *q, float *scale,
+                            float *bound)
+{
+    const int lane = threadIdx.x & 31;
+    const int64_t r = (int64_t)blockIdx.x * (blockDim.x / 32) + (threadIdx.x >> 5);
+    if (r >= rows) return;
+    const uint4 *wr = reinterpret_cast<const uint4 *>(w + r * k);
+    float mx = 0.0f;
+    bool bad = false;
+    for (int v = lane; v < k / 8; v += 32) {
+        const uint4 u = wr[v];
+        const __half *h = reinterpret_cast<const __half *>(&u);
+        for (int e = 0; e < 8; e++) {
+            const float f = __half2float(h[e]);
+            bad |= !isfinite(f);
+            mx = fmaxf(mx, fabsf(f));
+        }
+    }
+    for (int o = 16; o > 0; o >>= 1) {
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+        bad |= __shfl_xor_sync(0xffffffffu, (int)bad, o) != 0;
+    }
+    const float s = mx > 0.0f && !bad ? mx / 127.0f : 1.0f;
+    double se = 0.0, sq = 0.0, sw = 0.0;
+    for (int v = lane; v < k / 8; v += 32) {
+        const uint4 u = wr[v];
+        const __half *h = reinterpret_cast<const __half *>(&u);
+        uint2 packed;
+        int8_t *pb = reinterpret_cast<int8_t *>(&packed);
+        for (int e = 0; e < 8; e++) {
+            const float f = bad ? 0.0f : __half2float(h[e]);
+            const float qf = fminf(fmaxf(rintf(f / s), -127.0f), 127.0f);
+            const double err = (double)f - (double)qf * (double)s;
+            se += err * err;
+            sq += (double)qf * qf;
+            sw += (double)f * f;
+            pb[e] = (int8_t)qf;
+        }
+        reinterpret_cast<uint2 *>(q + r * k)[v] = packed;
+    }
+    for (int o = 16; o > 0; o >>= 1) {
+        se += __shfl_xor_sync(0xffffffffu, se, o);
+        sq += __shfl_xor_sync(0xffffffffu, sq, o);
+        sw += __shfl_xor_sync(0xffffffffu, sw, o);
+    }
+    if (lane == 0) {
+        scale[r] = s;
+        bound[r] = bad ? INFINITY
+                       : (float)(sqrt(se) * (1.0 + 1e-4) + 1e-3 * ((double)s * sqrt(sq) + sqrt(sw)));
+    }
+}
+
+/* ---- pass 1 ---- */
+
+/* Chunk c of the lane's four rows (tile 0: g, g + 8; tile 1: 16 + g, 24 + g), zeros past the
+ * valid rows or the warp's chunks. */
+static __device__ __forceinline__ void l8_load(uint4 a[4], const l8_params &p, int f0, int g,
+                                               int t, int c, int c_end)
+{
+    const uint4 zero = make_uint4(0, 0, 0, 0);
+#pragma unroll
+    for (int r = 0; r < 4; r++) {
+        const int row = f0 + (r >> 1) * 16 + g + (r & 1) * 8;
+        a[r] = c < c_end && row < p.n_valid
+                   ? sk_load_stream(p.q + (int64_t)row * p.k + c * L8_CH + 16 * t)
+                   : zero;
+    }
+}
+
+/* One chunk: four k16 steps of both tiles against token g's x (16 halves at 16 t of the chunk:
+ * step s takes the bytes / halves 4 s .. 4 s + 3 as the fragment's columns {2t, 2t + 1, 2t + 8,
+ * 2t + 9}; A and B agree, so the sum covers the chunk once). ssq: token g's sum of squares. */
+static __device__ __forceinline__ void l8_chunk(float acc[2][4], const uint4 a[4], const l8_params &p,
+                                                int g, int t, int c, float *ssq)
+{
+    uint4 xv[2] = {make_uint4(0, 0, 0, 0), make_uint4(0, 0, 0, 0)};
+    if (g < p.m) {
+        const __half *xr = p.x + (int64_t)g * p.xs + c * L8_CH + 16 * t;
+        xv[0] = __ldg(reinterpret_cast<const uint4 *>(xr));
+        xv[1] = __ldg(reinterpret_cast<const uint4 *>(xr) + 1);
+    }
+    const uint32_t *xw = reinterpret_cast<const uint32_t *>(xv);
+#pragma unroll
+    for (int i = 0; i < 8; i++) {
+        const float2 f = __half22float2(*reinterpret_cast<const __half2 *>(&xw[i]));
+        *ssq += f.x * f.x + f.y * f.y;
+    }
+#pragma unroll
+    for (int s = 0; s < 4; s++) {
+        const uint32_t b0 = xw[2 * s], b1 = xw[2 * s + 1];
+#pragma unroll
+        for (int tile = 0; tile < 2; tile++) {
+            const uint32_t w0 = reinterpret_cast<const uint32_t *>(&a[2 * tile])[s];
+            const uint32_t w1 = reinterpret_cast<const uint32_t *>(&a[2 * tile + 1])[s];
+            sk_mma<__half>::run(acc[tile], l8_h2(w0, 0x5140), l8_h2(w1, 0x5140), l8_h2(w0, 0x7362),
+                                l8_h2(w1, 0x7362), b0, b1);
+        }
+    }
+}
+
+__global__ void __launch_bounds__(L8_THREADS, 2) l8_scan(l8_params p)
+{
+    __shared__ float red[L8_WARPS][8][32];
+    __shared__ float xsq[L8_WARPS][L8_MAX_M];
+    __shared__ unsigned bmax[L8_MAX_M];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
+    const int f0 = blockIdx.x * L8_ROWS;
+    const int c_beg = warp * p.cpw, c_end = min(p.k / L8_CH, c_beg + p.cpw);
+    uint4 a[4], nx[4] = {};
+    l8_load(a, p, f0, g, t, c_beg, c_end); /* weights: before the wait */
+    /* the thread's epilogue entry: (tile, e) = tid / 32, lane tid % 32 */
+    const int e8 = threadIdx.x >> 5, ln = lane;
+    const int row = f0 + 16 * (e8 >> 2) + (ln >> 2) + ((e8 & 3) >> 1) * 8;
+    const int tok = 2 * (ln & 3) + (e8 & 1);
+    const bool live = row < p.n_valid && tok < p.m;
+    const float sc = live ? p.scale[row] : 0.0f, bd = live ? p.bound[row] : 0.0f;
+    const float bi = live && p.bias ? __half2float(p.bias[row]) : 0.0f;
+    if (threadIdx.x < L8_MAX_M) bmax[threadIdx.x] = L8_NEG_INF_ENC;
+    cuda_pdl_trigger();
+    cuda_pdl_wait();
+    float acc[2][4] = {{0.0f, 0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};
+    float ssq = 0.0f;
+    for (int c = c_beg; c < c_end; c++) {
+        if (c + 1 < c_end) l8_load(nx, p, f0, g, t, c + 1, c_end);
+        l8_chunk(acc, a, p, g, t, c, &ssq);
+#pragma unroll
+        for (int r = 0; r < 4; r++) a[r] = nx[r];
+    }
+    ssq += __shfl_xor_sync(0xffffffffu, ssq, 1);
+    ssq += __shfl_xor_sync(0xffffffffu, ssq, 2);
+    if (t == 0) xsq[warp][g] = ssq;
+#pragma unroll
+    for (int tile = 0; tile < 2; tile++)
+#pragma unroll
+        for (int e = 0; e < 4; e++) red[warp][tile * 4 + e][lane] = acc[tile][e];
+    __syncthreads();
+    if (live) {
+        float sum = 0.0f, xx = 0.0f;
+#pragma unroll
+        for (int w = 0; w < L8_WARPS; w++) {
+            sum += red[w][e8][ln];
+            xx += xsq[w][tok];
+        }
+        const float xn = sqrtf(xx) * (1.0f + 1e-4f);
+        /* + the fp32 rounding of adding the bias (a large bias on a small product) */
+        const float av = sc * sum + bi, bx = bd * xn + fabsf(bi) * 0x1p-22f;
+        float hi = av + bx, lo = av - bx;
+        if (bx != bx || bx == INFINITY) { /* a bad row, or x not finite: always a candidate */
+            hi = INFINITY;
+            lo = av != av ? av : -INFINITY;
+        }
+        p.hi[(int64_t)tok * p.ldh + row] = hi;
+        atomicMax(&bmax[tok], l8_enc(lo));
+    }
+    __syncthreads();
+    if (threadIdx.x < p.m && bmax[threadIdx.x] != L8_NEG_INF_ENC)
+        atomicMax(&p.lmax[threadIdx.x], bmax[threadIdx.x]);
+}
+
+/* ---- pass 2 ---- */
+
+/* Column i's logit as the linear op writes it: fp32 sum + bias, rounded to the act dtype (every
+ * lane of the warp returns it). */
+static __device__ __forceinline__ float l8_exact(const l8_params &p, int tok, int i)
+{
+    const int lane = threadIdx.x & 31;
+    const uint4 *wr = reinterpret_cast<const uint4 *>(p.w + (int64_t)i * p.k);
+    const uint4 *xr = reinterpret_cast<const uint4 *>(p.x + (int64_t)tok * p.xs);
+    float s = 0.0f;
+    for (int v = lane; v < p.k / 8; v += 32) {
+        const uint4 wu = __ldg(wr + v), xu = __ldg(xr + v);
+        const __half2 *wh = reinterpret_cast<const __half2 *>(&wu);
+        const __half2 *xh = reinterpret_cast<const __half2 *>(&xu);
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            const float2 wf = __half22float2(wh[e]), xf = __half22float2(xh[e]);
+            s += wf.x * xf.x + wf.y * xf.y;
+        }
+    }
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+    const float b = p.bias ? __half2float(p.bias[i]) : 0.0f;
+    return __half2float(__float2half_rn(s + b));
+}
+
+__global__ void __launch_bounds__(L8_THREADS) l8_pick(l8_params p)
+{
+    __shared__ float sv[L8_WARPS];
+    __shared__ int32_t si[L8_WARPS];
+    __shared__ bool last;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int b0 = (int)((int64_t)p.n_valid * blockIdx.x / gridDim.x);
+    const int b1 = (int)((int64_t)p.n_valid * (blockIdx.x + 1) / gridDim.x);
+    cuda_pdl_trigger();
+    cuda_pdl_wait();
+    for (int tok = 0; tok < p.m; tok++) {
+        const float L = l8_dec(__ldcg(&p.lmax[tok]));
+        /* two half ulps of |L| (a larger column rounds strictly higher); near the top of the half
+         * range (overflow to inf ties every column above it) and for NaN / inf: every column */
+        const float u = fabsf(L) < 32768.0f ? fabsf(L) * 0x1p-9f + 0x1p-14f : INFINITY;
+        const float thr = L - u;
+        float bv = 0.0f;
+        int32_t bi = -1;
+        for (int base = b0 + warp * 32; base < b1; base += L8_THREADS) {
+            const int i = base + lane;
+            const bool cand = i < b1 && !(__ldcg(&p.hi[(int64_t)tok * p.ldh + i]) < thr);
+            unsigned mask = __ballot_sync(0xffffffffu, cand);
+            while (mask) {
+                const int j = __ffs(mask) - 1;
+                mask &= mask - 1;
+                const int col = base + j;
+                const float v = l8_exact(p, tok, col);
+                if (arg_better(v, col, bv, bi)) {
+                    bv = v;
+                    bi = col;
+                }
+            }
+        }
+        if (lane == 0) {
+            sv[warp] = bv;
+            si[warp] = bi;
+        }
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            for (int w = 1; w < L8_WARPS; w++)
+                if (arg_better(sv[w], si[w], bv, bi)) {
+                    bv = sv[w];
+                    bi = si[w];
+                }
+            p.pv[tok * p.nb2 + blockIdx.x] = bv;
+            p.pi[tok * p.nb2 + blockIdx.x] = bi;
+        }
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) {
+        __threadfence();
+        last = atomicAdd(p.count, 1u) == gridDim.x - 1;
+    }
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+    for (int tok = warp; tok < p.m; tok += L8_WARPS) {
+        float bv = 0.0f;
+        int32_t bi = -1;
+        for (int b = lane; b < p.nb2; b += 32) {
+            const float v = __ldcg(&p.pv[tok * p.nb2 + b]);
+            const int32_t i = __ldcg(&p.pi[tok * p.nb2 + b]);
+            if (arg_better(v, i, bv, bi)) {
+                bv = v;
+                bi = i;
+            }
+        }
+        arg_warp_best(&bv, &bi, 1);
+        if (lane == 0) {
+            p.ids[tok] = bi;
+            p.lmax[tok] = L8_NEG_INF_ENC;
+        }
+    }
+    if (threadIdx.x == 0) *p.count = 0;
+}
+
+/* ---- host side ---- */
+
+/* The shadow of weight src (one at a time), and pass scratch. */
+struct cuda_l8 {
+    const void *src;
+    int64_t rows, k;
+    void *mem; /* q (rows x k), scale (rows), bound (rows) */
+    size_t mem_bytes;
+    void *scr; /* hi (L8_MAX_M x ldh), lmax, count, pv, pi */
+    size_t scr_bytes;
+    int32_t scr_nb2;
+    int64_t scr_ldh;
+};
+
+static bool l8_shadow(cuda_state *s, cuda_l8 *l, const gl_weight *w)
+{
+    if (l->src == w->data && l->rows == w->rows && l->k == w->cols) return true;
+    if (l->src || cuda_is_recording()) return false; /* another weight's, or no allocation now */
+    const size_t rows = (size_t)w->rows, k = (size_t)w->cols;
+    const size_t bytes = rows * k + 2 * rows * sizeof(float) + 256;
+    if (cuda_grow(&l->mem, &l->mem_bytes, bytes, "lm_head int8 shadow") != GLOSSA_STATUS_OK) {
+        cudaGetLastError();
+        s->l8_off = true; /* no memory for it: never again */
+        return false;
+    }
+    int8_t *q = (int8_t *)l->mem;
+    float *scale = (float *)((char *)l->mem + ((rows * k + 255) & ~(size_t)255));
+    const unsigned wpb = 8;
+    l8_quantize<<<(unsigned)((rows + wpb - 1) / wpb), wpb * 32, 0, s->stream>>>(
+        (const __half *)w->data, (int64_t)rows, (int)k, q, scale, scale + rows);
+    /* pass 1 reads the shadow before its PDL wait: built and visible first (once) */
+    if (!cuda_note(s, cudaGetLastError(), "lm_head int8 shadow") ||
+        !cuda_note(s, cudaStreamSynchronize(s->stream), "lm_head int8 shadow"))
+        return false;
+    l->src = w->data;
+    l->rows = w->rows;
+    l->k = w->cols;
+    return true;
+}
+
+/* Scratch for m tokens of ldh columns and nb2 pass-2 blocks; lmax and the counter set once. */
+static bool l8_scratch(cuda_state *s, cuda_l8 *l, int64_t ldh, int32_t nb2)
+{
+    if (l->scr && l->scr_ldh >= ldh && l->scr_nb2 >= nb2) return true;
+    if (cuda_is_recording()) return false;
+    const size_t hi = (size_t)L8_MAX_M * (size_t)ldh * sizeof(float);
+    const size_t bytes = hi + 64 + (size_t)L8_MAX_M * nb2 * (sizeof(float) + sizeof(int32_t));
+    if (cuda_grow(&l->scr, &l->scr_bytes, bytes, "lm_head int8 scratch") != GLOSSA_STATUS_OK)
+        return false;
+    unsigned init[16];
+    for (int i = 0; i < 16; i++) init[i] = i < L8_MAX_M ? L8_NEG_INF_ENC : 0u;
+    if (!cuda_note(s, cudaMemcpyAsync((char *)l->scr + hi, init, sizeof init,
+                                      cudaMemcpyHostToDevice, s->stream),
+                   "lm_head int8 scratch") ||
+        !cuda_note(s, cudaStreamSynchronize(s->stream), "lm_head int8 scratch"))
+        return false;
+    l->scr_ldh = ldh;
+    l->scr_nb2 = nb2;
+    return true;
+}
+
+bool cuda_lm_int8_argmax(cuda_state *s, int32_t m, const void *x, int32_t x_stride,
+                         const gl_weight *w, const void *bias, int32_t n_valid, int32_t *ids)
+{
+    if (s->l8_off || m < 1 || m > L8_MAX_M || n_valid < s->l8_min_n || n_valid > w->rows ||
+        s->act_dtype != GL_DTYPE_F16 || w->dtype != GL_DTYPE_F16 || w->cols % L8_CH != 0 ||
+        w->cols > 8192 || x_stride % 8 != 0 || !cuda_aligned16(x) || !cuda_aligned16(w->data))
+        return false;
+    if (!s->l8) {
+        s->l8 = (cuda_l8 *)calloc(1, sizeof(cuda_l8));
+        if (!s->l8) return false;
+    }
+    cuda_l8 *l = s->l8;
+    const int64_t ldh = (w->rows + 3) / 4 * 4;
+    int32_t nb2 = (n_valid + L8_PICK_ROWS - 1) / L8_PICK_ROWS;
+    if (nb2 > 4 * s->sm_count) nb2 = 4 * s->sm_count;
+    if (!l8_shadow(s, l, w) || !l8_scratch(s, l, ldh, nb2)) return false;
+    const size_t rows = (size_t)w->rows, k = (size_t)w->cols;
+    const float *scale = (const float *)((const char *)l->mem + ((rows * k + 255) & ~(size_t)255));
+    const size_t hi = (size_t)L8_MAX_M * (size_t)l->scr_ldh * sizeof(float);
+    l8_params p;
+    memset(&p, 0, sizeof p);
+    p.m = m;
+    p.n_valid = n_valid;
+    p.k = (int32_t)k;
+    p.xs = x_stride;
+    p.cpw = (int32_t)((k / L8_CH + L8_WARPS - 1) / L8_WARPS);
+    p.x = (const __half *)x;
+    p.w = (const __half *)w->data;
+    p.bias = (const __half *)bias;
+    p.q = (const int8_t *)l->mem;
+    p.scale = scale;
+    p.bound = scale + rows;
+    p.hi = (float *)l->scr;
+    p.ldh = l->scr_ldh;
+    p.lmax = (unsigned *)((char *)l->scr + hi);
+    p.count = p.lmax + L8_MAX_M;
+    p.pv = (float *)((char *)l->scr + hi + 64);
+    p.pi = (int32_t *)(p.pv + (size_t)L8_MAX_M * nb2);
+    p.ids = ids;
+    p.nb2 = nb2;
+    cuda_launch_pdl(s, l8_scan, dim3((unsigned)((n_valid + L8_ROWS - 1) / L8_ROWS)),
+                    dim3(L8_THREADS), 0, "lm_head int8 scan", p);
+    cuda_launch_pdl(s, l8_pick, dim3((unsigned)nb2), dim3(L8_THREADS), 0, "lm_head int8 pick", p);
+    return true;
+}
+
+void cuda_lm_int8_forget(cuda_state *s, const void *p)
+{
+    cuda_l8 *l = s->l8;
+    if (!l || !p || l->src != p) return;
+    cudaFree(l->mem);
+    l->mem = NULL;
+    l->mem_bytes = 0;
+    l->src = NULL;
+}
+
+void cuda_lm_int8_init(cuda_state *s)
+{
+    const char *env = getenv("GLOSSA_CUDA_LM_INT8");
+    s->l8_off = env && env[0] == '0';
+    env = getenv("GLOSSA_CUDA_LM_INT8_MIN_N");
+    s->l8_min_n = env ? atoi(env) : L8_MIN_N;
+    if (s->l8_min_n < 1) s->l8_min_n = 1;
+}
+
+void cuda_lm_int8_release(cuda_state *s)
+{
+    cuda_l8 *l = s->l8;
+    if (!l) return;
+    cudaFree(l->mem);
+    cudaFree(l->scr);
+    free(l);
+    s->l8 = NULL;
+}
