@@ -239,8 +239,8 @@ static void test_linear_argmax(const pair *p)
     run_linear_argmax(p, 9, 100, 1000, 996, 0, true, false, GL_DTYPE_F16);
 }
 
-/* ---- linear_argmax's int8 path (cuda_lm_int8.cu) ----
- * ids-only calls at 1-8 rows with >= 32,768 columns (f16) run through an int8 shadow of the weight
+/* ---- linear_argmax's int8 path (cuda_lm_int8.cu, cuda_lm_int8_wide.cu) ----
+ * ids-only calls at 1-64 rows with >= 32,768 columns (f16) run through an int8 shadow of the weight
  * and rescore in f16 what its bound cannot rule out: the ids must equal those of the logits path
  * (linear + the argmax kernels) exactly. The shadow's first use must take device memory (n * k
  * bytes: the path ran). Cases: random rows; a cluster of rows near the top (many columns to
@@ -287,7 +287,8 @@ static void run_lm_int8(const pair *p, int m, int k, int n, int n_valid, int x_e
     snprintf(what, sizeof what, "lm int8 m=%d k=%d n=%d valid=%d xs=%d kind=%d", m, k, n, n_valid,
              xs, kind);
     CHECK_MSG(ran, "%s: declined", what);
-    if (p->act == GL_DTYPE_F16)
+    /* f16, and 9-64 rows only where k % 256 == 0 (else the fused kernel) */
+    if (p->act == GL_DTYPE_F16 && (m <= 8 || k % 256 == 0))
         record_exact(p, "lm int8: shadow built", free1 + (size_t)n * k <= free0, what);
     int same = memcmp(ids, ref, (size_t)m * sizeof *ids) == 0;
     for (int i = 0; i < m && !same; i++)
@@ -357,6 +358,14 @@ static void test_lm_int8(const pair *p)
     run_lm_int8(p, 2, 1024, 40000, 39993, 0, 1);
     run_lm_int8(p, 4, 1024, 40000, 39997, 0, 2);
     run_lm_int8(p, 5, 1024, 40000, 39997, 0, 3);
+    /* 9-64 rows (cuda_lm_int8_wide.cu): each token-tile count, the cases above */
+    run_lm_int8(p, 9, 1024, 40000, 39997, 0, 0);
+    run_lm_int8(p, 16, 1024, 40000, 39997, 8, 3);
+    run_lm_int8(p, 27, 1024, 40000, 39993, 0, 1);
+    run_lm_int8(p, 48, 1024, 40000, 39997, 0, 2);
+    run_lm_int8(p, 64, 1024, 40000, 39997, 8, 0);
+    run_lm_int8(p, 64, 1024, 40000, 39997, 0, 3);
+    run_lm_int8(p, 12, 192, 33000, 33000, 0, 0); /* k % 256: the fused kernel instead */
 }
 
 /* ---- timing (GLOSSA_TEST_TIME_LINEAR=1) ---- */

@@ -1,4 +1,4 @@
-/* The greedy lm_head at 1-8 rows through an int8 shadow of its weight, with an exact answer:
+/* The greedy lm_head at 1-64 rows through an int8 shadow of its weight, with an exact answer:
  * linear_argmax's ids-only calls (keep_y false) for big vocabularies.
  *
  * Why: at one token a greedy step's lm_head reads the whole fp16 weight (mbart-large-50: 250,056
@@ -15,14 +15,16 @@
  *   c_i = ||w_i - s_i q_i||_2 (1 + 1e-4) + 1e-3 (s_i ||q_i||_2 + ||w_i||_2)
  * (a row with a non-finite weight: c_i = inf). By Cauchy-Schwarz the real logit z_i = w_i . x + b_i
  * is within ||w_i - s_i q_i||_2 ||x||_2 of a_i = s_i (q_i . x) + b_i; the 1e-3 terms cover both
- * sums' fp32 (tensor-core) rounding, 8x the worst case of 1,024 terms.
+ * sums' fp32 (tensor-core) rounding, 8x the worst case of 1,024 terms, and adding a bias costs
+ * one more fp32 rounding of it (l8_bounds).
  *
- * Pass 1 (l8_scan, one block per 32 rows): a_i by mma.sync (the int8 rows turned into fp16
- * exactly, x as is, fp32 sums), ||x_t||_2 from the same x fragments, hi_i = a_i + c_i ||x_t||
- * written per token, and each token's L = max_i (a_i - c_i ||x_t||) by an order-preserving
+ * Pass 1 (1-8 rows: l8_scan, one block per 32 rows; 9-64: l8_wide, cuda_lm_int8_wide.cu): a_i
+ * by mma.sync (the int8 rows turned into fp16 exactly, x as is, fp32 sums), ||x_t||_2, hi_i =
+ * a_i + c_i ||x_t|| written per token (as a half rounded up: still an upper bound), and each
+ * token's L = max_i (a_i - c_i ||x_t||) by an order-preserving
  * unsigned atomicMax. Some column's logit is >= L, so a column whose hi is below L by more than
  * two act-dtype ulps rounds strictly below it and can never win.
- * Pass 2 (l8_pick): every other column (hi >= L - margin, or NaN anywhere: then every column) is
+ * Pass 2 (l8_pick, a block per 8,192 columns and token): every other column (hi >= L - margin, or NaN anywhere: then every column) is
  * computed from its fp16 row, rounded to the act dtype as the linear op rounds, and taken in the
  * argmax order; per-block bests, the last block (a self-resetting counter) reduces them to ids
  * and resets L. Typically a handful of columns a token (random weights: ~10).
@@ -34,53 +36,7 @@
 #include <string.h>
 
 #include "backend/cuda/cuda_argmax.cuh"
-#include "backend/cuda/cuda_internal.h"
-#include "backend/cuda/cuda_mma.cuh"
-
-#define L8_WARPS 8
-#define L8_THREADS (L8_WARPS * 32)
-#define L8_ROWS 32  /* rows per pass-1 block: two 16-row mma tiles */
-#define L8_CH 64    /* int8 elements per chunk: 16 bytes a lane, 4 lanes a row */
-#define L8_MAX_M 8  /* one n8 tile of tokens */
-#define L8_MIN_N 32768 /* smaller vocabularies: the shadow is not worth its memory */
-#define L8_PICK_ROWS 1024 /* columns per pass-2 block */
-#define L8_NEG_INF_ENC 0x007fffffu /* l8_enc(-inf) */
-
-typedef struct l8_params {
-    int32_t m, n_valid, k, xs, cpw;
-    const __half *x, *w, *bias;
-    const int8_t *q;
-    const float *scale, *bound;
-    float *hi;       /* (m, ldh) */
-    int64_t ldh;
-    unsigned *lmax;  /* (L8_MAX_M): each token's largest lower bound, l8_enc */
-    float *pv;       /* (L8_MAX_M, nb2) pass 2's per-block bests */
-    int32_t *pi;
-    unsigned *count; /* pass-2 blocks done; 0 between launches */
-    int32_t *ids;
-    int32_t nb2;
-} l8_params;
-
-/* float -> unsigned with the same order (NaN, made positive, above +inf) */
-static __device__ __forceinline__ unsigned l8_enc(float f)
-{
-    unsigned u = f != f ? 0x7fffffffu : __float_as_uint(f);
-    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
-}
-static __device__ __forceinline__ float l8_dec(unsigned e)
-{
-    return __uint_as_float((e & 0x80000000u) ? (e & 0x7fffffffu) : ~e);
-}
-
-/* Two int8 of a word (bytes picked by sel: 0x5140 the low pair, 0x7362 the high pair) as an
- * exact half2: 0x64XX is the half 1024 + XX, and XX = v + 128 is v ^ 0x80. */
-static __device__ __forceinline__ uint32_t l8_h2(uint32_t word, uint32_t sel)
-{
-    uint32_t v = __byte_perm(word ^ 0x80808080u, 0x64646464u, sel);
-    __half2 h = *reinterpret_cast<__half2 *>(&v);
-    h = __hsub2(h, __floats2half2_rn(1152.0f, 1152.0f));
-    return *reinterpret_cast<uint32_t *>(&h);
-}
+#include "backend/cuda/cuda_lm_int8.cuh"
 
 /* ---- the shadow ---- */
 
@@ -188,8 +144,8 @@ static __device__ __forceinline__ void l8_chunk(float acc[2][4], const uint4 a[4
 __global__ void __launch_bounds__(L8_THREADS, 2) l8_scan(l8_params p)
 {
     __shared__ float red[L8_WARPS][8][32];
-    __shared__ float xsq[L8_WARPS][L8_MAX_M];
-    __shared__ unsigned bmax[L8_MAX_M];
+    __shared__ float xsq[L8_WARPS][L8_SMALL_M];
+    __shared__ unsigned bmax[L8_SMALL_M];
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
     const int f0 = blockIdx.x * L8_ROWS;
     const int c_beg = warp * p.cpw, c_end = min(p.k / L8_CH, c_beg + p.cpw);
@@ -202,7 +158,7 @@ __global__ void __launch_bounds__(L8_THREADS, 2) l8_scan(l8_params p)
     const bool live = row < p.n_valid && tok < p.m;
     const float sc = live ? p.scale[row] : 0.0f, bd = live ? p.bound[row] : 0.0f;
     const float bi = live && p.bias ? __half2float(p.bias[row]) : 0.0f;
-    if (threadIdx.x < L8_MAX_M) bmax[threadIdx.x] = L8_NEG_INF_ENC;
+    if (threadIdx.x < L8_SMALL_M) bmax[threadIdx.x] = L8_NEG_INF_ENC;
     cuda_pdl_trigger();
     cuda_pdl_wait();
     float acc[2][4] = {{0.0f, 0.0f, 0.0f, 0.0f}, {0.0f, 0.0f, 0.0f, 0.0f}};
@@ -229,14 +185,9 @@ __global__ void __launch_bounds__(L8_THREADS, 2) l8_scan(l8_params p)
             xx += xsq[w][tok];
         }
         const float xn = sqrtf(xx) * (1.0f + 1e-4f);
-        /* + the fp32 rounding of adding the bias (a large bias on a small product) */
-        const float av = sc * sum + bi, bx = bd * xn + fabsf(bi) * 0x1p-22f;
-        float hi = av + bx, lo = av - bx;
-        if (bx != bx || bx == INFINITY) { /* a bad row, or x not finite: always a candidate */
-            hi = INFINITY;
-            lo = av != av ? av : -INFINITY;
-        }
-        p.hi[(int64_t)tok * p.ldh + row] = hi;
+        float hi, lo;
+        l8_bounds(sc, sum, bi, bd, xn, &hi, &lo);
+        p.hi[(int64_t)tok * p.ldh + row] = __float2half_ru(hi);
         atomicMax(&bmax[tok], l8_enc(lo));
     }
     __syncthreads();
@@ -270,32 +221,49 @@ static __device__ __forceinline__ float l8_exact(const l8_params &p, int tok, in
     return __half2float(__float2half_rn(s + b));
 }
 
+/* One block per (chunk of L8_PICK_COLS columns, token): 16-byte loads of hi (8 columns a lane,
+ * 4 pieces a thread, all in flight), the candidates' lanes by ballot, each candidate rescored by
+ * the whole warp; per-block bests, then the last block of the grid reduces each token's. */
 __global__ void __launch_bounds__(L8_THREADS) l8_pick(l8_params p)
 {
     __shared__ float sv[L8_WARPS];
     __shared__ int32_t si[L8_WARPS];
     __shared__ bool last;
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    const int b0 = (int)((int64_t)p.n_valid * blockIdx.x / gridDim.x);
-    const int b1 = (int)((int64_t)p.n_valid * (blockIdx.x + 1) / gridDim.x);
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, tok = blockIdx.y;
+    const int c0 = blockIdx.x * L8_PICK_COLS, c1 = min(p.n_valid, c0 + L8_PICK_COLS);
     cuda_pdl_trigger();
     cuda_pdl_wait();
-    for (int tok = 0; tok < p.m; tok++) {
-        const float L = l8_dec(__ldcg(&p.lmax[tok]));
-        /* two half ulps of |L| (a larger column rounds strictly higher); near the top of the half
-         * range (overflow to inf ties every column above it) and for NaN / inf: every column */
-        const float u = fabsf(L) < 32768.0f ? fabsf(L) * 0x1p-9f + 0x1p-14f : INFINITY;
-        const float thr = L - u;
-        float bv = 0.0f;
-        int32_t bi = -1;
-        for (int base = b0 + warp * 32; base < b1; base += L8_THREADS) {
-            const int i = base + lane;
-            const bool cand = i < b1 && !(__ldcg(&p.hi[(int64_t)tok * p.ldh + i]) < thr);
-            unsigned mask = __ballot_sync(0xffffffffu, cand);
-            while (mask) {
-                const int j = __ffs(mask) - 1;
-                mask &= mask - 1;
-                const int col = base + j;
+    const float L = l8_dec(__ldcg(&p.lmax[tok]));
+    /* two half ulps of |L| (a larger column rounds strictly higher); near the top of the half
+     * range (overflow to inf ties every column above it) and for NaN / inf: every column */
+    const float u = fabsf(L) < 32768.0f ? fabsf(L) * 0x1p-9f + 0x1p-14f : INFINITY;
+    const float thr = L - u;
+    const uint4 *hrow = reinterpret_cast<const uint4 *>(p.hi + (int64_t)tok * p.ldh);
+    const int pend = (c1 + 7) / 8; /* pieces of 8 columns, [c0 / 8, pend) */
+    uint4 hv[L8_PICK_COLS / 8 / L8_THREADS];
+#pragma unroll
+    for (int it = 0; it < L8_PICK_COLS / 8 / L8_THREADS; it++) {
+        const int pc = c0 / 8 + it * L8_THREADS + threadIdx.x;
+        hv[it] = pc < pend ? __ldcg(hrow + pc) : make_uint4(0, 0, 0, 0);
+    }
+    float bv = 0.0f;
+    int32_t bi = -1;
+#pragma unroll
+    for (int it = 0; it < L8_PICK_COLS / 8 / L8_THREADS; it++) {
+        const int base = c0 + (it * L8_THREADS + warp * 32) * 8; /* lane j: base + 8 j .. + 7 */
+        const __half *h = reinterpret_cast<const __half *>(&hv[it]);
+        unsigned m8 = 0;
+#pragma unroll
+        for (int e = 0; e < 8; e++)
+            if (base + lane * 8 + e < c1 && !(__half2float(h[e]) < thr)) m8 |= 1u << e;
+        unsigned any = __ballot_sync(0xffffffffu, m8 != 0);
+        while (any) {
+            const int j = __ffs(any) - 1;
+            any &= any - 1;
+            unsigned mj = __shfl_sync(0xffffffffu, m8, j);
+            while (mj) {
+                const int col = base + j * 8 + __ffs(mj) - 1;
+                mj &= mj - 1;
                 const float v = l8_exact(p, tok, col);
                 if (arg_better(v, col, bv, bi)) {
                     bv = v;
@@ -303,44 +271,41 @@ __global__ void __launch_bounds__(L8_THREADS) l8_pick(l8_params p)
                 }
             }
         }
-        if (lane == 0) {
-            sv[warp] = bv;
-            si[warp] = bi;
-        }
-        __syncthreads();
-        if (threadIdx.x == 0) {
-            for (int w = 1; w < L8_WARPS; w++)
-                if (arg_better(sv[w], si[w], bv, bi)) {
-                    bv = sv[w];
-                    bi = si[w];
-                }
-            p.pv[tok * p.nb2 + blockIdx.x] = bv;
-            p.pi[tok * p.nb2 + blockIdx.x] = bi;
-        }
-        __syncthreads();
     }
+    if (lane == 0) {
+        sv[warp] = bv;
+        si[warp] = bi;
+    }
+    __syncthreads();
     if (threadIdx.x == 0) {
+        for (int w = 1; w < L8_WARPS; w++)
+            if (arg_better(sv[w], si[w], bv, bi)) {
+                bv = sv[w];
+                bi = si[w];
+            }
+        p.pv[tok * p.nb2 + blockIdx.x] = bv;
+        p.pi[tok * p.nb2 + blockIdx.x] = bi;
         __threadfence();
-        last = atomicAdd(p.count, 1u) == gridDim.x - 1;
+        last = atomicAdd(p.count, 1u) == gridDim.x * gridDim.y - 1;
     }
     __syncthreads();
     if (!last) return;
     __threadfence();
-    for (int tok = warp; tok < p.m; tok += L8_WARPS) {
-        float bv = 0.0f;
-        int32_t bi = -1;
+    for (int t = warp; t < p.m; t += L8_WARPS) {
+        float v = 0.0f;
+        int32_t i = -1;
         for (int b = lane; b < p.nb2; b += 32) {
-            const float v = __ldcg(&p.pv[tok * p.nb2 + b]);
-            const int32_t i = __ldcg(&p.pi[tok * p.nb2 + b]);
-            if (arg_better(v, i, bv, bi)) {
-                bv = v;
-                bi = i;
+            const float ov = __ldcg(&p.pv[t * p.nb2 + b]);
+            const int32_t oi = __ldcg(&p.pi[t * p.nb2 + b]);
+            if (arg_better(ov, oi, v, i)) {
+                v = ov;
+                i = oi;
             }
         }
-        arg_warp_best(&bv, &bi, 1);
+        arg_warp_best(&v, &i, 1);
         if (lane == 0) {
-            p.ids[tok] = bi;
-            p.lmax[tok] = L8_NEG_INF_ENC;
+            p.ids[t] = i;
+            p.lmax[t] = L8_NEG_INF_ENC;
         }
     }
     if (threadIdx.x == 0) *p.count = 0;
@@ -354,9 +319,9 @@ struct cuda_l8 {
     int64_t rows, k;
     void *mem; /* q (rows x k), scale (rows), bound (rows) */
     size_t mem_bytes;
-    void *scr; /* hi (L8_MAX_M x ldh), lmax, count, pv, pi */
+    void *scr; /* lmax (L8_MAX_M) and the counter, pv and pi (L8_MAX_M x nb2), hi (m8 x ldh) */
     size_t scr_bytes;
-    int32_t scr_nb2;
+    int32_t scr_nb2, scr_m8;
     int64_t scr_ldh;
 };
 
@@ -386,22 +351,34 @@ static bool l8_shadow(cuda_state *s, cuda_l8 *l, const gl_weight *w)
     return true;
 }
 
-/* Scratch for m tokens of ldh columns and nb2 pass-2 blocks; lmax and the counter set once. */
-static bool l8_scratch(cuda_state *s, cuda_l8 *l, int64_t ldh, int32_t nb2)
+#define L8_CNT_BYTES 512 /* lmax (L8_MAX_M) and the counter, padded */
+
+static size_t l8_part_bytes(int32_t nb2)
 {
-    if (l->scr && l->scr_ldh >= ldh && l->scr_nb2 >= nb2) return true;
+    return ((size_t)L8_MAX_M * nb2 * (sizeof(float) + sizeof(int32_t)) + 255) & ~(size_t)255;
+}
+
+/* Scratch for m8 tokens of ldh columns and nb2 pass-2 blocks (grown as needed, never while
+ * recording); lmax and the counter set when it is (re)allocated. */
+static bool l8_scratch(cuda_state *s, cuda_l8 *l, int32_t m8, int64_t ldh, int32_t nb2)
+{
+    if (l->scr && l->scr_ldh >= ldh && l->scr_nb2 >= nb2 && l->scr_m8 >= m8) return true;
     if (cuda_is_recording()) return false;
-    const size_t hi = (size_t)L8_MAX_M * (size_t)ldh * sizeof(float);
-    const size_t bytes = hi + 64 + (size_t)L8_MAX_M * nb2 * (sizeof(float) + sizeof(int32_t));
+    if (l->scr) { /* grow to cover both the old and the new call */
+        m8 = m8 > l->scr_m8 ? m8 : l->scr_m8;
+        ldh = ldh > l->scr_ldh ? ldh : l->scr_ldh;
+        nb2 = nb2 > l->scr_nb2 ? nb2 : l->scr_nb2;
+    }
+    const size_t bytes = L8_CNT_BYTES + l8_part_bytes(nb2) + (size_t)m8 * ldh * sizeof(__half);
     if (cuda_grow(&l->scr, &l->scr_bytes, bytes, "lm_head int8 scratch") != GLOSSA_STATUS_OK)
         return false;
-    unsigned init[16];
-    for (int i = 0; i < 16; i++) init[i] = i < L8_MAX_M ? L8_NEG_INF_ENC : 0u;
-    if (!cuda_note(s, cudaMemcpyAsync((char *)l->scr + hi, init, sizeof init,
-                                      cudaMemcpyHostToDevice, s->stream),
+    unsigned init[L8_MAX_M + 1];
+    for (int i = 0; i <= L8_MAX_M; i++) init[i] = i < L8_MAX_M ? L8_NEG_INF_ENC : 0u;
+    if (!cuda_note(s, cudaMemcpyAsync(l->scr, init, sizeof init, cudaMemcpyHostToDevice, s->stream),
                    "lm_head int8 scratch") ||
         !cuda_note(s, cudaStreamSynchronize(s->stream), "lm_head int8 scratch"))
         return false;
+    l->scr_m8 = m8;
     l->scr_ldh = ldh;
     l->scr_nb2 = nb2;
     return true;
@@ -412,20 +389,20 @@ bool cuda_lm_int8_argmax(cuda_state *s, int32_t m, const void *x, int32_t x_stri
 {
     if (s->l8_off || m < 1 || m > L8_MAX_M || n_valid < s->l8_min_n || n_valid > w->rows ||
         s->act_dtype != GL_DTYPE_F16 || w->dtype != GL_DTYPE_F16 || w->cols % L8_CH != 0 ||
-        w->cols > 8192 || x_stride % 8 != 0 || !cuda_aligned16(x) || !cuda_aligned16(w->data))
+        w->cols > 8192 || x_stride % 8 != 0 || !cuda_aligned16(x) || !cuda_aligned16(w->data) ||
+        (m > L8_SMALL_M && w->cols % 256 != 0)) /* l8_wide's load groups */
         return false;
     if (!s->l8) {
         s->l8 = (cuda_l8 *)calloc(1, sizeof(cuda_l8));
         if (!s->l8) return false;
     }
     cuda_l8 *l = s->l8;
-    const int64_t ldh = (w->rows + 3) / 4 * 4;
-    int32_t nb2 = (n_valid + L8_PICK_ROWS - 1) / L8_PICK_ROWS;
-    if (nb2 > 4 * s->sm_count) nb2 = 4 * s->sm_count;
-    if (!l8_shadow(s, l, w) || !l8_scratch(s, l, ldh, nb2)) return false;
+    const int64_t ldh = (w->rows + 7) / 8 * 8;
+    const int32_t nb2 = (n_valid + L8_PICK_COLS - 1) / L8_PICK_COLS;
+    if (!l8_shadow(s, l, w) || !l8_scratch(s, l, (m + 7) / 8 * 8, ldh, nb2)) return false;
     const size_t rows = (size_t)w->rows, k = (size_t)w->cols;
     const float *scale = (const float *)((const char *)l->mem + ((rows * k + 255) & ~(size_t)255));
-    const size_t hi = (size_t)L8_MAX_M * (size_t)l->scr_ldh * sizeof(float);
+    char *scr = (char *)l->scr;
     l8_params p;
     memset(&p, 0, sizeof p);
     p.m = m;
@@ -439,17 +416,21 @@ bool cuda_lm_int8_argmax(cuda_state *s, int32_t m, const void *x, int32_t x_stri
     p.q = (const int8_t *)l->mem;
     p.scale = scale;
     p.bound = scale + rows;
-    p.hi = (float *)l->scr;
-    p.ldh = l->scr_ldh;
-    p.lmax = (unsigned *)((char *)l->scr + hi);
+    p.lmax = (unsigned *)scr;
     p.count = p.lmax + L8_MAX_M;
-    p.pv = (float *)((char *)l->scr + hi + 64);
-    p.pi = (int32_t *)(p.pv + (size_t)L8_MAX_M * nb2);
+    p.pv = (float *)(scr + L8_CNT_BYTES);
+    p.pi = (int32_t *)(p.pv + (size_t)L8_MAX_M * l->scr_nb2);
+    p.hi = (__half *)(scr + L8_CNT_BYTES + l8_part_bytes(l->scr_nb2));
+    p.ldh = l->scr_ldh;
     p.ids = ids;
     p.nb2 = nb2;
-    cuda_launch_pdl(s, l8_scan, dim3((unsigned)((n_valid + L8_ROWS - 1) / L8_ROWS)),
-                    dim3(L8_THREADS), 0, "lm_head int8 scan", p);
-    cuda_launch_pdl(s, l8_pick, dim3((unsigned)nb2), dim3(L8_THREADS), 0, "lm_head int8 pick", p);
+    if (m <= L8_SMALL_M)
+        cuda_launch_pdl(s, l8_scan, dim3((unsigned)((n_valid + L8_ROWS - 1) / L8_ROWS)),
+                        dim3(L8_THREADS), 0, "lm_head int8 scan", p);
+    else if (!l8_wide_launch(s, p))
+        return false;
+    cuda_launch_pdl(s, l8_pick, dim3((unsigned)nb2, (unsigned)m), dim3(L8_THREADS), 0,
+                    "lm_head int8 pick", p);
     return true;
 }
 
