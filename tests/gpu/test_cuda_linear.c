@@ -258,7 +258,7 @@ static void run_lm_int8(const pair *p, int m, int k, int n, int n_valid, int x_e
         for (int r = c0; r < c0 + 200 && r < n_valid; r++) {
             for (int j = 0; j < k; j++)
                 wv[(size_t)r * k + j] = wv[(size_t)c0 * k + j] + 0.05f * rng_f();
-            bv[r] = 30.0f;
+            bv[r] = 60.0f; /* above any other column of any row: the cluster wins */
         }
     if (kind == 2) { /* two identical rows on top */
         memcpy(wv + (size_t)t1 * k, wv + (size_t)t0 * k, (size_t)k * sizeof *wv);
