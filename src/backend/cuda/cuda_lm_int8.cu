@@ -40,9 +40,11 @@
 
 /* ---- the shadow ---- */
 
-/* One warp a row: scale, int8 row, bound (see the top). */
+/* One warp a row: scale, int8 row, bound (see the top), and for l8_wide's int8 x the row's
+ * en = ||w - s q||_2 and qn = s ||q||_2, each (1 + 1e-4) for their own rounding (inf: a row with a
+ * non-finite weight). */
 __global__ void l8_quantize(const __half *w, int64_t rows, int k, int8_t *q, float *scale,
-                            float *bound)
+                            float *bound, float *en, float *qn)
 {
     const int lane = threadIdx.x & 31;
     const int64_t r = (int64_t)blockIdx.x * (blockDim.x / 32) + (threadIdx.x >> 5);
@@ -90,6 +92,8 @@ __global__ void l8_quantize(const __half *w, int64_t rows, int k, int8_t *q, flo
         scale[r] = s;
         bound[r] = bad ? INFINITY
                        : (float)(sqrt(se) * (1.0 + 1e-4) + 1e-3 * ((double)s * sqrt(sq) + sqrt(sw)));
+        en[r] = bad ? INFINITY : (float)(sqrt(se) * (1.0 + 1e-4));
+        qn[r] = bad ? INFINITY : (float)((double)s * sqrt(sq) * (1.0 + 1e-4));
     }
 }
 
@@ -317,7 +321,7 @@ __global__ void __launch_bounds__(L8_THREADS) l8_pick(l8_params p)
 struct cuda_l8 {
     const void *src;
     int64_t rows, k;
-    void *mem; /* q (rows x k), scale (rows), bound (rows) */
+    void *mem; /* q (rows x k), then rows floats each: scale, bound, en, qn */
     size_t mem_bytes;
     void *scr; /* lmax (L8_MAX_M) and the counter, pv and pi (L8_MAX_M x nb2), hi (m8 x ldh) */
     size_t scr_bytes;
@@ -330,7 +334,7 @@ static bool l8_shadow(cuda_state *s, cuda_l8 *l, const gl_weight *w)
     if (l->src == w->data && l->rows == w->rows && l->k == w->cols) return true;
     if (l->src || cuda_is_recording()) return false; /* another weight's, or no allocation now */
     const size_t rows = (size_t)w->rows, k = (size_t)w->cols;
-    const size_t bytes = rows * k + 2 * rows * sizeof(float) + 256;
+    const size_t bytes = rows * k + 4 * rows * sizeof(float) + 256;
     if (cuda_grow(&l->mem, &l->mem_bytes, bytes, "lm_head int8 shadow") != GLOSSA_STATUS_OK) {
         cudaGetLastError();
         s->l8_off = true; /* no memory for it: never again */
@@ -340,7 +344,8 @@ static bool l8_shadow(cuda_state *s, cuda_l8 *l, const gl_weight *w)
     float *scale = (float *)((char *)l->mem + ((rows * k + 255) & ~(size_t)255));
     const unsigned wpb = 8;
     l8_quantize<<<(unsigned)((rows + wpb - 1) / wpb), wpb * 32, 0, s->stream>>>(
-        (const __half *)w->data, (int64_t)rows, (int)k, q, scale, scale + rows);
+        (const __half *)w->data, (int64_t)rows, (int)k, q, scale, scale + rows, scale + 2 * rows,
+        scale + 3 * rows);
     /* pass 1 reads the shadow before its PDL wait: built and visible first (once) */
     if (!cuda_note(s, cudaGetLastError(), "lm_head int8 shadow") ||
         !cuda_note(s, cudaStreamSynchronize(s->stream), "lm_head int8 shadow"))
@@ -416,6 +421,8 @@ bool cuda_lm_int8_argmax(cuda_state *s, int32_t m, const void *x, int32_t x_stri
     p.q = (const int8_t *)l->mem;
     p.scale = scale;
     p.bound = scale + rows;
+    p.en = scale + 2 * rows;
+    p.qn = scale + 3 * rows;
     p.lmax = (unsigned *)scr;
     p.count = p.lmax + L8_MAX_M;
     p.pv = (float *)(scr + L8_CNT_BYTES);

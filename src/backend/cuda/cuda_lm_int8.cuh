@@ -22,7 +22,7 @@ typedef struct l8_params {
     int32_t m, n_valid, k, xs, cpw;
     const __half *x, *w, *bias;
     const int8_t *q;
-    const float *scale, *bound;
+    const float *scale, *bound, *en, *qn; /* per row (cuda_lm_int8.cu: l8_quantize) */
     __half *hi;      /* (m, ldh): the upper bounds, rounded up */
     int64_t ldh;
     unsigned *lmax;  /* (L8_MAX_M): each token's largest lower bound, l8_enc */

@@ -1,22 +1,37 @@
 /* Pass 1 of the int8 lm_head path (cuda_lm_int8.cu) for 9-64 rows: the same values as l8_scan
  * (hi per token and column, rounded up to a half; each token's largest lower bound into lmax), in
  * the layout of the fused lm_head kernel (cuda_lm_argmax.cu), since here x is too large to read
- * again for every 32 rows: persistent, one block per SM, x (m rows padded to a multiple of 8) staged
- * in shared memory once with the tokens' norms; warp w of block b takes 16-row tiles w + 8 b, then
- * every 8 gridDim.x-th, streaming each tile's int8 rows into registers (16 bytes a lane: 64 columns
- * of k for 4 lanes, L8W_U such chunks a load group, two register sets in turn) and multiplying them
- * (turned into halves exactly) with mma.sync against x fragments from shared memory. A tile's
- * epilogue writes hi and keeps the lane's largest lower bound per token in registers; at the end
- * the 8 lanes of a token, the block and the grid meet by max (shuffles, shared and global
- * atomics). Needs k % 256 == 0 (else the caller's other paths run). */
+ * again for every 32 rows: persistent, one block per SM; warp w of block b takes 16-row tiles
+ * w + 8 b, then every 8 gridDim.x-th, streaming each tile's int8 rows into registers (16 bytes a
+ * lane: 64 columns of k for 4 lanes, L8W_U such chunks a load group, two register sets in turn).
+ *
+ * x in int8 too: at 64 rows the fp16 form (the rows turned into halves, mma.sync m16n8k16) was
+ * bound by the tensor cores and the conversions (175 us at 64 rows on the H100, against ~85 us
+ * of int8 bytes). Here each token row is quantised once per block (scale max|x| / 127, kept in
+ * shared memory with ||x||_2 and ||x - s_x q_x||_2), and the product is integer:
+ * mma.sync.m16n8k32.s8 with int32 sums, exact (|sum| <= k 127^2). Its logit a = s_w s_x sum + b
+ * differs from the real one by e_w . x + s_w q_w . e_x, so the bound is
+ *   en_i ||x|| + qn_i ||e_x|| + 1e-4 (qn_i + en_i) ||x|| (the rescoring's fp32 sum, as l8_scan's
+ *   1e-3 terms) + 4e-7 |s_w s_x sum| (three fp32 roundings of a) + |b| 2^-22 (adding the bias).
+ * A token with a non-finite x gets s_x = NaN: every column a candidate. Needs k % 256 == 0. */
 #include "backend/cuda/cuda_lm_int8.cuh"
 
-#define L8W_U 4    /* 64-wide chunks per load group */
-#define L8W_XPAD 4 /* halves after each staged x row: rows 2 banks apart (conflict-free uint2) */
+#define L8W_U 4     /* 64-wide chunks per load group */
+#define L8W_XPAD 64 /* bytes after each staged int8 x row: rows 64 bytes apart mod 128 (uint4) */
 
 static size_t l8w_smem(int m8, int k)
 {
-    return (size_t)m8 * (size_t)(k + L8W_XPAD) * sizeof(__half) + (size_t)m8 * 2 * sizeof(float);
+    return (size_t)m8 * (size_t)(k + L8W_XPAD) + (size_t)m8 * 3 * sizeof(float);
+}
+
+/* c += A B, int8 in, int32 sums: mma.sync.m16n8k32 */
+static __device__ __forceinline__ void l8_imma(int c[4], uint32_t a0, uint32_t a1, uint32_t a2,
+                                               uint32_t a3, uint32_t b0, uint32_t b1)
+{
+    asm volatile("mma.sync.aligned.m16n8k32.row.col.s32.s8.s8.s32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, "
+                 "{%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+r"(c[0]), "+r"(c[1]), "+r"(c[2]), "+r"(c[3])
+                 : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
 }
 
 typedef struct l8w_cursor {
@@ -44,55 +59,75 @@ static __device__ __forceinline__ void l8w_load(uint4 a0[L8W_U], uint4 a1[L8W_U]
     }
 }
 
-/* acc += a group: per chunk the A fragments of its four k16 steps (bytes / halves 4 s .. 4 s + 3
- * of the lane's 16 as the columns {2t, 2t + 1, 2t + 8, 2t + 9}, as l8_chunk), then each step over
- * all NT token tiles (no two consecutive mma.sync share an accumulator). xl: the lane's x at
- * token g, column 16 t of the group's first chunk. */
+/* acc += a group. A chunk's 16 bytes of a lane (words 0-3) feed two k32 steps: step s takes word
+ * 2 s as the fragment's columns 4t..4t+3 and word 2 s + 1 as 16+4t..16+4t+3, for the rows (A) and
+ * for token g's x (B) alike, so the sum covers the chunk once. Each step runs over all NT token
+ * tiles (no two consecutive mma.sync share an accumulator). xl: the lane's x bytes at token g,
+ * byte 16 t of the group's first chunk. */
 template <int NT>
-static __device__ __forceinline__ void l8w_mul(float acc[NT][4], const uint4 a0[L8W_U],
-                                               const uint4 a1[L8W_U], const __half *xl, int xstr)
+static __device__ __forceinline__ void l8w_mul(int acc[NT][4], const uint4 a0[L8W_U],
+                                               const uint4 a1[L8W_U], const int8_t *xl, int xstr)
 {
 #pragma unroll
     for (int u = 0; u < L8W_U; u++) {
-        const uint32_t *w0 = reinterpret_cast<const uint32_t *>(&a0[u]);
-        const uint32_t *w1 = reinterpret_cast<const uint32_t *>(&a1[u]);
+        uint4 b[NT];
 #pragma unroll
-        for (int s = 0; s < 4; s++) {
-            const uint32_t f0 = l8_h2(w0[s], 0x5140), f1 = l8_h2(w1[s], 0x5140);
-            const uint32_t f2 = l8_h2(w0[s], 0x7362), f3 = l8_h2(w1[s], 0x7362);
+        for (int j = 0; j < NT; j++)
+            b[j] = *reinterpret_cast<const uint4 *>(xl + j * 8 * xstr + u * L8_CH);
 #pragma unroll
-            for (int j = 0; j < NT; j++) {
-                const uint2 b =
-                    *reinterpret_cast<const uint2 *>(xl + j * 8 * xstr + u * L8_CH + 4 * s);
-                sk_mma<__half>::run(acc[j], f0, f1, f2, f3, b.x, b.y);
-            }
-        }
+        for (int j = 0; j < NT; j++)
+            l8_imma(acc[j], a0[u].x, a1[u].x, a0[u].y, a1[u].y, b[j].x, b[j].y);
+#pragma unroll
+        for (int j = 0; j < NT; j++)
+            l8_imma(acc[j], a0[u].z, a1[u].z, a0[u].w, a1[u].w, b[j].z, b[j].w);
     }
 }
 
-/* A column's scale, bound and bias (zeros past n_valid) */
+/* A column's scale, norms and bias (zeros past n_valid) */
 typedef struct l8w_col {
-    float sc, bd, b;
+    float sc, en, qn, b;
 } l8w_col;
 
 static __device__ __forceinline__ l8w_col l8w_col_load(const l8_params &p, int r)
 {
-    l8w_col c = {0.0f, 0.0f, 0.0f};
+    l8w_col c = {0.0f, 0.0f, 0.0f, 0.0f};
     if (r < p.n_valid) {
         c.sc = p.scale[r];
-        c.bd = p.bound[r];
+        c.en = p.en[r];
+        c.qn = p.qn[r];
         c.b = p.bias ? __half2float(p.bias[r]) : 0.0f;
     }
     return c;
 }
 
+/* The staged tokens' scale, ||x||_2 and ||x - s_x q_x||_2 */
+typedef struct l8w_tok {
+    const float *sx, *xn, *xe;
+} l8w_tok;
+
+/* hi and the lower bound of column c's logit for token tok (bound: see the top) */
+static __device__ __forceinline__ void l8w_bounds(const l8w_col &c, int sum, const l8w_tok &tk,
+                                                  int tok, float *hi, float *lo)
+{
+    const float xn = tk.xn[tok];
+    const float prod = c.sc * (tk.sx[tok] * (float)sum), av = prod + c.b;
+    const float bx = c.en * xn + c.qn * tk.xe[tok] + 1e-4f * (c.qn + c.en) * xn +
+                     4e-7f * fabsf(prod) + fabsf(c.b) * 0x1p-22f;
+    *hi = av + bx;
+    *lo = av - bx;
+    if (bx != bx || bx == INFINITY) {
+        *hi = INFINITY;
+        *lo = av != av ? av : -INFINITY;
+    }
+}
+
 /* A tile's epilogue: acc[j][e] of lane (g, t) is column tile * 16 + g + 8 (e / 2), token
  * 8 j + 2 t + e % 2. */
 template <int NT>
-static __device__ __forceinline__ void l8w_epilogue(const l8_params &p, const float acc[NT][4],
-                                                    int tile, l8w_col c0, l8w_col c1,
-                                                    const float *xn, unsigned lmx[NT][2], int g,
-                                                    int t)
+static __device__ __forceinline__ void l8w_epilogue(const l8_params &p, const int acc[NT][4],
+                                                    int tile, const l8w_col &c0,
+                                                    const l8w_col &c1, const l8w_tok &tk,
+                                                    unsigned lmx[NT][2], int g, int t)
 {
     const int r0 = tile * 16 + g, r1 = r0 + 8;
 #pragma unroll
@@ -103,16 +138,74 @@ static __device__ __forceinline__ void l8w_epilogue(const l8_params &p, const fl
             if (tok >= p.m) continue;
             float hi, lo;
             if (r0 < p.n_valid) {
-                l8_bounds(c0.sc, acc[j][e], c0.b, c0.bd, xn[tok], &hi, &lo);
+                l8w_bounds(c0, acc[j][e], tk, tok, &hi, &lo);
                 p.hi[(int64_t)tok * p.ldh + r0] = __float2half_ru(hi);
                 lmx[j][e] = max(lmx[j][e], l8_enc(lo));
             }
             if (r1 < p.n_valid) {
-                l8_bounds(c1.sc, acc[j][e + 2], c1.b, c1.bd, xn[tok], &hi, &lo);
+                l8w_bounds(c1, acc[j][e + 2], tk, tok, &hi, &lo);
                 p.hi[(int64_t)tok * p.ldh + r1] = __float2half_ru(hi);
                 lmx[j][e] = max(lmx[j][e], l8_enc(lo));
             }
         }
+}
+
+/* Token rows [0, m8) of x into int8 rows of xq (zeros past m), with their scale and norms: warp w
+ * the tokens w, w + 8, ... (fp64 for the quantisation error's norm). */
+static __device__ void l8w_stage_x(const l8_params &p, int m8, int8_t *xq, int xstr, float *sx,
+                                   float *xn, float *xe)
+{
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    for (int tok = warp; tok < m8; tok += L8_WARPS) {
+        const uint4 *xr = reinterpret_cast<const uint4 *>(p.x + (int64_t)tok * p.xs);
+        float mx = 0.0f;
+        bool bad = false;
+        for (int v = lane; tok < p.m && v < p.k / 8; v += 32) {
+            const uint4 u = __ldg(xr + v);
+            const __half *h = reinterpret_cast<const __half *>(&u);
+#pragma unroll
+            for (int e = 0; e < 8; e++) {
+                const float f = __half2float(h[e]);
+                bad |= !isfinite(f);
+                mx = fmaxf(mx, fabsf(f));
+            }
+        }
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) {
+            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+            bad |= __shfl_xor_sync(0xffffffffu, (int)bad, o) != 0;
+        }
+        const float s = mx > 0.0f && !bad ? mx / 127.0f : 1.0f;
+        double ss = 0.0, se = 0.0;
+        for (int v = lane; v < p.k / 8; v += 32) {
+            uint2 packed = make_uint2(0, 0);
+            if (tok < p.m && !bad) {
+                const uint4 u = __ldg(xr + v);
+                const __half *h = reinterpret_cast<const __half *>(&u);
+                int8_t *pb = reinterpret_cast<int8_t *>(&packed);
+#pragma unroll
+                for (int e = 0; e < 8; e++) {
+                    const float f = __half2float(h[e]);
+                    const float qf = fminf(fmaxf(rintf(f / s), -127.0f), 127.0f);
+                    const double err = (double)f - (double)qf * (double)s;
+                    ss += (double)f * f;
+                    se += err * err;
+                    pb[e] = (int8_t)qf;
+                }
+            }
+            *reinterpret_cast<uint2 *>(xq + tok * xstr + v * 8) = packed;
+        }
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) {
+            ss += __shfl_xor_sync(0xffffffffu, ss, o);
+            se += __shfl_xor_sync(0xffffffffu, se, o);
+        }
+        if (lane == 0) {
+            sx[tok] = bad ? NAN : s;
+            xn[tok] = (float)(sqrt(ss) * (1.0 + 1e-4));
+            xe[tok] = (float)(sqrt(se) * (1.0 + 1e-4));
+        }
+    }
 }
 
 template <int NT>
@@ -122,8 +215,9 @@ __global__ void __launch_bounds__(L8_THREADS, 1) l8_wide(l8_params p)
     constexpr int M8 = NT * 8;
     __shared__ unsigned bmax[M8];
     const int xstr = p.k + L8W_XPAD;
-    __half *xs = reinterpret_cast<__half *>(l8w_sm);
-    float *xn = reinterpret_cast<float *>(xs + (size_t)M8 * xstr);
+    int8_t *xq = reinterpret_cast<int8_t *>(l8w_sm);
+    float *sx = reinterpret_cast<float *>(l8w_sm + (size_t)M8 * xstr);
+    const l8w_tok tk = {sx, sx + M8, sx + 2 * M8};
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
     const int gw = blockIdx.x * L8_WARPS + warp, step = gridDim.x * L8_WARPS;
     const int tiles = (p.n_valid + 15) / 16, cpt = p.k / L8_CH;
@@ -139,43 +233,23 @@ __global__ void __launch_bounds__(L8_THREADS, 1) l8_wide(l8_params p)
     if (threadIdx.x < M8) bmax[threadIdx.x] = L8_NEG_INF_ENC;
     cuda_pdl_trigger();
     cuda_pdl_wait();
-
-    /* x into shared memory (8-byte pieces: the rows are 8 bytes apart mod 16), then the norms */
-    const int kv = p.k >> 2;
-    for (int v = threadIdx.x; v < M8 * kv; v += L8_THREADS) {
-        const int row = v / kv, col = (v - row * kv) * 4;
-        const uint2 val = row < p.m ? __ldg(reinterpret_cast<const uint2 *>(
-                                          p.x + (int64_t)row * p.xs + col))
-                                    : make_uint2(0, 0);
-        *reinterpret_cast<uint2 *>(xs + row * xstr + col) = val;
-    }
-    __syncthreads();
-    for (int tok = warp; tok < M8; tok += L8_WARPS) {
-        float ss = 0.0f;
-        for (int c = lane * 2; c < p.k; c += 64) {
-            const float2 f = __half22float2(*reinterpret_cast<const __half2 *>(xs + tok * xstr + c));
-            ss += f.x * f.x + f.y * f.y;
-        }
-#pragma unroll
-        for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
-        if (lane == 0) xn[tok] = sqrtf(ss) * (1.0f + 1e-4f);
-    }
+    l8w_stage_x(p, M8, xq, xstr, sx, sx + M8, sx + 2 * M8);
     __syncthreads();
 
-    float acc[NT][4];
+    int acc[NT][4];
     unsigned lmx[NT][2];
 #pragma unroll
     for (int j = 0; j < NT; j++) {
-        acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;
+        acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0;
         lmx[j][0] = lmx[j][1] = L8_NEG_INF_ENC;
     }
 #define L8W_STEP()                                                                                 \
     do {                                                                                           \
         cc += L8W_U;                                                                               \
         if (cc == cpt) {                                                                           \
-            l8w_epilogue<NT>(p, acc, ctile, c0, c1, xn, lmx, g, t);                                \
+            l8w_epilogue<NT>(p, acc, ctile, c0, c1, tk, lmx, g, t);                                \
             for (int j = 0; j < NT; j++)                                                           \
-                acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.0f;                              \
+                acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0;                                 \
             cc = 0;                                                                                \
             ctile += step;                                                                         \
             c0 = l8w_col_load(p, ctile * 16 + g);                                                  \
@@ -183,7 +257,7 @@ __global__ void __launch_bounds__(L8_THREADS, 1) l8_wide(l8_params p)
         }                                                                                          \
     } while (0)
     int cc = 0;
-    const __half *xl = xs + g * xstr + 16 * t;
+    const int8_t *xl = xq + g * xstr + 16 * t;
 #pragma unroll 1
     for (int gi = 0; gi < groups; gi += 2) {
         if (gi + 1 < groups) l8w_load(n0, n1, lc, p, cpt, step, g, t);
