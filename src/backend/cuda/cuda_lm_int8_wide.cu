@@ -34,6 +34,18 @@ static __device__ __forceinline__ void l8_imma(int c[4], uint32_t a0, uint32_t a
                  : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
 }
 
+/* Tile `tile`'s 16 int8 rows (contiguous) into L2 ahead of their loads (pf tiles of the warp
+ * ahead; none past the valid rows or with pf 0) */
+static __device__ __forceinline__ void l8w_prefetch(const l8_params &p, int tile)
+{
+    const int r0 = tile * 16;
+    if (p.pf <= 0 || r0 >= p.n_valid) return;
+    const int rows = min(16, p.n_valid - r0);
+    asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(p.q + (int64_t)r0 * p.k),
+                 "r"((unsigned)(rows * p.k))
+                 : "memory");
+}
+
 typedef struct l8w_cursor {
     int tile, c;
 } l8w_cursor;
@@ -45,6 +57,7 @@ static __device__ __forceinline__ void l8w_load(uint4 a0[L8W_U], uint4 a1[L8W_U]
 {
     const uint4 zero = make_uint4(0, 0, 0, 0);
     const int r = cur.tile * 16 + g;
+    if (cur.c == 0 && g == 0 && t == 0) l8w_prefetch(p, cur.tile + p.pf * step);
     const int8_t *q0 = p.q + (int64_t)r * p.k + cur.c * L8_CH + 16 * t;
     const bool v0 = r < p.n_valid, v1 = r + 8 < p.n_valid;
 #pragma unroll
@@ -226,6 +239,8 @@ __global__ void __launch_bounds__(L8_THREADS, 1) l8_wide(l8_params p)
 
     /* before the wait: the first group of int8 rows and the first tile's column constants */
     uint4 a0[L8W_U], a1[L8W_U], n0[L8W_U], n1[L8W_U];
+    if (lane == 0) /* the tiles before the first one prefetched by a load */
+        for (int i = 1; i < p.pf; i++) l8w_prefetch(p, gw + i * step);
     l8w_cursor lc = {gw, 0};
     if (groups > 0) l8w_load(a0, a1, lc, p, cpt, step, g, t);
     int ctile = gw;
