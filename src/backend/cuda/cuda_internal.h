@@ -89,7 +89,6 @@ typedef struct cuda_state {
     struct cuda_l8 *l8;           /* the shadow of one lm_head weight (NULL: none yet) */
     bool l8_off;                  /* GLOSSA_CUDA_LM_INT8=0, or no memory for the shadow */
     int32_t l8_min_n;             /* columns from which it is used (GLOSSA_CUDA_LM_INT8_MIN_N) */
-    int32_t l8_pf;                /* its 9-64-row kernel's L2 prefetch distance, in tiles */
     /* cuda_beam.cu */
     void *beam_dev;               /* beam_topk: uploaded descriptors and the passes' buffers */
     size_t beam_dev_bytes;

@@ -431,7 +431,6 @@ bool cuda_lm_int8_argmax(cuda_state *s, int32_t m, const void *x, int32_t x_stri
     p.ldh = l->scr_ldh;
     p.ids = ids;
     p.nb2 = nb2;
-    p.pf = s->l8_pf;
     if (m <= L8_SMALL_M)
         cuda_launch_pdl(s, l8_scan, dim3((unsigned)((n_valid + L8_ROWS - 1) / L8_ROWS)),
                         dim3(L8_THREADS), 0, "lm_head int8 scan", p);
@@ -456,8 +455,6 @@ void cuda_lm_int8_init(cuda_state *s)
 {
     const char *env = getenv("GLOSSA_CUDA_LM_INT8");
     s->l8_off = env && env[0] == '0';
-    env = getenv("GLOSSA_CUDA_LM_INT8_PF");
-    s->l8_pf = env ? atoi(env) : L8_DEFAULT_PF;
     env = getenv("GLOSSA_CUDA_LM_INT8_MIN_N");
     s->l8_min_n = env ? atoi(env) : L8_MIN_N;
     if (s->l8_min_n < 1) s->l8_min_n = 1;

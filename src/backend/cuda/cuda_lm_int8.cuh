@@ -16,7 +16,6 @@
 #define L8_MAX_M 64  /* l8_wide (cuda_lm_int8_wide.cu): up to 8 n8 tiles */
 #define L8_MIN_N 32768 /* smaller vocabularies: the shadow is not worth its memory */
 #define L8_PICK_COLS 8192 /* columns per pass-2 block (a multiple of 8 L8_THREADS) */
-#define L8_DEFAULT_PF 2 /* l8_wide's L2 prefetch distance in tiles (0: none) */
 #define L8_NEG_INF_ENC 0x007fffffu /* l8_enc(-inf) */
 
 typedef struct l8_params {
@@ -32,7 +31,6 @@ typedef struct l8_params {
     unsigned *count; /* pass-2 blocks done; 0 between launches */
     int32_t *ids;
     int32_t nb2;
-    int32_t pf; /* l8_wide: tiles of a warp fetched into L2 ahead (GLOSSA_CUDA_LM_INT8_PF) */
 } l8_params;
 
 /* float -> unsigned with the same order (NaN, made positive, above +inf) */

@@ -2,8 +2,12 @@
  * (hi per token and column, rounded up to a half; each token's largest lower bound into lmax), in
  * the layout of the fused lm_head kernel (cuda_lm_argmax.cu), since here x is too large to read
  * again for every 32 rows: persistent, one block per SM; warp w of block b takes 16-row tiles
- * w + 8 b, then every 8 gridDim.x-th, streaming each tile's int8 rows into registers (16 bytes a
- * lane: 64 columns of k for 4 lanes, L8W_U such chunks a load group, two register sets in turn).
+ * w + 8 b, then every 8 gridDim.x-th, streaming each tile's int8 rows through L8W_S stages of
+ * shared memory of its own by cp.async (16 bytes a lane: 64 columns of k for 4 lanes, L8W_U such
+ * chunks a load group, L8W_S - 1 groups in flight). With two register sets in turn (one group in
+ * flight, as the fused fp16 kernel does) the warps waited on memory: 183 us at 64 rows, 125 at 32
+ * (H100); fetching the next tiles into L2 instead (cp.async.bulk.prefetch.L2, 1-8 tiles ahead)
+ * was slower still (197-226 us at 64 rows).
  *
  * x in int8 too: at 64 rows the fp16 form (the rows turned into halves, mma.sync m16n8k16) was
  * bound by the tensor cores and the conversions (175 us at 64 rows on the H100, against ~85 us
@@ -17,11 +21,14 @@
 #include "backend/cuda/cuda_lm_int8.cuh"
 
 #define L8W_U 4     /* 64-wide chunks per load group */
+#define L8W_S 4     /* load groups a warp has in shared memory (L8W_S - 1 in flight) */
+#define L8W_STAGE (2 * L8W_U * 32) /* uint4 of one stage of one warp (4 KB) */
 #define L8W_XPAD 64 /* bytes after each staged int8 x row: rows 64 bytes apart mod 128 (uint4) */
 
 static size_t l8w_smem(int m8, int k)
 {
-    return (size_t)m8 * (size_t)(k + L8W_XPAD) + (size_t)m8 * 3 * sizeof(float);
+    return (size_t)L8_WARPS * L8W_S * L8W_STAGE * sizeof(uint4) +
+           (size_t)m8 * (size_t)(k + L8W_XPAD) + (size_t)m8 * 3 * sizeof(float);
 }
 
 /* c += A B, int8 in, int32 sums: mma.sync.m16n8k32 */
@@ -34,42 +41,33 @@ static __device__ __forceinline__ void l8_imma(int c[4], uint32_t a0, uint32_t a
                  : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
 }
 
-/* Tile `tile`'s 16 int8 rows (contiguous) into L2 ahead of their loads (pf tiles of the warp
- * ahead; none past the valid rows or with pf 0) */
-static __device__ __forceinline__ void l8w_prefetch(const l8_params &p, int tile)
+/* A warp's load groups pass through L8W_S shared-memory stages (cp.async, 16 bytes a copy):
+ * group gi is tile gw + (gi / gpt) step, chunks (gi % gpt) L8W_U ..; stage layout [piece][lane]
+ * (piece 2 u + h: chunk u of row g + 8 h), so that a lane's reads of its own pieces are
+ * conflict-free. Rows past n_valid are zero-filled (src-size 0). Every lane commits one group per
+ * call, empty or not, so that cp.async.wait_group counts alike. */
+static __device__ __forceinline__ void l8w_issue(const l8_params &p, uint4 *stage, int gi,
+                                                 int groups, int gw, int step, int gpt, int g,
+                                                 int t, int lane)
 {
-    const int r0 = tile * 16;
-    if (p.pf <= 0 || r0 >= p.n_valid) return;
-    const int rows = min(16, p.n_valid - r0);
-    asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;" ::"l"(p.q + (int64_t)r0 * p.k),
-                 "r"((unsigned)(rows * p.k))
-                 : "memory");
-}
-
-typedef struct l8w_cursor {
-    int tile, c;
-} l8w_cursor;
-
-/* The next L8W_U chunks of the lane's rows tile * 16 + g and + 8 (zeros past n_valid), then the
- * cursor on (a group never spans two tiles). */
-static __device__ __forceinline__ void l8w_load(uint4 a0[L8W_U], uint4 a1[L8W_U], l8w_cursor &cur,
-                                                const l8_params &p, int cpt, int step, int g, int t)
-{
-    const uint4 zero = make_uint4(0, 0, 0, 0);
-    const int r = cur.tile * 16 + g;
-    if (cur.c == 0 && g == 0 && t == 0) l8w_prefetch(p, cur.tile + p.pf * step);
-    const int8_t *q0 = p.q + (int64_t)r * p.k + cur.c * L8_CH + 16 * t;
-    const bool v0 = r < p.n_valid, v1 = r + 8 < p.n_valid;
+    if (gi < groups) {
+        const int tile = gw + (gi / gpt) * step, c = (gi % gpt) * L8W_U;
 #pragma unroll
-    for (int u = 0; u < L8W_U; u++) {
-        a0[u] = v0 ? sk_load_stream(q0 + u * L8_CH) : zero;
-        a1[u] = v1 ? sk_load_stream(q0 + (int64_t)8 * p.k + u * L8_CH) : zero;
+        for (int h = 0; h < 2; h++) {
+            const int r = tile * 16 + g + 8 * h;
+            const bool v = r < p.n_valid;
+            const int8_t *src = p.q + (int64_t)(v ? r : 0) * p.k + c * L8_CH + 16 * t;
+#pragma unroll
+            for (int u = 0; u < L8W_U; u++) {
+                const uint32_t dst =
+                    (uint32_t)__cvta_generic_to_shared(stage + (2 * u + h) * 32 + lane);
+                asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst),
+                             "l"(src + u * L8_CH), "r"(v ? 16 : 0)
+                             : "memory");
+            }
+        }
     }
-    cur.c += L8W_U;
-    if (cur.c == cpt) {
-        cur.c = 0;
-        cur.tile += step;
-    }
+    asm volatile("cp.async.commit_group;" ::: "memory");
 }
 
 /* acc += a group. A chunk's 16 bytes of a lane (words 0-3) feed two k32 steps: step s takes word
@@ -228,21 +226,21 @@ __global__ void __launch_bounds__(L8_THREADS, 1) l8_wide(l8_params p)
     constexpr int M8 = NT * 8;
     __shared__ unsigned bmax[M8];
     const int xstr = p.k + L8W_XPAD;
-    int8_t *xq = reinterpret_cast<int8_t *>(l8w_sm);
-    float *sx = reinterpret_cast<float *>(l8w_sm + (size_t)M8 * xstr);
-    const l8w_tok tk = {sx, sx + M8, sx + 2 * M8};
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
+    uint4 *stages = reinterpret_cast<uint4 *>(l8w_sm) + (size_t)warp * L8W_S * L8W_STAGE;
+    int8_t *xq = reinterpret_cast<int8_t *>(l8w_sm) +
+                 (size_t)L8_WARPS * L8W_S * L8W_STAGE * sizeof(uint4);
+    float *sx = reinterpret_cast<float *>(xq + (size_t)M8 * xstr);
+    const l8w_tok tk = {sx, sx + M8, sx + 2 * M8};
     const int gw = blockIdx.x * L8_WARPS + warp, step = gridDim.x * L8_WARPS;
-    const int tiles = (p.n_valid + 15) / 16, cpt = p.k / L8_CH;
+    const int tiles = (p.n_valid + 15) / 16, gpt = p.k / L8_CH / L8W_U;
     const int my_tiles = gw < tiles ? (tiles - 1 - gw) / step + 1 : 0;
-    const int groups = my_tiles * (cpt / L8W_U);
+    const int groups = my_tiles * gpt;
 
-    /* before the wait: the first group of int8 rows and the first tile's column constants */
-    uint4 a0[L8W_U], a1[L8W_U], n0[L8W_U], n1[L8W_U];
-    if (lane == 0) /* the tiles before the first one prefetched by a load */
-        for (int i = 1; i < p.pf; i++) l8w_prefetch(p, gw + i * step);
-    l8w_cursor lc = {gw, 0};
-    if (groups > 0) l8w_load(a0, a1, lc, p, cpt, step, g, t);
+    /* before the wait: the first L8W_S - 1 groups of int8 rows and the first tile's constants */
+#pragma unroll
+    for (int i = 0; i < L8W_S - 1; i++)
+        l8w_issue(p, stages + i * L8W_STAGE, i, groups, gw, step, gpt, g, t, lane);
     int ctile = gw;
     l8w_col c0 = l8w_col_load(p, ctile * 16 + g), c1 = l8w_col_load(p, ctile * 16 + g + 8);
     if (threadIdx.x < M8) bmax[threadIdx.x] = L8_NEG_INF_ENC;
@@ -258,32 +256,32 @@ __global__ void __launch_bounds__(L8_THREADS, 1) l8_wide(l8_params p)
         acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0;
         lmx[j][0] = lmx[j][1] = L8_NEG_INF_ENC;
     }
-#define L8W_STEP()                                                                                 \
-    do {                                                                                           \
-        cc += L8W_U;                                                                               \
-        if (cc == cpt) {                                                                           \
-            l8w_epilogue<NT>(p, acc, ctile, c0, c1, tk, lmx, g, t);                                \
-            for (int j = 0; j < NT; j++)                                                           \
-                acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0;                                 \
-            cc = 0;                                                                                \
-            ctile += step;                                                                         \
-            c0 = l8w_col_load(p, ctile * 16 + g);                                                  \
-            c1 = l8w_col_load(p, ctile * 16 + g + 8);                                              \
-        }                                                                                          \
-    } while (0)
-    int cc = 0;
     const int8_t *xl = xq + g * xstr + 16 * t;
 #pragma unroll 1
-    for (int gi = 0; gi < groups; gi += 2) {
-        if (gi + 1 < groups) l8w_load(n0, n1, lc, p, cpt, step, g, t);
+    for (int gi = 0; gi < groups; gi++) {
+        /* the stage group gi - 1 used is free: the group L8W_S - 1 ahead goes there */
+        l8w_issue(p, stages + ((gi + L8W_S - 1) % L8W_S) * L8W_STAGE, gi + L8W_S - 1, groups, gw,
+                  step, gpt, g, t, lane);
+        asm volatile("cp.async.wait_group %0;" ::"n"(L8W_S - 1) : "memory");
+        const uint4 *st = stages + (gi % L8W_S) * L8W_STAGE + lane;
+        uint4 a0[L8W_U], a1[L8W_U];
+#pragma unroll
+        for (int u = 0; u < L8W_U; u++) {
+            a0[u] = st[(2 * u) * 32];
+            a1[u] = st[(2 * u + 1) * 32];
+        }
+        const int cc = (gi % gpt) * L8W_U;
         l8w_mul<NT>(acc, a0, a1, xl + cc * L8_CH, xstr);
-        L8W_STEP();
-        if (gi + 1 >= groups) break;
-        if (gi + 2 < groups) l8w_load(a0, a1, lc, p, cpt, step, g, t);
-        l8w_mul<NT>(acc, n0, n1, xl + cc * L8_CH, xstr);
-        L8W_STEP();
+        if (gi % gpt == gpt - 1) { /* the tile's last group: its epilogue, the next's constants */
+            l8w_epilogue<NT>(p, acc, ctile, c0, c1, tk, lmx, g, t);
+#pragma unroll
+            for (int j = 0; j < NT; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0;
+            ctile += step;
+            c0 = l8w_col_load(p, ctile * 16 + g);
+            c1 = l8w_col_load(p, ctile * 16 + g + 8);
+        }
     }
-#undef L8W_STEP
+    asm volatile("cp.async.wait_group 0;" ::: "memory");
 
     /* each token's largest lower bound: its 8 lanes, the block, the grid */
 #pragma unroll
