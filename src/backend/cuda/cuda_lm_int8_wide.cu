@@ -2,18 +2,19 @@
  * (hi per token and column, rounded up to a half; each token's largest lower bound into lmax), in
  * the layout of the fused lm_head kernel (cuda_lm_argmax.cu), since here x is too large to read
  * again for every 32 rows: persistent, one block per SM; warp w of block b takes 16-row tiles
- * w + 8 b, then every 8 gridDim.x-th, streaming each tile's int8 rows through L8W_S stages of
- * shared memory of its own by cp.async (16 bytes a lane: 64 columns of k for 4 lanes, L8W_U such
- * chunks a load group, L8W_S - 1 groups in flight). With two register sets in turn (one group in
- * flight, as the fused fp16 kernel does) the warps waited on memory: 183 us at 64 rows, 125 at 32
- * (H100); fetching the next tiles into L2 instead (cp.async.bulk.prefetch.L2, 1-8 tiles ahead)
- * was slower still (197-226 us at 64 rows).
+ * w + 8 b, then every 8 gridDim.x-th, streaming each tile's int8 rows into registers (16 bytes a
+ * lane: 64 columns of k for 4 lanes, L8W_U such chunks a load group, two register sets in turn).
+ * Not memory latency-bound (H100, docs/PERF.md): 4 cp.async stages a warp in shared memory (3
+ * groups in flight) ran 111 / 130 / 153 / 177 us at 16 / 32 / 48 / 64 rows against 101 / 122 /
+ * 148 / 178 here, and fetching the warp's next tiles into L2 (1-8 ahead) was slower (197-226 us
+ * at 64 rows).
  *
- * x in int8 too: at 64 rows the fp16 form (the rows turned into halves, mma.sync m16n8k16) was
- * bound by the tensor cores and the conversions (175 us at 64 rows on the H100, against ~85 us
- * of int8 bytes). Here each token row is quantised once per block (scale max|x| / 127, kept in
- * shared memory with ||x||_2 and ||x - s_x q_x||_2), and the product is integer:
- * mma.sync.m16n8k32.s8 with int32 sums, exact (|sum| <= k 127^2). Its logit a = s_w s_x sum + b
+ * x in int8 too: each token row is quantised once per block (scale max|x| / 127, kept in shared
+ * memory with ||x||_2 and ||x - s_x q_x||_2), and the product is integer:
+ * mma.sync.m16n8k32.s8 with int32 sums, exact (|sum| <= k 127^2), no conversions. (The first
+ * form, the rows turned into halves against fp16 x on m16n8k16, ran as fast: 175 us at 64 rows on
+ * the H100, against ~85 us of int8 bytes; what bounds both at 32-64 rows is not found yet.) Its
+ * logit a = s_w s_x sum + b
  * differs from the real one by e_w . x + s_w q_w . e_x, so the bound is
  *   en_i ||x|| + qn_i ||e_x|| + 1e-4 (qn_i + en_i) ||x|| (the rescoring's fp32 sum, as l8_scan's
  *   1e-3 terms) + 4e-7 |s_w s_x sum| (three fp32 roundings of a) + |b| 2^-22 (adding the bias).
@@ -21,14 +22,11 @@
 #include "backend/cuda/cuda_lm_int8.cuh"
 
 #define L8W_U 4     /* 64-wide chunks per load group */
-#define L8W_S 4     /* load groups a warp has in shared memory (L8W_S - 1 in flight) */
-#define L8W_STAGE (2 * L8W_U * 32) /* uint4 of one stage of one warp (4 KB) */
 #define L8W_XPAD 64 /* bytes after each staged int8 x row: rows 64 bytes apart mod 128 (uint4) */
 
 static size_t l8w_smem(int m8, int k)
 {
-    return (size_t)L8_WARPS * L8W_S * L8W_STAGE * sizeof(uint4) +
-           (size_t)m8 * (size_t)(k + L8W_XPAD) + (size_t)m8 * 3 * sizeof(float);
+    return (size_t)m8 * (size_t)(k + L8W_XPAD) + (size_t)m8 * 3 * sizeof(float);
 }
 
 /* c += A B, int8 in, int32 sums: mma.sync.m16n8k32 */
@@ -41,33 +39,29 @@ static __device__ __forceinline__ void l8_imma(int c[4], uint32_t a0, uint32_t a
                  : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
 }
 
-/* A warp's load groups pass through L8W_S shared-memory stages (cp.async, 16 bytes a copy):
- * group gi is tile gw + (gi / gpt) step, chunks (gi % gpt) L8W_U ..; stage layout [piece][lane]
- * (piece 2 u + h: chunk u of row g + 8 h), so that a lane's reads of its own pieces are
- * conflict-free. Rows past n_valid are zero-filled (src-size 0). Every lane commits one group per
- * call, empty or not, so that cp.async.wait_group counts alike. */
-static __device__ __forceinline__ void l8w_issue(const l8_params &p, uint4 *stage, int gi,
-                                                 int groups, int gw, int step, int gpt, int g,
-                                                 int t, int lane)
+typedef struct l8w_cursor {
+    int tile, c;
+} l8w_cursor;
+
+/* The next L8W_U chunks of the lane's rows tile * 16 + g and + 8 (zeros past n_valid), then the
+ * cursor on (a group never spans two tiles). */
+static __device__ __forceinline__ void l8w_load(uint4 a0[L8W_U], uint4 a1[L8W_U], l8w_cursor &cur,
+                                                const l8_params &p, int cpt, int step, int g, int t)
 {
-    if (gi < groups) {
-        const int tile = gw + (gi / gpt) * step, c = (gi % gpt) * L8W_U;
+    const uint4 zero = make_uint4(0, 0, 0, 0);
+    const int r = cur.tile * 16 + g;
+    const int8_t *q0 = p.q + (int64_t)r * p.k + cur.c * L8_CH + 16 * t;
+    const bool v0 = r < p.n_valid, v1 = r + 8 < p.n_valid;
 #pragma unroll
-        for (int h = 0; h < 2; h++) {
-            const int r = tile * 16 + g + 8 * h;
-            const bool v = r < p.n_valid;
-            const int8_t *src = p.q + (int64_t)(v ? r : 0) * p.k + c * L8_CH + 16 * t;
-#pragma unroll
-            for (int u = 0; u < L8W_U; u++) {
-                const uint32_t dst =
-                    (uint32_t)__cvta_generic_to_shared(stage + (2 * u + h) * 32 + lane);
-                asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"r"(dst),
-                             "l"(src + u * L8_CH), "r"(v ? 16 : 0)
-                             : "memory");
-            }
-        }
+    for (int u = 0; u < L8W_U; u++) {
+        a0[u] = v0 ? sk_load_stream(q0 + u * L8_CH) : zero;
+        a1[u] = v1 ? sk_load_stream(q0 + (int64_t)8 * p.k + u * L8_CH) : zero;
     }
-    asm volatile("cp.async.commit_group;" ::: "memory");
+    cur.c += L8W_U;
+    if (cur.c == cpt) {
+        cur.c = 0;
+        cur.tile += step;
+    }
 }
 
 /* acc += a group. A chunk's 16 bytes of a lane (words 0-3) feed two k32 steps: step s takes word
@@ -226,21 +220,19 @@ __global__ void __launch_bounds__(L8_THREADS, 1) l8_wide(l8_params p)
     constexpr int M8 = NT * 8;
     __shared__ unsigned bmax[M8];
     const int xstr = p.k + L8W_XPAD;
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
-    uint4 *stages = reinterpret_cast<uint4 *>(l8w_sm) + (size_t)warp * L8W_S * L8W_STAGE;
-    int8_t *xq = reinterpret_cast<int8_t *>(l8w_sm) +
-                 (size_t)L8_WARPS * L8W_S * L8W_STAGE * sizeof(uint4);
-    float *sx = reinterpret_cast<float *>(xq + (size_t)M8 * xstr);
+    int8_t *xq = reinterpret_cast<int8_t *>(l8w_sm);
+    float *sx = reinterpret_cast<float *>(l8w_sm + (size_t)M8 * xstr);
     const l8w_tok tk = {sx, sx + M8, sx + 2 * M8};
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
     const int gw = blockIdx.x * L8_WARPS + warp, step = gridDim.x * L8_WARPS;
-    const int tiles = (p.n_valid + 15) / 16, gpt = p.k / L8_CH / L8W_U;
+    const int tiles = (p.n_valid + 15) / 16, cpt = p.k / L8_CH;
     const int my_tiles = gw < tiles ? (tiles - 1 - gw) / step + 1 : 0;
-    const int groups = my_tiles * gpt;
+    const int groups = my_tiles * (cpt / L8W_U);
 
-    /* before the wait: the first L8W_S - 1 groups of int8 rows and the first tile's constants */
-#pragma unroll
-    for (int i = 0; i < L8W_S - 1; i++)
-        l8w_issue(p, stages + i * L8W_STAGE, i, groups, gw, step, gpt, g, t, lane);
+    /* before the wait: the first group of int8 rows and the first tile's column constants */
+    uint4 a0[L8W_U], a1[L8W_U], n0[L8W_U], n1[L8W_U];
+    l8w_cursor lc = {gw, 0};
+    if (groups > 0) l8w_load(a0, a1, lc, p, cpt, step, g, t);
     int ctile = gw;
     l8w_col c0 = l8w_col_load(p, ctile * 16 + g), c1 = l8w_col_load(p, ctile * 16 + g + 8);
     if (threadIdx.x < M8) bmax[threadIdx.x] = L8_NEG_INF_ENC;
@@ -256,32 +248,32 @@ __global__ void __launch_bounds__(L8_THREADS, 1) l8_wide(l8_params p)
         acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0;
         lmx[j][0] = lmx[j][1] = L8_NEG_INF_ENC;
     }
+#define L8W_STEP()                                                                                 \
+    do {                                                                                           \
+        cc += L8W_U;                                                                               \
+        if (cc == cpt) {                                                                           \
+            l8w_epilogue<NT>(p, acc, ctile, c0, c1, tk, lmx, g, t);                                \
+            for (int j = 0; j < NT; j++)                                                           \
+                acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0;                                 \
+            cc = 0;                                                                                \
+            ctile += step;                                                                         \
+            c0 = l8w_col_load(p, ctile * 16 + g);                                                  \
+            c1 = l8w_col_load(p, ctile * 16 + g + 8);                                              \
+        }                                                                                          \
+    } while (0)
+    int cc = 0;
     const int8_t *xl = xq + g * xstr + 16 * t;
 #pragma unroll 1
-    for (int gi = 0; gi < groups; gi++) {
-        /* the stage group gi - 1 used is free: the group L8W_S - 1 ahead goes there */
-        l8w_issue(p, stages + ((gi + L8W_S - 1) % L8W_S) * L8W_STAGE, gi + L8W_S - 1, groups, gw,
-                  step, gpt, g, t, lane);
-        asm volatile("cp.async.wait_group %0;" ::"n"(L8W_S - 1) : "memory");
-        const uint4 *st = stages + (gi % L8W_S) * L8W_STAGE + lane;
-        uint4 a0[L8W_U], a1[L8W_U];
-#pragma unroll
-        for (int u = 0; u < L8W_U; u++) {
-            a0[u] = st[(2 * u) * 32];
-            a1[u] = st[(2 * u + 1) * 32];
-        }
-        const int cc = (gi % gpt) * L8W_U;
+    for (int gi = 0; gi < groups; gi += 2) {
+        if (gi + 1 < groups) l8w_load(n0, n1, lc, p, cpt, step, g, t);
         l8w_mul<NT>(acc, a0, a1, xl + cc * L8_CH, xstr);
-        if (gi % gpt == gpt - 1) { /* the tile's last group: its epilogue, the next's constants */
-            l8w_epilogue<NT>(p, acc, ctile, c0, c1, tk, lmx, g, t);
-#pragma unroll
-            for (int j = 0; j < NT; j++) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0;
-            ctile += step;
-            c0 = l8w_col_load(p, ctile * 16 + g);
-            c1 = l8w_col_load(p, ctile * 16 + g + 8);
-        }
+        L8W_STEP();
+        if (gi + 1 >= groups) break;
+        if (gi + 2 < groups) l8w_load(a0, a1, lc, p, cpt, step, g, t);
+        l8w_mul<NT>(acc, n0, n1, xl + cc * L8_CH, xstr);
+        L8W_STEP();
     }
-    asm volatile("cp.async.wait_group 0;" ::: "memory");
+#undef L8W_STEP
 
     /* each token's largest lower bound: its 8 lanes, the block, the grid */
 #pragma unroll
