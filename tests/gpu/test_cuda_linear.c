@@ -119,6 +119,29 @@ static void test_linear_repeat(const pair *p, int m, int k)
 
 /* ---- linear_argmax ---- */
 
+/* linear_argmax for the ids only (keep_y false) recorded into a graph, replayed twice with the
+ * ids poisoned before each (an unwritten id fails): 1 when every replay gave want. rep: m ints. */
+static int ids_replays_match(backend *g, int m, void *dx, int xs, const gl_weight *w,
+                             const gl_weight *bias, int n_valid, void *dy, int32_t *dids,
+                             const int32_t *want, int32_t *rep)
+{
+    void *graph = NULL;
+    CHECK_OK(g->ops->graph_begin(g));
+    g->ops->linear_argmax(g, m, dx, xs, w, bias, n_valid, dy, false, dids);
+    CHECK_OK(g->ops->graph_end(g, &graph));
+    int same = graph != NULL;
+    for (int r = 0; r < 2 && graph; r++) {
+        for (int i = 0; i < m; i++)
+            rep[i] = -7;
+        CHECK_OK(g->ops->upload(g, dids, rep, (size_t)m * sizeof *rep));
+        CHECK_OK(g->ops->graph_launch(g, graph));
+        CHECK_OK(g->ops->download(g, rep, dids, (size_t)m * sizeof *rep));
+        same &= memcmp(rep, want, (size_t)m * sizeof *rep) == 0;
+    }
+    if (graph) g->ops->graph_free(g, graph);
+    return same;
+}
+
 /* linear_argmax against the linear op of the CPU (logits) and the argmax op over its own logits
  * (ids: exact, also from a graph replayed twice: the kernel's block counter resets itself); the
  * CPU's logit at each id within the tolerance of the CPU row's maximum (near ties may differ).
@@ -189,21 +212,11 @@ static void run_linear_argmax(const pair *p, int m, int k, int n, int n_valid, i
     record(p, "linear_argmax id vs cpu max", worst, what);
     record_exact(p, "linear_argmax NaN row / tie", want_ok, what);
 
-    void *graph = NULL; /* recorded with the ids only (keep_y false), replayed twice: same ids */
-    CHECK_OK(g->ops->graph_begin(g));
-    g->ops->linear_argmax(g, m, dx, xs, &w.g, with_bias ? &bias.g : NULL, n_valid, dy, false, dids);
-    CHECK_OK(g->ops->graph_end(g, &graph));
-    int replays_same = 1;
-    for (int r = 0; r < 2 && graph; r++) {
-        for (int i = 0; i < m; i++)
-            rep[i] = -7;
-        CHECK_OK(g->ops->upload(g, dids, rep, (size_t)m * sizeof *rep)); /* unwritten: fails */
-        CHECK_OK(g->ops->graph_launch(g, graph));
-        CHECK_OK(g->ops->download(g, rep, dids, (size_t)m * sizeof *rep));
-        replays_same &= memcmp(rep, ids, (size_t)m * sizeof *rep) == 0;
-    }
-    if (graph) g->ops->graph_free(g, graph);
-    record_exact(p, "linear_argmax ids-only replays", replays_same && graph, what);
+    /* recorded with the ids only (keep_y false), replayed twice: same ids */
+    record_exact(p, "linear_argmax ids-only replays",
+                 ids_replays_match(g, m, dx, xs, &w.g, with_bias ? &bias.g : NULL, n_valid, dy,
+                                   dids, ids, rep),
+                 what);
 
     g->ops->free(g, dx);
     g->ops->free(g, dy);
@@ -320,21 +333,9 @@ static void run_lm_int8(const pair *p, int m, int k, int n, int n_valid, int x_e
     record(p, "lm int8: id vs cpu max", worst, what);
     record_exact(p, "lm int8: cluster / tie / NaN row", want_ok, what);
     /* recorded with the shadow in place, replayed twice */
-    void *graph = NULL;
-    CHECK_OK(g->ops->graph_begin(g));
-    g->ops->linear_argmax(g, m, dx, xs, &w.g, &bias.g, n_valid, dy, false, dids);
-    CHECK_OK(g->ops->graph_end(g, &graph));
-    int replays_same = 1;
-    for (int r = 0; r < 2 && graph; r++) {
-        for (int i = 0; i < m; i++)
-            rep[i] = -7;
-        CHECK_OK(g->ops->upload(g, dids, rep, (size_t)m * sizeof *rep));
-        CHECK_OK(g->ops->graph_launch(g, graph));
-        CHECK_OK(g->ops->download(g, rep, dids, (size_t)m * sizeof *rep));
-        replays_same &= memcmp(rep, ref, (size_t)m * sizeof *rep) == 0;
-    }
-    if (graph) g->ops->graph_free(g, graph);
-    record_exact(p, "lm int8: replays = logits path", replays_same && graph, what);
+    record_exact(p, "lm int8: replays = logits path",
+                 ids_replays_match(g, m, dx, xs, &w.g, &bias.g, n_valid, dy, dids, ref, rep),
+                 what);
     g->ops->free(g, dx);
     g->ops->free(g, dy);
     g->ops->free(g, dids);

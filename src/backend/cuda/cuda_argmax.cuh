@@ -33,4 +33,23 @@ static __device__ __forceinline__ void arg_warp_best(float *v, int32_t *i, int f
     }
 }
 
+/* The best index of n per-block partials (value pv[b * bs], index pi[b * bs], b < n) that other
+ * blocks wrote (read past the L1); every lane of the calling warp gets it. */
+static __device__ __forceinline__ int32_t arg_partials_best(const float *pv, const int32_t *pi,
+                                                            int n, int bs)
+{
+    float v = 0.0f;
+    int32_t i = -1;
+    for (int b = threadIdx.x & 31; b < n; b += 32) {
+        const float ov = __ldcg(pv + (int64_t)b * bs);
+        const int32_t oi = __ldcg(pi + (int64_t)b * bs);
+        if (arg_better(ov, oi, v, i)) {
+            v = ov;
+            i = oi;
+        }
+    }
+    arg_warp_best(&v, &i, 1);
+    return i;
+}
+
 #endif

@@ -281,17 +281,7 @@ __global__ void __launch_bounds__(LA_THREADS, BPS) la_kernel(la_params p)
     if (!last) return;
     __threadfence();
     for (int tok = warp; tok < p.m; tok += LA_WARPS) {
-        float v = 0.0f;
-        int32_t i = -1;
-        for (int b = lane; b < (int)gridDim.x; b += 32) {
-            const float ov = __ldcg(p.pv + b * LA_MAX_M + tok);
-            const int32_t oi = __ldcg(p.pi + b * LA_MAX_M + tok);
-            if (arg_better(ov, oi, v, i)) {
-                v = ov;
-                i = oi;
-            }
-        }
-        arg_warp_best(&v, &i, 1);
+        const int32_t i = arg_partials_best(p.pv + tok, p.pi + tok, (int)gridDim.x, LA_MAX_M);
         if (lane == 0) p.ids[tok] = i;
     }
     if (threadIdx.x == 0) *p.count = 0;

@@ -296,17 +296,7 @@ __global__ void __launch_bounds__(L8_THREADS) l8_pick(l8_params p)
     if (!last) return;
     __threadfence();
     for (int t = warp; t < p.m; t += L8_WARPS) {
-        float v = 0.0f;
-        int32_t i = -1;
-        for (int b = lane; b < p.nb2; b += 32) {
-            const float ov = __ldcg(&p.pv[t * p.nb2 + b]);
-            const int32_t oi = __ldcg(&p.pi[t * p.nb2 + b]);
-            if (arg_better(ov, oi, v, i)) {
-                v = ov;
-                i = oi;
-            }
-        }
-        arg_warp_best(&v, &i, 1);
+        const int32_t i = arg_partials_best(p.pv + t * p.nb2, p.pi + t * p.nb2, p.nb2, 1);
         if (lane == 0) {
             p.ids[t] = i;
             p.lmax[t] = L8_NEG_INF_ENC;
