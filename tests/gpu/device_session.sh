@@ -20,7 +20,10 @@
 #      setting of AB (space-separated VAR=value, e.g. "GLOSSA_IDS_ONLY=0 GLOSSA_CUDA_LM_ARGMAX=0"),
 #      ROUNDS rounds (default 2) interleaved, ms/step per line;
 #   8. the linear ops' timings (GLOSSA_TEST_TIME_LINEAR=1 test_cuda_linear: decoder shapes and the
-#      lm_head with and without its argmax, each call in a replayed graph).
+#      lm_head with and without its argmax, each call in a replayed graph);
+#   9. ncu of the greedy lm_head's int8 kernels (l8_*: cuda_lm_int8*.cu) in one step of
+#      `glossa bench --batch NCU_BATCH` (default 64), graphs off: duration, speed of light, warp
+#      states, occupancy (the full report in OUT/ncu_l8.txt).
 # Usage (GPU machine, repo root): tests/gpu/device_session.sh [OUT]   (steps: STEPS="1 2 3 4 5")
 set -uo pipefail
 out=${1:-${OUT:-/tmp/out}}
@@ -114,5 +117,16 @@ fi
 if has 8; then
     step "linear op timings"
     GLOSSA_TEST_TIME_LINEAR=1 timeout 200 .carry/test_cuda_linear 2>&1 | grep -E "^time|FAIL"
+fi
+if has 9; then
+    [ -f $m/model.safetensors ] || $g synth --arch mbart-large-50 --out $m > /dev/null
+    step "ncu: the int8 lm_head kernels at ${NCU_BATCH:-64} rows"
+    ncu_bin=$(command -v ncu || ls /usr/local/cuda*/bin/ncu 2>/dev/null | head -1)
+    timeout 200 "$ncu_bin" --kernel-name regex:l8_ --launch-skip 4 --launch-count 3 \
+        --section SpeedOfLight --section WarpStateStats --section Occupancy --section SchedulerStats \
+        env GLOSSA_GRAPHS=0 $g bench -m $m --device cuda --batch "${NCU_BATCH:-64}" --in 64 --out 4 --runs 1 \
+        > "$out/ncu_l8.txt" 2>&1
+    echo "rc=$?"
+    grep -E "^  l8_|Duration|Memory Throughput|Compute \(SM\) Throughput|Issue Slots Busy|Eligible Warps|Warp Cycles Per Issued|Achieved Occupancy|Stall" "$out/ncu_l8.txt" | head -60
 fi
 step "done"
