@@ -365,8 +365,15 @@ static bool l8_scratch(cuda_state *s, cuda_l8 *l, int32_t m8, int64_t ldh, int32
         nb2 = nb2 > l->scr_nb2 ? nb2 : l->scr_nb2;
     }
     const size_t bytes = L8_CNT_BYTES + l8_part_bytes(nb2) + (size_t)m8 * ldh * sizeof(__half);
-    if (cuda_grow(&l->scr, &l->scr_bytes, bytes, "lm_head int8 scratch") != GLOSSA_STATUS_OK)
+    if (cuda_grow(&l->scr, &l->scr_bytes, bytes, "lm_head int8 scratch") != GLOSSA_STATUS_OK) {
+        cudaGetLastError();
+        s->l8_off = true; /* no memory: the other paths from now on, not a failed malloc a step */
+        cudaFree(l->mem); /* (graphs that used it are re-recorded: cuda_grow moved the epoch) */
+        l->mem = NULL;
+        l->mem_bytes = 0;
+        l->src = NULL;
         return false;
+    }
     unsigned init[L8_MAX_M + 1];
     for (int i = 0; i <= L8_MAX_M; i++) init[i] = i < L8_MAX_M ? L8_NEG_INF_ENC : 0u;
     if (!cuda_note(s, cudaMemcpyAsync(l->scr, init, sizeof init, cudaMemcpyHostToDevice, s->stream),
