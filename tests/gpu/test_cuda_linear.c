@@ -258,7 +258,8 @@ static void test_linear_argmax(const pair *p)
  * (linear + the argmax kernels) exactly. The shadow's first use must take device memory (n * k
  * bytes: the path ran). Cases: random rows; a cluster of rows near the top (many columns to
  * rescore); two identical top rows (the lower column wins); a NaN in x (every logit NaN: column
- * 0); pad columns past n_valid with a +80 bias (never read); and a recorded graph replayed twice. */
+ * 0); a NaN weight (that column's logits NaN: it wins); pad columns past n_valid with a +80 bias
+ * (never read); and a recorded graph replayed twice. */
 static void run_lm_int8(const pair *p, int m, int k, int n, int n_valid, int x_extra, int kind)
 {
     backend *g = p->g, *c = p->c;
@@ -278,6 +279,7 @@ static void run_lm_int8(const pair *p, int m, int k, int n, int n_valid, int x_e
         bv[t0] = bv[t1] = 40.0f;
     }
     if (kind == 3 && m > 1) x[(size_t)xs + (size_t)k / 3] = NAN; /* row 1 */
+    if (kind == 4) wv[(size_t)c0 * k + (size_t)k / 2] = NAN; /* column c0's logits: all NaN */
     for (int col = n_valid; col < n; col++)
         bv[col] = 80.0f;
     wpair w = make_wpair(p, wv, n, k, p->act), bias = make_wpair(p, bv, 1, n, p->act);
@@ -320,6 +322,7 @@ static void run_lm_int8(const pair *p, int m, int k, int n, int n_valid, int x_e
             continue;
         }
         if (kind == 2) want_ok &= ids[i] == t0;
+        if (kind == 4) want_ok &= ids[i] == c0;
         if (kind == 1) want_ok &= ids[i] >= c0 && ids[i] < c0 + 200;
         float mx = -INFINITY, amax = 0;
         for (int col = 0; col < n_valid; col++) {
@@ -359,6 +362,7 @@ static void test_lm_int8(const pair *p)
     run_lm_int8(p, 2, 1024, 40000, 39993, 0, 1);
     run_lm_int8(p, 4, 1024, 40000, 39997, 0, 2);
     run_lm_int8(p, 5, 1024, 40000, 39997, 0, 3);
+    run_lm_int8(p, 3, 1024, 40000, 39997, 0, 4); /* added without a GPU run (stop 19) */
     /* 9-64 rows (cuda_lm_int8_wide.cu): each token-tile count, the cases above */
     run_lm_int8(p, 9, 1024, 40000, 39997, 0, 0);
     run_lm_int8(p, 16, 1024, 40000, 39997, 8, 3);
@@ -366,6 +370,7 @@ static void test_lm_int8(const pair *p)
     run_lm_int8(p, 48, 1024, 40000, 39997, 0, 2);
     run_lm_int8(p, 64, 1024, 40000, 39997, 8, 0);
     run_lm_int8(p, 64, 1024, 40000, 39997, 0, 3);
+    run_lm_int8(p, 33, 1024, 40000, 39997, 0, 4); /* added without a GPU run (stop 19) */
     run_lm_int8(p, 12, 192, 33000, 33000, 0, 0); /* k % 256: the fused kernel instead */
 }
 
