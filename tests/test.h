@@ -4,6 +4,7 @@
 #define GLOSSA_TEST_H
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int test_failures_;
@@ -48,6 +49,14 @@ static int test_checks_;
         CHECK_MSG(sa_ && sb_ && strcmp(sa_, sb_) == 0, "\"%s\" != \"%s\"", sa_ ? sa_ : "(null)",   \
                   sb_ ? sb_ : "(null)");                                                           \
     } while (0)
+
+/* Remove a test's temporary directory tree (a message, not a failure, when it cannot). */
+static inline void test_rm_tree(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+}
 
 #define TEST_MAIN_END()                                                                            \
     do {                                                                                           \

@@ -119,6 +119,18 @@ static void test_linear_repeat(const pair *p, int m, int k)
 
 /* ---- linear_argmax ---- */
 
+/* How far below the CPU row r's largest logit (of its first n_valid) column id's is, relative to
+ * the row's largest magnitude (inf: id is no column). Near ties may pick another column. */
+static double id_gap(const float *r, int n_valid, int32_t id)
+{
+    float mx = -INFINITY, amax = 0;
+    for (int col = 0; col < n_valid; col++) {
+        mx = r[col] > mx ? r[col] : mx;
+        amax = fabsf(r[col]) > amax ? fabsf(r[col]) : amax;
+    }
+    return id >= 0 && id < n_valid ? (mx - r[id]) / (amax > 0 ? amax : 1) : INFINITY;
+}
+
 /* linear_argmax for the ids only (keep_y false) recorded into a graph, replayed twice with the
  * ids poisoned before each (an unwritten id fails): 1 when every replay gave want. rep: m ints. */
 static int ids_replays_match(backend *g, int m, void *dx, int xs, const gl_weight *w,
@@ -200,13 +212,7 @@ static void run_linear_argmax(const pair *p, int m, int k, int n, int n_valid, i
             continue;
         }
         if (tie && t1 > t0 && with_bias) want_ok &= ids[i] == t0;
-        float mx = -INFINITY, amax = 0;
-        for (int col = 0; col < n_valid; col++) {
-            mx = r[col] > mx ? r[col] : mx;
-            amax = fabsf(r[col]) > amax ? fabsf(r[col]) : amax;
-        }
-        double e =
-            ids[i] >= 0 && ids[i] < n_valid ? (mx - r[ids[i]]) / (amax > 0 ? amax : 1) : INFINITY;
+        const double e = id_gap(r, n_valid, ids[i]);
         worst = e > worst ? e : worst;
     }
     record(p, "linear_argmax id vs cpu max", worst, what);
@@ -324,13 +330,7 @@ static void run_lm_int8(const pair *p, int m, int k, int n, int n_valid, int x_e
         if (kind == 2) want_ok &= ids[i] == t0;
         if (kind == 4) want_ok &= ids[i] == c0;
         if (kind == 1) want_ok &= ids[i] >= c0 && ids[i] < c0 + 200;
-        float mx = -INFINITY, amax = 0;
-        for (int col = 0; col < n_valid; col++) {
-            mx = r[col] > mx ? r[col] : mx;
-            amax = fabsf(r[col]) > amax ? fabsf(r[col]) : amax;
-        }
-        double e = ids[i] >= 0 && ids[i] < n_valid ? (mx - r[ids[i]]) / (amax > 0 ? amax : 1)
-                                                    : INFINITY;
+        const double e = id_gap(r, n_valid, ids[i]);
         worst = e > worst ? e : worst;
     }
     record(p, "lm int8: id vs cpu max", worst, what);

@@ -632,8 +632,6 @@ int main(void)
         }
         glossa_model_free(m);
     }
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_tmp);
+    test_rm_tree(g_tmp);
     TEST_MAIN_END();
 }

@@ -33,6 +33,22 @@ static __device__ __forceinline__ void arg_warp_best(float *v, int32_t *i, int f
     }
 }
 
+/* A float as an unsigned integer of the same order (-0 = +0, NaN above +inf): a key for integer
+ * atomics and radix selection (the beam top-k's, the int8 lm_head's maxima); arg_unkey inverts it
+ * (NaN for NaN's key, +0 for zero's). */
+static __device__ __forceinline__ uint32_t arg_key(float v)
+{
+    if (v != v) return 0xFFFFFFFFu;
+    if (v == 0.0f) return 0x80000000u;
+    const uint32_t u = __float_as_uint(v);
+    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+static __device__ __forceinline__ float arg_unkey(uint32_t k)
+{
+    if (k == 0xFFFFFFFFu) return __uint_as_float(0x7fffffffu);
+    return __uint_as_float((k & 0x80000000u) ? (k & 0x7FFFFFFFu) : ~k);
+}
+
 /* The best index of n per-block partials (value pv[b * bs], index pi[b * bs], b < n) that other
  * blocks wrote (read past the L1); every lane of the calling warp gets it. */
 static __device__ __forceinline__ int32_t arg_partials_best(const float *pv, const int32_t *pi,

@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "backend/cuda/cuda_argmax.cuh"
+
 #define BT_THREADS 256                          /* threads per block of both kernels */
 #ifndef BT_VEC
 #define BT_VEC 8 /* 16-byte vectors per thread and chunk */
@@ -71,10 +73,7 @@ typedef struct bt_rowstat {
 /* the order of acc as an unsigned integer (see the top) */
 static __device__ __forceinline__ uint32_t bt_key(float v)
 {
-    if (v != v) return 0xFFFFFFFFu;
-    if (v == 0.0f) return 0x80000000u;
-    const uint32_t u = __float_as_uint(v);
-    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+    return arg_key(v);
 }
 
 static __device__ __forceinline__ uint64_t bt_cand(uint32_t key, uint32_t flat)

@@ -35,7 +35,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cuda/cuda_argmax.cuh"
 #include "backend/cuda/cuda_lm_int8.cuh"
 
 /* ---- the shadow ---- */
@@ -192,7 +191,7 @@ __global__ void __launch_bounds__(L8_THREADS, 2) l8_scan(l8_params p)
         float hi, lo;
         l8_bounds(sc, sum, bi, bd, xn, &hi, &lo);
         p.hi[(int64_t)tok * p.ldh + row] = __float2half_ru(hi);
-        atomicMax(&bmax[tok], l8_enc(lo));
+        atomicMax(&bmax[tok], arg_key(lo));
     }
     __syncthreads();
     if (threadIdx.x < p.m && bmax[threadIdx.x] != L8_NEG_INF_ENC)
@@ -237,7 +236,7 @@ __global__ void __launch_bounds__(L8_THREADS) l8_pick(l8_params p)
     const int c0 = blockIdx.x * L8_PICK_COLS, c1 = min(p.n_valid, c0 + L8_PICK_COLS);
     cuda_pdl_trigger();
     cuda_pdl_wait();
-    const float L = l8_dec(__ldcg(&p.lmax[tok]));
+    const float L = arg_unkey(__ldcg(&p.lmax[tok]));
     /* two half ulps of |L| (a larger column rounds strictly higher); near the top of the half
      * range (overflow to inf ties every column above it) and for NaN / inf: every column */
     const float u = fabsf(L) < 32768.0f ? fabsf(L) * 0x1p-9f + 0x1p-14f : INFINITY;

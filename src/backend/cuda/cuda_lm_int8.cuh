@@ -5,6 +5,7 @@
 
 #include <math.h>
 
+#include "backend/cuda/cuda_argmax.cuh"
 #include "backend/cuda/cuda_internal.h"
 #include "backend/cuda/cuda_mma.cuh"
 
@@ -16,7 +17,7 @@
 #define L8_MAX_M 64  /* l8_wide (cuda_lm_int8_wide.cu): up to 8 n8 tiles */
 #define L8_MIN_N 32768 /* smaller vocabularies: the shadow is not worth its memory */
 #define L8_PICK_COLS 8192 /* columns per pass-2 block (a multiple of 8 L8_THREADS) */
-#define L8_NEG_INF_ENC 0x007fffffu /* l8_enc(-inf) */
+#define L8_NEG_INF_ENC 0x007fffffu /* arg_key(-inf) */
 
 typedef struct l8_params {
     int32_t m, n_valid, k, xs, cpw;
@@ -25,24 +26,13 @@ typedef struct l8_params {
     const float *scale, *bound, *en, *qn; /* per row (cuda_lm_int8.cu: l8_quantize) */
     __half *hi;      /* (m, ldh): the upper bounds, rounded up */
     int64_t ldh;
-    unsigned *lmax;  /* (L8_MAX_M): each token's largest lower bound, l8_enc */
+    unsigned *lmax;  /* (L8_MAX_M): each token's largest lower bound, arg_key */
     float *pv;       /* (L8_MAX_M, nb2) pass 2's per-block bests */
     int32_t *pi;
     unsigned *count; /* pass-2 blocks done; 0 between launches */
     int32_t *ids;
     int32_t nb2;
 } l8_params;
-
-/* float -> unsigned with the same order (NaN, made positive, above +inf) */
-static __device__ __forceinline__ unsigned l8_enc(float f)
-{
-    unsigned u = f != f ? 0x7fffffffu : __float_as_uint(f);
-    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
-}
-static __device__ __forceinline__ float l8_dec(unsigned e)
-{
-    return __uint_as_float((e & 0x80000000u) ? (e & 0x7fffffffu) : ~e);
-}
 
 /* Two int8 of a word (bytes picked by sel: 0x5140 the low pair, 0x7362 the high pair) as an
  * exact half2: 0x64XX is the half 1024 + XX, and XX = v + 128 is v ^ 0x80. */

@@ -145,12 +145,12 @@ static __device__ __forceinline__ void l8w_epilogue(const l8_params &p, const in
             if (r0 < p.n_valid) {
                 l8w_bounds(c0, acc[j][e], tk, tok, &hi, &lo);
                 p.hi[(int64_t)tok * p.ldh + r0] = __float2half_ru(hi);
-                lmx[j][e] = max(lmx[j][e], l8_enc(lo));
+                lmx[j][e] = max(lmx[j][e], arg_key(lo));
             }
             if (r1 < p.n_valid) {
                 l8w_bounds(c1, acc[j][e + 2], tk, tok, &hi, &lo);
                 p.hi[(int64_t)tok * p.ldh + r1] = __float2half_ru(hi);
-                lmx[j][e] = max(lmx[j][e], l8_enc(lo));
+                lmx[j][e] = max(lmx[j][e], arg_key(lo));
             }
         }
 }
