@@ -12,22 +12,28 @@
  *
  * The shadow (built once per weight, on the stream; dropped when the weight is freed): row i's
  * scale s_i = max|w_i| / 127, q_i = round(w_i / s_i) in int8, and
- *   c_i = ||w_i - s_i q_i||_2 (1 + 1e-4) + 1e-3 (s_i ||q_i||_2 + ||w_i||_2)
- * (a row with a non-finite weight: c_i = inf). By Cauchy-Schwarz the real logit z_i = w_i . x + b_i
- * is within ||w_i - s_i q_i||_2 ||x||_2 of a_i = s_i (q_i . x) + b_i; the 1e-3 terms cover both
- * sums' fp32 (tensor-core) rounding, 8x the worst case of 1,024 terms, and adding a bias costs
- * one more fp32 rounding of it (l8_bounds).
+ *   c_i = ||w_i - s_i q_i||_2 (1 + 1e-4) + 1e-3 (s_i ||q_i||_2 + ||w_i||_2),
+ *   en_i = ||w_i - s_i q_i||_2 (1 + 1e-4), qn_i = s_i ||q_i||_2 (1 + 1e-4)
+ * (a row with a non-finite weight: inf), and their maxima over the finite rows with max |b|
+ * (l8_maxes, again when the bias changes). By Cauchy-Schwarz the real logit z_i = w_i . x + b_i
+ * is within ||w_i - s_i q_i||_2 ||x||_2 of a_i = s_i (q_i . x) + b_i (fp16 x, l8_scan); the 1e-3
+ * terms cover both sums' fp32 (tensor-core) rounding, 8x the worst case of 1,024 terms. With x in
+ * int8 too (l8_wide) the difference is e_w . x + s_w q_w . e_x: en_i ||x|| + qn_i ||e_x||, plus
+ * 1e-4 (en_i + qn_i) ||x|| for the rescoring's fp32 sum (exact int32 sums there).
  *
  * Pass 1 (1-8 rows: l8_scan, one block per 32 rows; 9-64: l8_wide, cuda_lm_int8_wide.cu): a_i
- * by mma.sync (the int8 rows turned into fp16 exactly, x as is, fp32 sums), ||x_t||_2, hi_i =
- * a_i + c_i ||x_t|| written per token (as a half rounded up: still an upper bound), and each
- * token's L = max_i (a_i - c_i ||x_t||) by an order-preserving
- * unsigned atomicMax. Some column's logit is >= L, so a column whose hi is below L by more than
- * two act-dtype ulps rounds strictly below it and can never win.
- * Pass 2 (l8_pick, a block per 8,192 columns and token): every other column (hi >= L - margin, or NaN anywhere: then every column) is
- * computed from its fp16 row, rounded to the act dtype as the linear op rounds, and taken in the
- * argmax order; per-block bests, the last block (a self-resetting counter) reduces them to ids
- * and resets L. Typically a handful of columns a token (random weights: ~10).
+ * by mma.sync, written per token as a half (av), each token's largest a_i of a finite row AM (an
+ * order-preserving unsigned atomicMax), and its ||x||_2 (and s_x, ||e_x||_2) into tokc. Only that:
+ * a first form that computed and wrote each column's own bounds spent ~85% of its instructions
+ * there (ncu, docs/PERF.md).
+ * Pass 2 (l8_pick, a block per 8,192 columns and token): B = the largest bound of any column for
+ * the token (from the maxima; + 4e-7 (|a| + max|b|) and max|b| 2^-22 for a's own fp32 roundings),
+ * L = AM - B - 4e-7 |AM| (a lower bound of the AM column's logit, so of the largest); a column
+ * with av + |av| (2^-10 + 4.1e-7) + 2^-24 + B (an upper bound of its logit through the half) below
+ * L by more than two half ulps rounds strictly below the winner and cannot win. Every other column
+ * (every column when x is not finite or no row is) is computed from its fp16 row, rounded to the
+ * act dtype as the linear op rounds, and taken in the argmax order; per-block bests, the last
+ * block (a self-resetting counter) reduces them to ids and resets AM.
  *
  * fp16 activations and weights only (bf16 declines: int8 has no exact two-instruction bf16 form).
  * GLOSSA_CUDA_LM_INT8=0: off (the linear op + argmax kernels, or the fused kernel). */
@@ -96,6 +102,34 @@ __global__ void l8_quantize(const __half *w, int64_t rows, int k, int8_t *q, flo
     }
 }
 
+/* mx[0..2] = the largest finite bound, en, qn over the rows; mx[3] = max |bias| (0 without one).
+ * One block. */
+__global__ void l8_maxes(const float *bound, const float *en, const float *qn, int64_t rows,
+                         const __half *bias, float *mx)
+{
+    __shared__ float red[4][32];
+    float m[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int64_t r = threadIdx.x; r < rows; r += blockDim.x) {
+        const float v[3] = {bound[r], en[r], qn[r]};
+#pragma unroll
+        for (int i = 0; i < 3; i++)
+            if (isfinite(v[i])) m[i] = fmaxf(m[i], v[i]);
+        if (bias) m[3] = fmaxf(m[3], fabsf(__half2float(bias[r]))); /* NaN: ignored */
+    }
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) m[i] = fmaxf(m[i], __shfl_xor_sync(0xffffffffu, m[i], o));
+        if ((threadIdx.x & 31) == 0) red[i][threadIdx.x >> 5] = m[i];
+    }
+    __syncthreads();
+    if (threadIdx.x < 4) {
+        float v = 0.0f;
+        for (int w = 0; w < (int)(blockDim.x / 32); w++) v = fmaxf(v, red[threadIdx.x][w]);
+        mx[threadIdx.x] = v;
+    }
+}
+
 /* ---- pass 1 ---- */
 
 /* Chunk c of the lane's four rows (tile 0: g, g + 8; tile 1: 16 + g, 24 + g), zeros past the
@@ -159,7 +193,8 @@ __global__ void __launch_bounds__(L8_THREADS, 2) l8_scan(l8_params p)
     const int row = f0 + 16 * (e8 >> 2) + (ln >> 2) + ((e8 & 3) >> 1) * 8;
     const int tok = 2 * (ln & 3) + (e8 & 1);
     const bool live = row < p.n_valid && tok < p.m;
-    const float sc = live ? p.scale[row] : 0.0f, bd = live ? p.bound[row] : 0.0f;
+    const float sc = live ? p.scale[row] : 0.0f;
+    const bool ok = live && isfinite(p.bound[row]); /* a row with a non-finite weight: no max */
     const float bi = live && p.bias ? __half2float(p.bias[row]) : 0.0f;
     if (threadIdx.x < L8_SMALL_M) bmax[threadIdx.x] = L8_NEG_INF_ENC;
     cuda_pdl_trigger();
@@ -181,17 +216,20 @@ __global__ void __launch_bounds__(L8_THREADS, 2) l8_scan(l8_params p)
         for (int e = 0; e < 4; e++) red[warp][tile * 4 + e][lane] = acc[tile][e];
     __syncthreads();
     if (live) {
-        float sum = 0.0f, xx = 0.0f;
+        float sum = 0.0f;
 #pragma unroll
-        for (int w = 0; w < L8_WARPS; w++) {
-            sum += red[w][e8][ln];
-            xx += xsq[w][tok];
-        }
-        const float xn = sqrtf(xx) * (1.0f + 1e-4f);
-        float hi, lo;
-        l8_bounds(sc, sum, bi, bd, xn, &hi, &lo);
-        p.hi[(int64_t)tok * p.ldh + row] = __float2half_ru(hi);
-        atomicMax(&bmax[tok], arg_key(lo));
+        for (int w = 0; w < L8_WARPS; w++) sum += red[w][e8][ln];
+        const float av = sc * sum + bi;
+        p.av[(int64_t)tok * p.ldh + row] = __float2half_rn(av);
+        if (ok) atomicMax(&bmax[tok], arg_key(av));
+    }
+    if (blockIdx.x == 0 && threadIdx.x < p.m) { /* the tokens' constants for pass 2 */
+        float xx = 0.0f;
+#pragma unroll
+        for (int w = 0; w < L8_WARPS; w++) xx += xsq[w][threadIdx.x];
+        p.tokc[threadIdx.x] = 1.0f;
+        p.tokc[L8_MAX_M + threadIdx.x] = sqrtf(xx) * (1.0f + 1e-4f);
+        p.tokc[2 * L8_MAX_M + threadIdx.x] = 0.0f;
     }
     __syncthreads();
     if (threadIdx.x < p.m && bmax[threadIdx.x] != L8_NEG_INF_ENC)
@@ -236,12 +274,23 @@ __global__ void __launch_bounds__(L8_THREADS) l8_pick(l8_params p)
     const int c0 = blockIdx.x * L8_PICK_COLS, c1 = min(p.n_valid, c0 + L8_PICK_COLS);
     cuda_pdl_trigger();
     cuda_pdl_wait();
-    const float L = arg_unkey(__ldcg(&p.lmax[tok]));
+    /* B: the largest bound of any column for this token (see the top); L: a lower bound of the
+     * column with the largest int8 logit AM, so of the largest logit */
+    const float AM = arg_unkey(__ldcg(&p.lmax[tok]));
+    const float sx = __ldcg(&p.tokc[tok]), xn = __ldcg(&p.tokc[L8_MAX_M + tok]),
+                xe = __ldcg(&p.tokc[2 * L8_MAX_M + tok]);
+    const float cm = __ldg(&p.mx[0]), em = __ldg(&p.mx[1]), qm = __ldg(&p.mx[2]),
+                bm = __ldg(&p.mx[3]);
+    const float A = p.wide ? em + 1e-4f * (qm + em) : cm, QX = p.wide ? qm * xe : 0.0f;
+    const float B = A * xn + QX + 4e-7f * bm + bm * 0x1p-22f;
+    const float L = AM - B - 4e-7f * fabsf(AM);
+    /* a non-finite x, no finite row, a non-finite bound: every column */
+    const bool all = !(isfinite(sx) && isfinite(xn) && isfinite(xe) && isfinite(L) && isfinite(B));
     /* two half ulps of |L| (a larger column rounds strictly higher); near the top of the half
-     * range (overflow to inf ties every column above it) and for NaN / inf: every column */
+     * range (overflow to inf ties every column above it): every column */
     const float u = fabsf(L) < 32768.0f ? fabsf(L) * 0x1p-9f + 0x1p-14f : INFINITY;
-    const float thr = L - u;
-    const uint4 *hrow = reinterpret_cast<const uint4 *>(p.hi + (int64_t)tok * p.ldh);
+    const float thr = all ? -INFINITY : L - u;
+    const uint4 *hrow = reinterpret_cast<const uint4 *>(p.av + (int64_t)tok * p.ldh);
     const int pend = (c1 + 7) / 8; /* pieces of 8 columns, [c0 / 8, pend) */
     uint4 hv[L8_PICK_COLS / 8 / L8_THREADS];
 #pragma unroll
@@ -257,8 +306,13 @@ __global__ void __launch_bounds__(L8_THREADS) l8_pick(l8_params p)
         const __half *h = reinterpret_cast<const __half *>(&hv[it]);
         unsigned m8 = 0;
 #pragma unroll
-        for (int e = 0; e < 8; e++)
-            if (base + lane * 8 + e < c1 && !(__half2float(h[e]) < thr)) m8 |= 1u << e;
+        for (int e = 0; e < 8; e++) {
+            /* the column's upper bound: its half's rounding (2^-10 relative, 2^-24 below the
+             * normal range), its own fp32 roundings, and B */
+            const float a = __half2float(h[e]);
+            const float hi = a + fabsf(a) * (0x1p-10f + 4.1e-7f) + 0x1p-24f + B;
+            if (base + lane * 8 + e < c1 && (all || !(hi < thr))) m8 |= 1u << e;
+        }
         unsigned any = __ballot_sync(0xffffffffu, m8 != 0);
         while (any) {
             const int j = __ffs(any) - 1;
@@ -306,46 +360,62 @@ __global__ void __launch_bounds__(L8_THREADS) l8_pick(l8_params p)
 
 /* ---- host side ---- */
 
-/* The shadow of weight src (one at a time), and pass scratch. */
+/* The shadow of weight src (one at a time, with the maxima for one bias), and pass scratch. */
 struct cuda_l8 {
-    const void *src;
+    const void *src, *bias;
     int64_t rows, k;
-    void *mem; /* q (rows x k), then rows floats each: scale, bound, en, qn */
+    void *mem; /* q (rows x k), then rows floats each: scale, bound, en, qn; then mx (4) */
     size_t mem_bytes;
-    void *scr; /* lmax (L8_MAX_M) and the counter, pv and pi (L8_MAX_M x nb2), hi (m8 x ldh) */
+    void *scr; /* lmax (L8_MAX_M), the counter, tokc; pv and pi (L8_MAX_M x nb2); av (m8 x ldh) */
     size_t scr_bytes;
     int32_t scr_nb2, scr_m8;
     int64_t scr_ldh;
 };
 
-static bool l8_shadow(cuda_state *s, cuda_l8 *l, const gl_weight *w)
+static float *l8_scale(cuda_l8 *l)
 {
-    if (l->src == w->data && l->rows == w->rows && l->k == w->cols) return true;
-    if (l->src || cuda_is_recording()) return false; /* another weight's, or no allocation now */
+    return (float *)((char *)l->mem + (((size_t)l->rows * (size_t)l->k + 255) & ~(size_t)255));
+}
+
+/* The shadow of w and its maxima for bias: built (quantised) once per weight, the maxima again
+ * when the bias changes; nothing while recording. Pass 1 reads the shadow before its PDL wait, so
+ * the stream is synchronised after a build (once). */
+static bool l8_shadow(cuda_state *s, cuda_l8 *l, const gl_weight *w, const void *bias)
+{
+    const bool same = l->src == w->data && l->rows == w->rows && l->k == w->cols;
+    if (same && l->bias == bias) return true;
+    if ((l->src && !same) || cuda_is_recording()) return false; /* another weight's, or not now */
     const size_t rows = (size_t)w->rows, k = (size_t)w->cols;
-    const size_t bytes = rows * k + 4 * rows * sizeof(float) + 256;
-    if (cuda_grow(&l->mem, &l->mem_bytes, bytes, "lm_head int8 shadow") != GLOSSA_STATUS_OK) {
-        cudaGetLastError();
-        s->l8_off = true; /* no memory for it: never again */
+    if (!same) {
+        const size_t bytes = rows * k + 4 * rows * sizeof(float) + 4 * sizeof(float) + 256;
+        if (cuda_grow(&l->mem, &l->mem_bytes, bytes, "lm_head int8 shadow") != GLOSSA_STATUS_OK) {
+            cudaGetLastError();
+            s->l8_off = true; /* no memory for it: never again */
+            return false;
+        }
+        l->rows = w->rows;
+        l->k = w->cols;
+        float *scale = l8_scale(l);
+        const unsigned wpb = 8;
+        l8_quantize<<<(unsigned)((rows + wpb - 1) / wpb), wpb * 32, 0, s->stream>>>(
+            (const __half *)w->data, (int64_t)rows, (int)k, (int8_t *)l->mem, scale, scale + rows,
+            scale + 2 * rows, scale + 3 * rows);
+    }
+    float *scale = l8_scale(l);
+    l8_maxes<<<1, 1024, 0, s->stream>>>(scale + rows, scale + 2 * rows, scale + 3 * rows,
+                                        (int64_t)rows, (const __half *)bias, scale + 4 * rows);
+    if (!cuda_note(s, cudaGetLastError(), "lm_head int8 shadow") ||
+        !cuda_note(s, cudaStreamSynchronize(s->stream), "lm_head int8 shadow")) {
+        l->src = NULL;
         return false;
     }
-    int8_t *q = (int8_t *)l->mem;
-    float *scale = (float *)((char *)l->mem + ((rows * k + 255) & ~(size_t)255));
-    const unsigned wpb = 8;
-    l8_quantize<<<(unsigned)((rows + wpb - 1) / wpb), wpb * 32, 0, s->stream>>>(
-        (const __half *)w->data, (int64_t)rows, (int)k, q, scale, scale + rows, scale + 2 * rows,
-        scale + 3 * rows);
-    /* pass 1 reads the shadow before its PDL wait: built and visible first (once) */
-    if (!cuda_note(s, cudaGetLastError(), "lm_head int8 shadow") ||
-        !cuda_note(s, cudaStreamSynchronize(s->stream), "lm_head int8 shadow"))
-        return false;
     l->src = w->data;
-    l->rows = w->rows;
-    l->k = w->cols;
+    l->bias = bias;
     return true;
 }
 
-#define L8_CNT_BYTES 512 /* lmax (L8_MAX_M) and the counter, padded */
+#define L8_CNT_BYTES 2048 /* lmax (L8_MAX_M) and the counter; tokc at L8_TOKC_OFF; padded */
+#define L8_TOKC_OFF 512
 
 static size_t l8_part_bytes(int32_t nb2)
 {
@@ -400,9 +470,9 @@ bool cuda_lm_int8_argmax(cuda_state *s, int32_t m, const void *x, int32_t x_stri
     cuda_l8 *l = s->l8;
     const int64_t ldh = (w->rows + 7) / 8 * 8;
     const int32_t nb2 = (n_valid + L8_PICK_COLS - 1) / L8_PICK_COLS;
-    if (!l8_shadow(s, l, w) || !l8_scratch(s, l, (m + 7) / 8 * 8, ldh, nb2)) return false;
+    if (!l8_shadow(s, l, w, bias) || !l8_scratch(s, l, (m + 7) / 8 * 8, ldh, nb2)) return false;
     const size_t rows = (size_t)w->rows, k = (size_t)w->cols;
-    const float *scale = (const float *)((const char *)l->mem + ((rows * k + 255) & ~(size_t)255));
+    const float *scale = l8_scale(l);
     char *scr = (char *)l->scr;
     l8_params p;
     memset(&p, 0, sizeof p);
@@ -419,11 +489,14 @@ bool cuda_lm_int8_argmax(cuda_state *s, int32_t m, const void *x, int32_t x_stri
     p.bound = scale + rows;
     p.en = scale + 2 * rows;
     p.qn = scale + 3 * rows;
+    p.mx = scale + 4 * rows;
     p.lmax = (unsigned *)scr;
     p.count = p.lmax + L8_MAX_M;
     p.pv = (float *)(scr + L8_CNT_BYTES);
     p.pi = (int32_t *)(p.pv + (size_t)L8_MAX_M * l->scr_nb2);
-    p.hi = (__half *)(scr + L8_CNT_BYTES + l8_part_bytes(l->scr_nb2));
+    p.av = (__half *)(scr + L8_CNT_BYTES + l8_part_bytes(l->scr_nb2));
+    p.tokc = (float *)(scr + L8_TOKC_OFF);
+    p.wide = m > L8_SMALL_M;
     p.ldh = l->scr_ldh;
     p.ids = ids;
     p.nb2 = nb2;
@@ -440,6 +513,7 @@ bool cuda_lm_int8_argmax(cuda_state *s, int32_t m, const void *x, int32_t x_stri
 void cuda_lm_int8_forget(cuda_state *s, const void *p)
 {
     cuda_l8 *l = s->l8;
+    if (l && p && l->bias == p) l->bias = NULL; /* its maxima: again at the next call */
     if (!l || !p || l->src != p) return;
     cudaFree(l->mem);
     l->mem = NULL;

@@ -24,14 +24,17 @@ typedef struct l8_params {
     const __half *x, *w, *bias;
     const int8_t *q;
     const float *scale, *bound, *en, *qn; /* per row (cuda_lm_int8.cu: l8_quantize) */
-    __half *hi;      /* (m, ldh): the upper bounds, rounded up */
+    const float *mx; /* over the finite rows: max bound, max en, max qn; max |bias| (l8_maxes) */
+    __half *av;      /* (m, ldh): each column's int8 logit, rounded to a half */
     int64_t ldh;
-    unsigned *lmax;  /* (L8_MAX_M): each token's largest lower bound, arg_key */
+    unsigned *lmax;  /* (L8_MAX_M): each token's largest int8 logit of a finite row, arg_key */
+    float *tokc;     /* (3, L8_MAX_M): each token's s_x, ||x||_2 (1 + 1e-4), ||x - s_x q_x||_2 */
     float *pv;       /* (L8_MAX_M, nb2) pass 2's per-block bests */
     int32_t *pi;
     unsigned *count; /* pass-2 blocks done; 0 between launches */
     int32_t *ids;
     int32_t nb2;
+    int32_t wide;    /* pass 1 was l8_wide (int8 x: its bound), else l8_scan (fp16 x) */
 } l8_params;
 
 /* Two int8 of a word (bytes picked by sel: 0x5140 the low pair, 0x7362 the high pair) as an
@@ -42,22 +45,6 @@ static __device__ __forceinline__ uint32_t l8_h2(uint32_t word, uint32_t sel)
     __half2 h = *reinterpret_cast<__half2 *>(&v);
     h = __hsub2(h, __floats2half2_rn(1152.0f, 1152.0f));
     return *reinterpret_cast<uint32_t *>(&h);
-}
-
-/* A column's bounds from its int8 product sum (s_i q_i . x): av = sc sum + b, bx = c ||x|| + the
- * fp32 rounding of adding the bias (a large bias on a small product); a row with a non-finite
- * weight (c = inf) or x not finite: hi = inf, lo = -inf (NaN when av is: L becomes NaN and every
- * column a candidate). */
-static __device__ __forceinline__ void l8_bounds(float sc, float sum, float b, float bd, float xn,
-                                                 float *hi, float *lo)
-{
-    const float av = sc * sum + b, bx = bd * xn + fabsf(b) * 0x1p-22f;
-    *hi = av + bx;
-    *lo = av - bx;
-    if (bx != bx || bx == INFINITY) {
-        *hi = INFINITY;
-        *lo = av != av ? av : -INFINITY;
-    }
 }
 
 /* Pass 1 for 9-64 rows (cuda_lm_int8_wide.cu): false when the shared memory cannot be had. */

@@ -1,5 +1,5 @@
 /* Pass 1 of the int8 lm_head path (cuda_lm_int8.cu) for 9-64 rows: the same values as l8_scan
- * (hi per token and column, rounded up to a half; each token's largest lower bound into lmax), in
+ * (the int8 logit per token and column as a half; each token's largest one into lmax), in
  * the layout of the fused lm_head kernel (cuda_lm_argmax.cu), since here x is too large to read
  * again for every 32 rows: persistent, one block per SM; warp w of block b takes 16-row tiles
  * w + 8 b, then every 8 gridDim.x-th, streaming each tile's int8 rows into registers (16 bytes a
@@ -13,11 +13,9 @@
  * memory with ||x||_2 and ||x - s_x q_x||_2), and the product is integer:
  * mma.sync.m16n8k32.s8 with int32 sums, exact (|sum| <= k 127^2), no conversions. (The first
  * form, the rows turned into halves against fp16 x on m16n8k16, ran as fast: 175 us at 64 rows on
- * the H100, against ~85 us of int8 bytes; what bounds both at 32-64 rows is not found yet.) Its
- * logit a = s_w s_x sum + b
- * differs from the real one by e_w . x + s_w q_w . e_x, so the bound is
- *   en_i ||x|| + qn_i ||e_x|| + 1e-4 (qn_i + en_i) ||x|| (the rescoring's fp32 sum, as l8_scan's
- *   1e-3 terms) + 4e-7 |s_w s_x sum| (three fp32 roundings of a) + |b| 2^-22 (adding the bias).
+ * the H100, against ~85 us of int8 bytes: both issue-bound by a per-value epilogue that computed
+ * each column's bounds, ~3,100 warp instructions a tile against ~420 in the main loop; ncu.)
+ * The logit a = s_w s_x sum + b goes out as a half; its bound is pass 2's (cuda_lm_int8.cu).
  * A token with a non-finite x gets s_x = NaN: every column a candidate. Needs k % 256 == 0. */
 #include "backend/cuda/cuda_lm_int8.cuh"
 
@@ -88,69 +86,51 @@ static __device__ __forceinline__ void l8w_mul(int acc[NT][4], const uint4 a0[L8
     }
 }
 
-/* A column's scale, norms and bias (zeros past n_valid) */
+/* A column's scale and bias, and whether its row is finite (else no part of the max) */
 typedef struct l8w_col {
-    float sc, en, qn, b;
+    float sc, b;
+    bool ok;
 } l8w_col;
 
 static __device__ __forceinline__ l8w_col l8w_col_load(const l8_params &p, int r)
 {
-    l8w_col c = {0.0f, 0.0f, 0.0f, 0.0f};
+    l8w_col c = {0.0f, 0.0f, false};
     if (r < p.n_valid) {
         c.sc = p.scale[r];
-        c.en = p.en[r];
-        c.qn = p.qn[r];
         c.b = p.bias ? __half2float(p.bias[r]) : 0.0f;
+        c.ok = isfinite(p.en[r]);
     }
     return c;
 }
 
-/* The staged tokens' scale, ||x||_2 and ||x - s_x q_x||_2 */
-typedef struct l8w_tok {
-    const float *sx, *xn, *xe;
-} l8w_tok;
-
-/* hi and the lower bound of column c's logit for token tok (bound: see the top) */
-static __device__ __forceinline__ void l8w_bounds(const l8w_col &c, int sum, const l8w_tok &tk,
-                                                  int tok, float *hi, float *lo)
-{
-    const float xn = tk.xn[tok];
-    const float prod = c.sc * (tk.sx[tok] * (float)sum), av = prod + c.b;
-    const float bx = c.en * xn + c.qn * tk.xe[tok] + 1e-4f * (c.qn + c.en) * xn +
-                     4e-7f * fabsf(prod) + fabsf(c.b) * 0x1p-22f;
-    *hi = av + bx;
-    *lo = av - bx;
-    if (bx != bx || bx == INFINITY) {
-        *hi = INFINITY;
-        *lo = av != av ? av : -INFINITY;
-    }
-}
-
 /* A tile's epilogue: acc[j][e] of lane (g, t) is column tile * 16 + g + 8 (e / 2), token
- * 8 j + 2 t + e % 2. */
+ * 8 j + 2 t + e % 2; its int8 logit s_w s_x sum + b to av (a half) and into the lane's max of the
+ * token. (The bound is pass 2's: the largest over the columns, per token.) */
 template <int NT>
 static __device__ __forceinline__ void l8w_epilogue(const l8_params &p, const int acc[NT][4],
                                                     int tile, const l8w_col &c0,
-                                                    const l8w_col &c1, const l8w_tok &tk,
-                                                    unsigned lmx[NT][2], int g, int t)
+                                                    const l8w_col &c1, const float *sx,
+                                                    float lmx[NT][2], int g, int t)
 {
     const int r0 = tile * 16 + g, r1 = r0 + 8;
+    __half *col0 = p.av + r0;
 #pragma unroll
     for (int j = 0; j < NT; j++)
 #pragma unroll
         for (int e = 0; e < 2; e++) {
             const int tok = 8 * j + 2 * t + e;
             if (tok >= p.m) continue;
-            float hi, lo;
+            const float st = sx[tok];
+            __half *o = col0 + (int64_t)tok * p.ldh;
             if (r0 < p.n_valid) {
-                l8w_bounds(c0, acc[j][e], tk, tok, &hi, &lo);
-                p.hi[(int64_t)tok * p.ldh + r0] = __float2half_ru(hi);
-                lmx[j][e] = max(lmx[j][e], arg_key(lo));
+                const float av = c0.sc * (st * (float)acc[j][e]) + c0.b;
+                o[0] = __float2half_rn(av);
+                lmx[j][e] = fmaxf(lmx[j][e], c0.ok ? av : -INFINITY);
             }
             if (r1 < p.n_valid) {
-                l8w_bounds(c1, acc[j][e + 2], tk, tok, &hi, &lo);
-                p.hi[(int64_t)tok * p.ldh + r1] = __float2half_ru(hi);
-                lmx[j][e] = max(lmx[j][e], arg_key(lo));
+                const float av = c1.sc * (st * (float)acc[j][e + 2]) + c1.b;
+                o[8] = __float2half_rn(av);
+                lmx[j][e] = fmaxf(lmx[j][e], c1.ok ? av : -INFINITY);
             }
         }
 }
@@ -222,7 +202,6 @@ __global__ void __launch_bounds__(L8_THREADS, 1) l8_wide(l8_params p)
     const int xstr = p.k + L8W_XPAD;
     int8_t *xq = reinterpret_cast<int8_t *>(l8w_sm);
     float *sx = reinterpret_cast<float *>(l8w_sm + (size_t)M8 * xstr);
-    const l8w_tok tk = {sx, sx + M8, sx + 2 * M8};
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
     const int gw = blockIdx.x * L8_WARPS + warp, step = gridDim.x * L8_WARPS;
     const int tiles = (p.n_valid + 15) / 16, cpt = p.k / L8_CH;
@@ -240,19 +219,22 @@ __global__ void __launch_bounds__(L8_THREADS, 1) l8_wide(l8_params p)
     cuda_pdl_wait();
     l8w_stage_x(p, M8, xq, xstr, sx, sx + M8, sx + 2 * M8);
     __syncthreads();
+    if (blockIdx.x == 0) /* the tokens' constants for pass 2 */
+        for (int i = threadIdx.x; i < 3 * p.m; i += L8_THREADS)
+            p.tokc[(i / p.m) * L8_MAX_M + i % p.m] = sx[(i / p.m) * M8 + i % p.m];
 
     int acc[NT][4];
-    unsigned lmx[NT][2];
+    float lmx[NT][2]; /* the lane's largest int8 logit of a finite row, per token */
 #pragma unroll
     for (int j = 0; j < NT; j++) {
         acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0;
-        lmx[j][0] = lmx[j][1] = L8_NEG_INF_ENC;
+        lmx[j][0] = lmx[j][1] = -INFINITY;
     }
 #define L8W_STEP()                                                                                 \
     do {                                                                                           \
         cc += L8W_U;                                                                               \
         if (cc == cpt) {                                                                           \
-            l8w_epilogue<NT>(p, acc, ctile, c0, c1, tk, lmx, g, t);                                \
+            l8w_epilogue<NT>(p, acc, ctile, c0, c1, sx, lmx, g, t);                                \
             for (int j = 0; j < NT; j++)                                                           \
                 acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0;                                 \
             cc = 0;                                                                                \
@@ -275,12 +257,12 @@ __global__ void __launch_bounds__(L8_THREADS, 1) l8_wide(l8_params p)
     }
 #undef L8W_STEP
 
-    /* each token's largest lower bound: its 8 lanes, the block, the grid */
+    /* each token's largest int8 logit: its 8 lanes, the block, the grid */
 #pragma unroll
     for (int j = 0; j < NT; j++)
 #pragma unroll
         for (int e = 0; e < 2; e++) {
-            unsigned v = lmx[j][e];
+            unsigned v = arg_key(lmx[j][e]);
 #pragma unroll
             for (int o = 4; o < 32; o <<= 1) v = max(v, __shfl_xor_sync(0xffffffffu, v, o));
             if (g == 0) atomicMax(&bmax[8 * j + 2 * t + e], v);
