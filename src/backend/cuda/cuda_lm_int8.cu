@@ -220,7 +220,8 @@ __global__ void __launch_bounds__(L8_THREADS, 2) l8_scan(l8_params p)
 #pragma unroll
         for (int w = 0; w < L8_WARPS; w++) sum += red[w][e8][ln];
         const float av = sc * sum + bi;
-        p.av[(int64_t)tok * p.ldh + row] = __float2half_rn(av);
+        /* a row with a non-finite weight: +inf, always rescored (its logit may be NaN: it wins) */
+        p.av[(int64_t)tok * p.ldh + row] = __float2half_rn(ok ? av : INFINITY);
         if (ok) atomicMax(&bmax[tok], arg_key(av));
     }
     if (blockIdx.x == 0 && threadIdx.x < p.m) { /* the tokens' constants for pass 2 */

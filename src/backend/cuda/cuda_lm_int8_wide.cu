@@ -124,12 +124,12 @@ static __device__ __forceinline__ void l8w_epilogue(const l8_params &p, const in
             __half *o = col0 + (int64_t)tok * p.ldh;
             if (r0 < p.n_valid) {
                 const float av = c0.sc * (st * (float)acc[j][e]) + c0.b;
-                o[0] = __float2half_rn(av);
+                o[0] = __float2half_rn(c0.ok ? av : INFINITY); /* not finite: always rescored */
                 lmx[j][e] = fmaxf(lmx[j][e], c0.ok ? av : -INFINITY);
             }
             if (r1 < p.n_valid) {
                 const float av = c1.sc * (st * (float)acc[j][e + 2]) + c1.b;
-                o[8] = __float2half_rn(av);
+                o[8] = __float2half_rn(c1.ok ? av : INFINITY);
                 lmx[j][e] = fmaxf(lmx[j][e], c1.ok ? av : -INFINITY);
             }
         }
