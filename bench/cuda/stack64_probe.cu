@@ -1,0 +1,581 @@
+/* Is a persistent multi-row decoder kernel worth building? The GEMMs of a 64-row decode step,
+ * as phases of one kernel, against the same GEMMs as a cuBLASLt chain.
+ *
+ * At batch 64 the 72 decoder GEMMs of an mbart-large-50 step cost ~526 us in the op path's chain
+ * (docs/PERF.md, "where a batch-64 step goes"): 7.3 us each against 0.8 us of weight bytes,
+ * because cuBLASLt's kernels cannot join the PDL chain and each boundary costs a launch, a ramp
+ * and a tail. A persistent kernel replaces the boundaries by grid barriers and can stream every
+ * weight ahead of the barrier that gates its phase. This program measures that premise alone:
+ *
+ *   - cuBLASLt: 12 layers x [QKV (3072 x 1024), O, cross-Q, cross-O (1024 x 1024), FC1
+ *     (4096 x 1024) + an exact-GELU kernel, FC2 (1024 x 4096)] on 64 tokens, fp16, captured in
+ *     a graph and replayed (what the op path's GEMMs cost, attention and norms left out);
+ *   - the persistent form of the same chain: G = 128 blocks (one per SM, 200 KB of shared
+ *     memory), a phase per GEMM; a phase's unit is 64 output features x one of S K-splits (S
+ *     chosen so the units fill the blocks); the block's weight slice for phase p + 1 is
+ *     requested (cp.async) before it waits for phase p's barrier; the activations come from L2
+ *     after it; mma.sync m16n8k16 from ldmatrix fragments; S > 1 adds fp32 partial tiles with
+ *     vector atomics and the last unit of a tile (a counter) rounds the tile to fp16 (GELU for
+ *     FC1) and zeroes it; a grid barrier (one counter, release / acquire) ends each phase.
+ *
+ * Printed: us per 72-GEMM step for cuBLASLt's chain and for the persistent kernel (also with the
+ * weights loaded after the wait, and with barriers only), and the persistent result's largest
+ * difference from cuBLASLt's after the 72 GEMMs (relative to the largest |value|).
+ * Build: nvcc -O3 -arch=sm_90 -o stack64_probe bench/cuda/stack64_probe.cu -lcublasLt */
+#include <cublasLt.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "bench_check.h"
+#include "lt_gemm.h"
+
+#define M 64      /* tokens */
+#define G 128     /* blocks = the most units a phase has */
+#define F 64      /* output features per unit */
+#define KC_MAX 512
+#define ROWH (KC_MAX + 8) /* halves per staged row: rows 16 bytes apart mod 128 */
+#define THREADS 256
+#define LAYERS 12
+#define PER_LAYER 6
+#define PHASES (LAYERS * PER_LAYER)
+#define SMEM_BYTES ((size_t)3 * F * ROWH * 2)
+#define ACC_N 4096 /* rows of an fp32 sum buffer (the widest n) */
+
+typedef struct phase {
+    const __half *w; /* n x k */
+    const __half *x; /* M rows, stride xs */
+    __half *y;       /* M rows, stride ys */
+    int32_t n, k, xs, ys, S, act;
+} phase;
+
+typedef struct probe_params {
+    const phase *ph;
+    float *acc;      /* 3 x (ACC_N x M) fp32 partial sums (mode 3: a phase's output, by pi % 3;
+                        else the first, zero between phases) */
+    unsigned *cnt;   /* per feature tile: units added so far */
+    unsigned *bar;   /* the grid barrier's count */
+    int32_t skip;    /* timing only: 1 no x staging, 2 no mma, 4 no output */
+    int32_t mode;    /* 0 full, 1 weights loaded after the wait, 2 barriers only, 3 the next
+                        phase reads the fp32 sums (no counter, no rounding pass) */
+} probe_params;
+
+static __device__ __forceinline__ uint32_t sa(const void *p)
+{
+    return (uint32_t)__cvta_generic_to_shared(p);
+}
+
+static __device__ __forceinline__ void cp16(void *dst, const void *src)
+{
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(sa(dst)), "l"(src));
+}
+
+static __device__ __forceinline__ uint4 ld_cg(const void *p)
+{
+    uint4 v;
+    asm volatile("ld.global.cg.v4.u32 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+                 : "l"(p));
+    return v;
+}
+
+static __device__ __forceinline__ void ldsm4(uint32_t r[4], const void *p)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(sa(p)));
+}
+
+static __device__ __forceinline__ void mma16816(float c[4], const uint32_t a[4], uint32_t b0,
+                                                uint32_t b1)
+{
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, "
+                 "{%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+static __device__ __forceinline__ float gelu(float v)
+{
+    return 0.5f * v * (1.0f + erff(v * 0.70710678f));
+}
+
+/* The unit of block b in phase q: feature tile and K range (false: none) */
+static __device__ __forceinline__ bool unit_of(const phase &q, int b, int &f0, int &k0, int &kc)
+{
+    const int tiles = q.n / F;
+    if (b >= tiles * q.S) return false;
+    kc = q.k / q.S;
+    f0 = (b / q.S) * F;
+    k0 = (b % q.S) * kc;
+    return true;
+}
+
+/* Request the block's weight slice of phase q (F rows x kc) into ws */
+static __device__ void fetch_w(const phase &q, __half *ws)
+{
+    int f0, k0, kc;
+    if (!unit_of(q, blockIdx.x, f0, k0, kc)) return;
+    const int cpr = kc / 8;
+    for (int i = threadIdx.x; i < F * cpr; i += THREADS) {
+        const int r = i / cpr, c = i % cpr;
+        cp16(ws + r * ROWH + c * 8, q.w + (int64_t)(f0 + r) * q.k + k0 + c * 8);
+    }
+}
+
+static __device__ __forceinline__ void bar_wait(const unsigned *bar, unsigned target)
+{
+    if (threadIdx.x == 0) {
+        unsigned v;
+        do {
+            asm volatile("ld.acquire.gpu.global.u32 %0, [%1];\n" : "=r"(v) : "l"(bar) : "memory");
+        } while (v < target);
+    }
+    __syncthreads();
+}
+
+static __device__ __forceinline__ void bar_arrive(unsigned *bar)
+{
+    __syncthreads();
+    if (threadIdx.x == 0)
+        asm volatile("red.release.gpu.global.add.u32 [%0], 1;\n" ::"l"(bar) : "memory");
+}
+
+/* x's rows [0, M), columns [k0, k0 + kc), fp16, into xb: every load issued before any store */
+static __device__ __forceinline__ void stage_x16(const phase &q, int k0, int kc, __half *xb)
+{
+    const int cpr = kc / 8, total = M * cpr;
+    uint4 v[16];
+#pragma unroll
+    for (int u = 0; u < 16; u++) {
+        const int i = threadIdx.x + u * THREADS;
+        if (i < total) v[u] = ld_cg(q.x + (int64_t)(i / cpr) * q.xs + k0 + (i % cpr) * 8);
+    }
+#pragma unroll
+    for (int u = 0; u < 16; u++) {
+        const int i = threadIdx.x + u * THREADS;
+        if (i < total) *reinterpret_cast<uint4 *>(xb + (i / cpr) * ROWH + (i % cpr) * 8) = v[u];
+    }
+}
+
+/* The same from the previous phase's fp32 sums (feature-major: acc[f][token]), GELU if act */
+static __device__ __forceinline__ void stage_x32(const float *acc, int k0, int kc, int act,
+                                                 __half *xb)
+{
+    const int total = kc * (M / 4); /* uint4 of 4 tokens */
+    for (int base = 0; base < total; base += 16 * THREADS) {
+        uint4 v[16];
+#pragma unroll
+        for (int u = 0; u < 16; u++) {
+            const int i = base + threadIdx.x + u * THREADS;
+            if (i < total) v[u] = ld_cg(acc + (int64_t)(k0 + i / (M / 4)) * M + (i % (M / 4)) * 4);
+        }
+#pragma unroll
+        for (int u = 0; u < 16; u++) {
+            const int i = base + threadIdx.x + u * THREADS;
+            if (i < total) {
+                const float *f = reinterpret_cast<const float *>(&v[u]);
+                const int col = i / (M / 4), tok = (i % (M / 4)) * 4;
+                for (int e = 0; e < 4; e++)
+                    xb[(tok + e) * ROWH + col] = __float2half_rn(act ? gelu(f[e]) : f[e]);
+            }
+        }
+    }
+}
+
+__global__ void __launch_bounds__(THREADS, 1) probe_kernel(probe_params p)
+{
+    extern __shared__ __align__(16) __half sm[];
+    __half *wb[2] = {sm, sm + F * ROWH};
+    __half *xb = sm + 2 * F * ROWH;
+    __shared__ int last;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
+    const int fm = (warp & 3) * 16, tn = (warp >> 2) * 32;
+
+    if (p.mode == 0 || p.mode == 3) fetch_w(p.ph[0], wb[0]);
+    asm volatile("cp.async.commit_group;\n" ::);
+    for (int pi = 0; pi < PHASES; pi++) {
+        const phase q = p.ph[pi];
+        if ((p.mode == 0 || p.mode == 3) && pi + 1 < PHASES) fetch_w(p.ph[pi + 1], wb[(pi + 1) & 1]);
+        asm volatile("cp.async.commit_group;\n" ::);
+        if (pi > 0) bar_wait(p.bar, (unsigned)(G * pi));
+        if (p.mode == 3 && pi + 1 < PHASES) { /* the buffer phase pi + 1 adds into */
+            float *z = p.acc + (size_t)((pi + 1) % 3) * ACC_N * M;
+            const int n4 = p.ph[pi + 1].n * M / 4, per = (n4 + G - 1) / G;
+            for (int i = blockIdx.x * per + threadIdx.x; i < min(n4, (blockIdx.x + 1) * per);
+                 i += THREADS)
+                reinterpret_cast<uint4 *>(z)[i] = make_uint4(0, 0, 0, 0);
+        }
+        int f0, k0, kc;
+        const bool has = p.mode != 2 && unit_of(q, blockIdx.x, f0, k0, kc);
+        if (has) {
+            __half *ws = wb[pi & 1];
+            if (p.mode == 1) fetch_w(q, ws);
+            asm volatile("cp.async.commit_group;\n" ::);
+            if (p.skip & 1)
+                ;
+            else if (p.mode == 3 && pi > 0)
+                stage_x32(p.acc + (size_t)((pi - 1) % 3) * ACC_N * M, k0, kc, p.ph[pi - 1].act, xb);
+            else
+                stage_x16(q, k0, kc, xb);
+            /* groups in flight: W(pi) (or the mode-1 fetch), W(pi + 1), the empty last one */
+            if (p.mode == 1)
+                asm volatile("cp.async.wait_group 0;\n" ::);
+            else
+                asm volatile("cp.async.wait_group 2;\n" ::);
+            __syncthreads();
+
+            float c[4][4];
+#pragma unroll
+            for (int j = 0; j < 4; j++) c[j][0] = c[j][1] = c[j][2] = c[j][3] = 0.0f;
+            const __half *ap = ws + (fm + (lane & 7) + ((lane >> 3) & 1) * 8) * ROWH + (lane >> 4) * 8;
+            const __half *bp = xb + (tn + 8 * (lane >> 4) + (lane & 7)) * ROWH + ((lane >> 3) & 1) * 8;
+#pragma unroll 4
+            for (int kk = 0; kk < ((p.skip & 2) ? 0 : kc); kk += 16) {
+                uint32_t a[4], b01[4], b23[4];
+                ldsm4(a, ap + kk);
+                ldsm4(b01, bp + kk);
+                ldsm4(b23, bp + 16 * ROWH + kk);
+                mma16816(c[0], a, b01[0], b01[1]);
+                mma16816(c[1], a, b01[2], b01[3]);
+                mma16816(c[2], a, b23[0], b23[1]);
+                mma16816(c[3], a, b23[2], b23[3]);
+            }
+            const int fa = f0 + fm + g, fb = fa + 8;
+            if (p.skip & 4) {
+                if (c[0][0] == 12345.0f) q.y[0] = __float2half_rn(c[1][1] + c[2][2] + c[3][3]);
+            } else if (p.mode == 3) { /* fp32 sums, read by the next phase */
+                float *acc = p.acc + (size_t)(pi % 3) * ACC_N * M;
+#pragma unroll
+                for (int j = 0; j < 4; j++) {
+                    const int tok = tn + 8 * j + 2 * t;
+                    atomicAdd(reinterpret_cast<float2 *>(acc + (int64_t)fa * M + tok),
+                              make_float2(c[j][0], c[j][1]));
+                    atomicAdd(reinterpret_cast<float2 *>(acc + (int64_t)fb * M + tok),
+                              make_float2(c[j][2], c[j][3]));
+                }
+            } else if (q.S == 1) {
+#pragma unroll
+                for (int j = 0; j < 4; j++) {
+                    const int tok = tn + 8 * j + 2 * t;
+                    float v[4] = {c[j][0], c[j][1], c[j][2], c[j][3]};
+                    if (q.act)
+                        for (int e = 0; e < 4; e++) v[e] = gelu(v[e]);
+                    q.y[(int64_t)tok * q.ys + fa] = __float2half_rn(v[0]);
+                    q.y[(int64_t)(tok + 1) * q.ys + fa] = __float2half_rn(v[1]);
+                    q.y[(int64_t)tok * q.ys + fb] = __float2half_rn(v[2]);
+                    q.y[(int64_t)(tok + 1) * q.ys + fb] = __float2half_rn(v[3]);
+                }
+            } else {
+#pragma unroll
+                for (int j = 0; j < 4; j++) {
+                    const int tok = tn + 8 * j + 2 * t;
+                    atomicAdd(reinterpret_cast<float2 *>(p.acc + (int64_t)fa * M + tok),
+                              make_float2(c[j][0], c[j][1]));
+                    atomicAdd(reinterpret_cast<float2 *>(p.acc + (int64_t)fb * M + tok),
+                              make_float2(c[j][2], c[j][3]));
+                }
+                __syncthreads();
+                if (threadIdx.x == 0) {
+                    __threadfence();
+                    last = atomicAdd(&p.cnt[f0 / F], 1u) == (unsigned)(q.S - 1);
+                    if (last) {
+                        p.cnt[f0 / F] = 0;
+                        __threadfence();
+                    }
+                }
+                __syncthreads();
+                if (last) { /* the tile's sums are complete: round, store, zero */
+                    for (int i = threadIdx.x; i < F * M / 4; i += THREADS) {
+                        const int f = i / (M / 4), tok = (i % (M / 4)) * 4;
+                        float *a = p.acc + (int64_t)(f0 + f) * M + tok;
+                        const uint4 u = ld_cg(a);
+                        const float *v = reinterpret_cast<const float *>(&u);
+                        for (int e = 0; e < 4; e++)
+                            q.y[(int64_t)(tok + e) * q.ys + f0 + f] =
+                                __float2half_rn(q.act ? gelu(v[e]) : v[e]);
+                        *reinterpret_cast<uint4 *>(a) = make_uint4(0, 0, 0, 0);
+                    }
+                }
+            }
+        } else {
+            asm volatile("cp.async.commit_group;\n" ::);
+        }
+        if (threadIdx.x == 0) __threadfence();
+        bar_arrive(p.bar);
+    }
+    asm volatile("cp.async.wait_group 0;\n" ::);
+}
+
+__global__ void fill_kernel(__half *w, int64_t n, float a, uint32_t seed)
+{
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
+         i += (int64_t)gridDim.x * blockDim.x) {
+        uint32_t h = (uint32_t)i * 2654435761u ^ seed;
+        h ^= h >> 15;
+        h *= 2246822519u;
+        h ^= h >> 13;
+        w[i] = __float2half_rn(a * ((float)(h & 0xffffff) / 8388608.0f - 1.0f));
+    }
+}
+
+__global__ void gelu_kernel(__half *h, int n)
+{
+    const int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) h[i] = __float2half_rn(gelu(__half2float(h[i])));
+}
+
+int main(void)
+{
+    const int dims[PER_LAYER][2] = {{3072, 1024}, {1024, 1024}, {1024, 1024},
+                                    {1024, 1024}, {4096, 1024}, {1024, 4096}};
+    const int split[PER_LAYER] = {2, 8, 8, 8, 2, 8}; /* units: 96, 128, 128, 128, 128, 128 */
+    __half *w[LAYERS][PER_LAYER];
+    size_t wbytes = 0;
+    for (int l = 0; l < LAYERS; l++)
+        for (int j = 0; j < PER_LAYER; j++) {
+            const int64_t n = (int64_t)dims[j][0] * dims[j][1];
+            CK(cudaMalloc(&w[l][j], n * 2));
+            fill_kernel<<<512, 256>>>(w[l][j], n, sqrtf(3.0f / dims[j][1]), 977u * (l * 8 + j + 1));
+            wbytes += n * 2;
+        }
+    __half *x0, *x0_init, *qkv, *x1, *q2, *x2, *h;
+    CK(cudaMalloc(&x0, M * 1024 * 2));
+    CK(cudaMalloc(&x0_init, M * 1024 * 2));
+    CK(cudaMalloc(&qkv, M * 3072 * 2));
+    CK(cudaMalloc(&x1, M * 1024 * 2));
+    CK(cudaMalloc(&q2, M * 1024 * 2));
+    CK(cudaMalloc(&x2, M * 1024 * 2));
+    CK(cudaMalloc(&h, M * 4096 * 2));
+    fill_kernel<<<64, 256>>>(x0_init, M * 1024, 1.0f, 12345u);
+
+    /* the chain: x0 -> QKV -> qkv; qkv[:, :1024] -> O -> x1 -> cQ -> q2 -> cO -> x2 -> FC1 -> h
+     * (GELU) -> FC2 -> x0 */
+    phase ph[PHASES];
+    for (int l = 0; l < LAYERS; l++) {
+        const __half *in[PER_LAYER] = {x0, qkv, x1, q2, x2, h};
+        __half *out[PER_LAYER] = {qkv, x1, q2, x2, h, x0};
+        const int xs[PER_LAYER] = {1024, 3072, 1024, 1024, 1024, 4096};
+        for (int j = 0; j < PER_LAYER; j++) {
+            phase *q = &ph[l * PER_LAYER + j];
+            q->w = w[l][j];
+            q->x = in[j];
+            q->y = out[j];
+            q->n = dims[j][0];
+            q->k = dims[j][1];
+            q->xs = xs[j];
+            q->ys = dims[j][0];
+            q->S = split[j];
+            q->act = j == 4;
+            if (q->n / F * q->S > G || q->k / q->S > KC_MAX) {
+                fprintf(stderr, "bad split\n");
+                return 1;
+            }
+        }
+    }
+    phase *dph;
+    float *acc;
+    unsigned *cnt, *bar;
+    CK(cudaMalloc(&dph, sizeof ph));
+    CK(cudaMemcpy(dph, ph, sizeof ph, cudaMemcpyHostToDevice));
+    CK(cudaMalloc(&acc, (size_t)3 * ACC_N * M * 4));
+    CK(cudaMemset(acc, 0, (size_t)3 * ACC_N * M * 4));
+    CK(cudaMalloc(&cnt, 256 * 4));
+    CK(cudaMemset(cnt, 0, 256 * 4));
+    CK(cudaMalloc(&bar, 4));
+    CK(cudaFuncSetAttribute(probe_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                            (int)SMEM_BYTES));
+    cudaStream_t st;
+    CK(cudaStreamCreate(&st));
+
+    /* cuBLASLt chain, captured */
+    cublasLtHandle_t lt;
+    LK(cublasLtCreate(&lt));
+    const uint64_t ws_bytes = 32u << 20;
+    void *ws;
+    CK(cudaMalloc(&ws, ws_bytes));
+    __half *zb;
+    CK(cudaMalloc(&zb, 4096 * 2));
+    CK(cudaMemset(zb, 0, 4096 * 2));
+    lt_gemm lg[PER_LAYER];
+    cublasLtMatmulHeuristicResult_t hr[PER_LAYER];
+    for (int j = 0; j < PER_LAYER; j++) {
+        lt_gemm_make(&lg[j], M, dims[j][0], dims[j][1], dims[j][0], zb, ws_bytes);
+        /* x has stride xs: describe B with its leading dimension */
+        cublasLtMatrixLayoutDestroy(lg[j].b);
+        LK(cublasLtMatrixLayoutCreate(&lg[j].b, CUDA_R_16F, dims[j][1], M, ph[j].xs));
+        int got = 0;
+        LK(cublasLtMatmulAlgoGetHeuristic(lt, lg[j].op, lg[j].a, lg[j].b, lg[j].c, lg[j].c,
+                                          lg[j].pref, 1, &hr[j], &got));
+        if (!got) {
+            fprintf(stderr, "no cuBLASLt algo\n");
+            return 1;
+        }
+    }
+    const float one = 1.0f, zero = 0.0f;
+    cudaGraph_t graph;
+    cudaGraphExec_t gexec;
+    CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
+    for (int i = 0; i < PHASES; i++) {
+        const int j = i % PER_LAYER;
+        LK(cublasLtMatmul(lt, lg[j].op, &one, ph[i].w, lg[j].a, ph[i].x, lg[j].b, &zero, ph[i].y,
+                          lg[j].c, ph[i].y, lg[j].c, &hr[j].algo, ws, ws_bytes, st));
+        if (j == 4) gelu_kernel<<<M * 4096 / 256, 256, 0, st>>>(h, M * 4096);
+    }
+    CK(cudaStreamEndCapture(st, &graph));
+    CK(cudaGraphInstantiate(&gexec, graph, 0));
+
+    const int reps = 20;
+    cudaEvent_t e0, e1;
+    CK(cudaEventCreate(&e0));
+    CK(cudaEventCreate(&e1));
+    __half *ref = (__half *)malloc(M * 1024 * 2), *got = (__half *)malloc(M * 1024 * 2);
+
+    CK(cudaMemcpy(x0, x0_init, M * 1024 * 2, cudaMemcpyDeviceToDevice));
+    CK(cudaGraphLaunch(gexec, st));
+    CK(cudaStreamSynchronize(st));
+    CK(cudaMemcpy(ref, x0, M * 1024 * 2, cudaMemcpyDeviceToHost));
+    float t_lt = 0.0f;
+    CK(cudaEventRecord(e0, st));
+    for (int r = 0; r < reps; r++) CK(cudaGraphLaunch(gexec, st));
+    CK(cudaEventRecord(e1, st));
+    CK(cudaEventSynchronize(e1));
+    CK(cudaEventElapsedTime(&t_lt, e0, e1));
+    printf("cuBLASLt chain (72 GEMMs + 12 GELU kernels, graph): %.1f us a step (%.2f us a GEMM), "
+           "%.0f MB of weights\n",
+           1000.0f * t_lt / reps, 1000.0f * t_lt / reps / PHASES, wbytes / 1e6);
+
+    /* Two chains of 32 rows (rows 0-31 and 32-63, their own activations) as two branches of
+     * one graph, against one such chain alone: would two half-batches overlap? */
+    {
+        const int M2 = M / 2;
+        lt_gemm lh[PER_LAYER];
+        cublasLtMatmulHeuristicResult_t hh[PER_LAYER];
+        for (int j = 0; j < PER_LAYER; j++) {
+            lt_gemm_make(&lh[j], M2, dims[j][0], dims[j][1], dims[j][0], zb, ws_bytes);
+            cublasLtMatrixLayoutDestroy(lh[j].b);
+            LK(cublasLtMatrixLayoutCreate(&lh[j].b, CUDA_R_16F, dims[j][1], M2, ph[j].xs));
+            int n_got = 0;
+            LK(cublasLtMatmulAlgoGetHeuristic(lt, lh[j].op, lh[j].a, lh[j].b, lh[j].c, lh[j].c,
+                                              lh[j].pref, 1, &hh[j], &n_got));
+            if (!n_got) return 1;
+        }
+        /* branch b's activations: a copy of every buffer (x0 .. h) */
+        const int widths[PER_LAYER] = {3072, 1024, 1024, 1024, 4096, 1024}; /* out widths */
+        __half *bo[2][PER_LAYER];
+        for (int b = 0; b < 2; b++)
+            for (int j = 0; j < PER_LAYER; j++) CK(cudaMalloc(&bo[b][j], (size_t)M2 * widths[j] * 2));
+        void *ws2;
+        CK(cudaMalloc(&ws2, ws_bytes));
+        cudaStream_t st2;
+        CK(cudaStreamCreate(&st2));
+        cudaEvent_t fork, join;
+        CK(cudaEventCreateWithFlags(&fork, cudaEventDisableTiming));
+        CK(cudaEventCreateWithFlags(&join, cudaEventDisableTiming));
+        for (int two = 0; two < 2; two++) {
+            cudaGraph_t g2;
+            cudaGraphExec_t ge2;
+            CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
+            if (two) {
+                CK(cudaEventRecord(fork, st));
+                CK(cudaStreamWaitEvent(st2, fork, 0));
+            }
+            for (int b = 0; b <= two; b++) {
+                cudaStream_t sb = b ? st2 : st;
+                for (int i = 0; i < PHASES; i++) {
+                    const int j = i % PER_LAYER;
+                    /* the chain's input of phase j is the output of phase j - 1 (FC2's for QKV) */
+                    const __half *xin = bo[b][(j + PER_LAYER - 1) % PER_LAYER];
+                    LK(cublasLtMatmul(lt, lh[j].op, &one, ph[i].w, lh[j].a, xin, lh[j].b, &zero,
+                                      bo[b][j], lh[j].c, bo[b][j], lh[j].c, &hh[j].algo,
+                                      b ? ws2 : ws, ws_bytes, sb));
+                    if (j == 4)
+                        gelu_kernel<<<M2 * 4096 / 256, 256, 0, sb>>>(bo[b][4], M2 * 4096);
+                }
+            }
+            if (two) {
+                CK(cudaEventRecord(join, st2));
+                CK(cudaStreamWaitEvent(st, join, 0));
+            }
+            CK(cudaStreamEndCapture(st, &g2));
+            CK(cudaGraphInstantiate(&ge2, g2, 0));
+            CK(cudaGraphLaunch(ge2, st));
+            float tm = 0.0f;
+            CK(cudaEventRecord(e0, st));
+            for (int r = 0; r < reps; r++) CK(cudaGraphLaunch(ge2, st));
+            CK(cudaEventRecord(e1, st));
+            CK(cudaEventSynchronize(e1));
+            CK(cudaEventElapsedTime(&tm, e0, e1));
+            printf("cuBLASLt, %s: %.1f us a step\n",
+                   two ? "two 32-row chains as concurrent graph branches" : "one 32-row chain",
+                   1000.0f * tm / reps);
+        }
+    }
+
+    const char *names[4] = {"persistent, weights fetched a phase ahead",
+                            "persistent, weights fetched after the wait",
+                            "persistent, barriers only",
+                            "persistent, fp32 sums read by the next phase (no rounding pass)"};
+    float *accf = (float *)malloc((size_t)ACC_N * M * 4);
+    for (int mode = 0; mode < 4; mode++) {
+        probe_params pp = {dph, acc, cnt, bar, 0, mode};
+        void *args[] = {&pp};
+        CK(cudaMemcpy(x0, x0_init, M * 1024 * 2, cudaMemcpyDeviceToDevice));
+        float tm = 0.0f;
+        for (int r = 0; r <= reps; r++) {
+            if (r == 1) CK(cudaEventRecord(e0, st));
+            CK(cudaMemsetAsync(bar, 0, 4, st));
+            CK(cudaLaunchCooperativeKernel((void *)probe_kernel, dim3(G), dim3(THREADS), args,
+                                           SMEM_BYTES, st));
+            if (r == 0 && mode < 2) {
+                CK(cudaStreamSynchronize(st));
+                CK(cudaMemcpy(got, x0, M * 1024 * 2, cudaMemcpyDeviceToHost));
+            }
+            if (r == 0 && mode == 3) { /* the last phase's sums: buffer (PHASES - 1) % 3 */
+                CK(cudaStreamSynchronize(st));
+                CK(cudaMemcpy(accf, acc + (size_t)((PHASES - 1) % 3) * ACC_N * M,
+                              (size_t)1024 * M * 4, cudaMemcpyDeviceToHost));
+                for (int f = 0; f < 1024; f++)
+                    for (int tk = 0; tk < M; tk++) got[tk * 1024 + f] = __float2half_rn(accf[f * M + tk]);
+            }
+        }
+        CK(cudaEventRecord(e1, st));
+        CK(cudaEventSynchronize(e1));
+        CK(cudaEventElapsedTime(&tm, e0, e1));
+        /* reps also include a memset each */
+        printf("%s: %.1f us a step (%.2f us a phase)", names[mode], 1000.0f * tm / reps,
+               1000.0f * tm / reps / PHASES);
+        if (mode != 2) {
+            float mx = 0.0f, md = 0.0f;
+            for (int i = 0; i < M * 1024; i++) {
+                const float a = __half2float(ref[i]), b = __half2float(got[i]);
+                mx = fmaxf(mx, fabsf(a));
+                md = fmaxf(md, fabsf(a - b));
+                if (!(b == b)) md = INFINITY;
+            }
+            printf("; vs cuBLASLt max|diff| / max|ref| = %.3g (max|ref| %.3g)", md / mx, mx);
+        }
+        printf("\n");
+    }
+    for (int skip = 1; skip < 8; skip++) {
+        probe_params pp = {dph, acc, cnt, bar, skip, 3};
+        void *args[] = {&pp};
+        float tm = 0.0f;
+        for (int r = 0; r <= reps; r++) {
+            if (r == 1) CK(cudaEventRecord(e0, st));
+            CK(cudaMemsetAsync(bar, 0, 4, st));
+            CK(cudaLaunchCooperativeKernel((void *)probe_kernel, dim3(G), dim3(THREADS), args,
+                                           SMEM_BYTES, st));
+        }
+        CK(cudaEventRecord(e1, st));
+        CK(cudaEventSynchronize(e1));
+        CK(cudaEventElapsedTime(&tm, e0, e1));
+        printf("mode 3 without%s%s%s: %.1f us a step (%.2f us a phase)\n",
+               (skip & 1) ? " x staging" : "", (skip & 2) ? " mma" : "", (skip & 4) ? " output" : "",
+               1000.0f * tm / reps, 1000.0f * tm / reps / PHASES);
+    }
+    return 0;
+}
