@@ -6,8 +6,9 @@
  * lane: 64 columns of k for 4 lanes, L8W_U such chunks a load group, two register sets in turn).
  * Not memory latency-bound (H100, docs/PERF.md): 4 cp.async stages a warp in shared memory (3
  * groups in flight) ran 111 / 130 / 153 / 177 us at 16 / 32 / 48 / 64 rows against 101 / 122 /
- * 148 / 178 here, and fetching the warp's next tiles into L2 (1-8 ahead) was slower (197-226 us
- * at 64 rows).
+ * 148 / 178 of this loop (with the earlier per-column bound epilogue; now 102 / 124 / 144 / 168),
+ * and fetching the warp's next tiles into L2 (1-8 ahead) was slower (197-226 us at 64 rows). Two
+ * blocks a SM (2-chunk groups to fit 128 registers) were slower at every size (112-183 us).
  *
  * x in int8 too: each token row is quantised once per block (scale max|x| / 127, kept in shared
  * memory with ||x||_2 and ||x - s_x q_x||_2), and the product is integer:
