@@ -18,9 +18,15 @@
  *     vector atomics and the last unit of a tile (a counter) rounds the tile to fp16 (GELU for
  *     FC1) and zeroes it; a grid barrier (one counter, release / acquire) ends each phase.
  *
- * Printed: us per 72-GEMM step for cuBLASLt's chain and for the persistent kernel (also with the
- * weights loaded after the wait, and with barriers only), and the persistent result's largest
- * difference from cuBLASLt's after the 72 GEMMs (relative to the largest |value|).
+ * Printed: us per 72-GEMM step for cuBLASLt's chain (also two 32-row chains as concurrent graph
+ * branches) and for the persistent kernel's modes (0 the above; 1 weights loaded after the wait;
+ * 2 barriers only; 3 the next phase reads the fp32 sums itself; 4 the same token-major; 5 staged
+ * from a fixed buffer), the parts of mode 4 left out one at a time, and the persistent results'
+ * largest difference from cuBLASLt's after the 72 GEMMs (relative to the largest |value|).
+ * `stack64_probe MODE`: that mode's kernel 3 times, nothing else (for ncu).
+ * Result (H100, 2026-11-27, docs/PERF.md): cuBLASLt 414 us; persistent 686-994 us, barriers
+ * alone 100 us; the activations re-read from L2 by every unit (1.1 GB of L2 reads a step) are
+ * the cost. */
  * Build: nvcc -O3 -arch=sm_90 -o stack64_probe bench/cuda/stack64_probe.cu -lcublasLt */
 #include <cublasLt.h>
 #include <cuda_fp16.h>
@@ -58,9 +64,11 @@ typedef struct probe_params {
                         else the first, zero between phases) */
     unsigned *cnt;   /* per feature tile: units added so far */
     unsigned *bar;   /* the grid barrier's count */
+    const float *xst; /* mode 5: a fixed token-major fp32 input (M x 4096) */
     int32_t skip;    /* timing only: 1 no x staging, 2 no mma, 4 no output */
     int32_t mode;    /* 0 full, 1 weights loaded after the wait, 2 barriers only, 3 the next
-                        phase reads the fp32 sums (no counter, no rounding pass) */
+                        phase reads the fp32 sums (no counter, no rounding pass), 4 the same
+                        with token-major sums */
 } probe_params;
 
 static __device__ __forceinline__ uint32_t sa(const void *p)
@@ -186,6 +194,33 @@ static __device__ __forceinline__ void stage_x32(const float *acc, int k0, int k
     }
 }
 
+/* The same from token-major sums (acc[token][feature], n features a row): contiguous */
+static __device__ __forceinline__ void stage_x32t(const float *acc, int n, int k0, int kc, int act,
+                                                  __half *xb)
+{
+    const int per = kc / 4, total = M * per;
+    for (int base = 0; base < total; base += 16 * THREADS) {
+        uint4 v[16];
+#pragma unroll
+        for (int u = 0; u < 16; u++) {
+            const int i = base + threadIdx.x + u * THREADS;
+            if (i < total) v[u] = ld_cg(acc + (int64_t)(i / per) * n + k0 + (i % per) * 4);
+        }
+#pragma unroll
+        for (int u = 0; u < 16; u++) {
+            const int i = base + threadIdx.x + u * THREADS;
+            if (i < total) {
+                const float *f = reinterpret_cast<const float *>(&v[u]);
+                __half2 h2[2];
+                h2[0] = __floats2half2_rn(act ? gelu(f[0]) : f[0], act ? gelu(f[1]) : f[1]);
+                h2[1] = __floats2half2_rn(act ? gelu(f[2]) : f[2], act ? gelu(f[3]) : f[3]);
+                *reinterpret_cast<uint2 *>(xb + (i / per) * ROWH + (i % per) * 4) =
+                    *reinterpret_cast<const uint2 *>(h2);
+            }
+        }
+    }
+}
+
 __global__ void __launch_bounds__(THREADS, 1) probe_kernel(probe_params p)
 {
     extern __shared__ __align__(16) __half sm[];
@@ -195,14 +230,14 @@ __global__ void __launch_bounds__(THREADS, 1) probe_kernel(probe_params p)
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
     const int fm = (warp & 3) * 16, tn = (warp >> 2) * 32;
 
-    if (p.mode == 0 || p.mode == 3) fetch_w(p.ph[0], wb[0]);
+    if (p.mode == 0 || p.mode >= 3) fetch_w(p.ph[0], wb[0]);
     asm volatile("cp.async.commit_group;\n" ::);
     for (int pi = 0; pi < PHASES; pi++) {
         const phase q = p.ph[pi];
-        if ((p.mode == 0 || p.mode == 3) && pi + 1 < PHASES) fetch_w(p.ph[pi + 1], wb[(pi + 1) & 1]);
+        if ((p.mode == 0 || p.mode >= 3) && pi + 1 < PHASES) fetch_w(p.ph[pi + 1], wb[(pi + 1) & 1]);
         asm volatile("cp.async.commit_group;\n" ::);
         if (pi > 0) bar_wait(p.bar, (unsigned)(G * pi));
-        if (p.mode == 3 && pi + 1 < PHASES) { /* the buffer phase pi + 1 adds into */
+        if (p.mode >= 3 && pi + 1 < PHASES) { /* the buffer phase pi + 1 adds into */
             float *z = p.acc + (size_t)((pi + 1) % 3) * ACC_N * M;
             const int n4 = p.ph[pi + 1].n * M / 4, per = (n4 + G - 1) / G;
             for (int i = blockIdx.x * per + threadIdx.x; i < min(n4, (blockIdx.x + 1) * per);
@@ -217,6 +252,11 @@ __global__ void __launch_bounds__(THREADS, 1) probe_kernel(probe_params p)
             asm volatile("cp.async.commit_group;\n" ::);
             if (p.skip & 1)
                 ;
+            else if (p.mode == 5)
+                stage_x32t(p.xst, 4096, k0, kc, 0, xb);
+            else if (p.mode == 4 && pi > 0)
+                stage_x32t(p.acc + (size_t)((pi - 1) % 3) * ACC_N * M, p.ph[pi - 1].n, k0, kc,
+                           p.ph[pi - 1].act, xb);
             else if (p.mode == 3 && pi > 0)
                 stage_x32(p.acc + (size_t)((pi - 1) % 3) * ACC_N * M, k0, kc, p.ph[pi - 1].act, xb);
             else
@@ -231,8 +271,9 @@ __global__ void __launch_bounds__(THREADS, 1) probe_kernel(probe_params p)
             float c[4][4];
 #pragma unroll
             for (int j = 0; j < 4; j++) c[j][0] = c[j][1] = c[j][2] = c[j][3] = 0.0f;
-            const __half *ap = ws + (fm + (lane & 7) + ((lane >> 3) & 1) * 8) * ROWH + (lane >> 4) * 8;
-            const __half *bp = xb + (tn + 8 * (lane >> 4) + (lane & 7)) * ROWH + ((lane >> 3) & 1) * 8;
+            /* mode 4: tokens as the A rows, features as B's columns (token-major sums) */
+            const __half *ap = (p.mode >= 4 ? xb : ws) + (fm + (lane & 7) + ((lane >> 3) & 1) * 8) * ROWH + (lane >> 4) * 8;
+            const __half *bp = (p.mode >= 4 ? ws : xb) + (tn + 8 * (lane >> 4) + (lane & 7)) * ROWH + ((lane >> 3) & 1) * 8;
 #pragma unroll 4
             for (int kk = 0; kk < ((p.skip & 2) ? 0 : kc); kk += 16) {
                 uint32_t a[4], b01[4], b23[4];
@@ -247,6 +288,17 @@ __global__ void __launch_bounds__(THREADS, 1) probe_kernel(probe_params p)
             const int fa = f0 + fm + g, fb = fa + 8;
             if (p.skip & 4) {
                 if (c[0][0] == 12345.0f) q.y[0] = __float2half_rn(c[1][1] + c[2][2] + c[3][3]);
+            } else if (p.mode >= 4) { /* token-major fp32 sums: acc[token][feature] */
+                float *acc = p.acc + (size_t)(pi % 3) * ACC_N * M;
+                const int ta = fm + g, tb = ta + 8;
+#pragma unroll
+                for (int j = 0; j < 4; j++) {
+                    const int f = f0 + tn + 8 * j + 2 * t;
+                    atomicAdd(reinterpret_cast<float2 *>(acc + (int64_t)ta * q.n + f),
+                              make_float2(c[j][0], c[j][1]));
+                    atomicAdd(reinterpret_cast<float2 *>(acc + (int64_t)tb * q.n + f),
+                              make_float2(c[j][2], c[j][3]));
+                }
             } else if (p.mode == 3) { /* fp32 sums, read by the next phase */
                 float *acc = p.acc + (size_t)(pi % 3) * ACC_N * M;
 #pragma unroll
@@ -328,7 +380,7 @@ __global__ void gelu_kernel(__half *h, int n)
     if (i < n) h[i] = __float2half_rn(gelu(__half2float(h[i])));
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     const int dims[PER_LAYER][2] = {{3072, 1024}, {1024, 1024}, {1024, 1024},
                                     {1024, 1024}, {4096, 1024}, {1024, 4096}};
@@ -386,10 +438,24 @@ int main(void)
     CK(cudaMalloc(&cnt, 256 * 4));
     CK(cudaMemset(cnt, 0, 256 * 4));
     CK(cudaMalloc(&bar, 4));
+    float *xst;
+    CK(cudaMalloc(&xst, (size_t)M * 4096 * 4));
+    CK(cudaMemset(xst, 0, (size_t)M * 4096 * 4));
     CK(cudaFuncSetAttribute(probe_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
                             (int)SMEM_BYTES));
     cudaStream_t st;
     CK(cudaStreamCreate(&st));
+    if (argc > 1) { /* one mode, 3 launches (for a profiler) */
+        probe_params pp = {dph, acc, cnt, bar, xst, 0, atoi(argv[1])};
+        void *args[] = {&pp};
+        for (int r = 0; r < 3; r++) {
+            CK(cudaMemsetAsync(bar, 0, 4, st));
+            CK(cudaLaunchCooperativeKernel((void *)probe_kernel, dim3(G), dim3(THREADS), args,
+                                           SMEM_BYTES, st));
+        }
+        CK(cudaStreamSynchronize(st));
+        return 0;
+    }
 
     /* cuBLASLt chain, captured */
     cublasLtHandle_t lt;
@@ -515,13 +581,15 @@ int main(void)
         }
     }
 
-    const char *names[4] = {"persistent, weights fetched a phase ahead",
+    const char *names[6] = {"persistent, weights fetched a phase ahead",
                             "persistent, weights fetched after the wait",
                             "persistent, barriers only",
-                            "persistent, fp32 sums read by the next phase (no rounding pass)"};
+                            "persistent, fp32 sums read by the next phase (no rounding pass)",
+                            "persistent, the same with token-major sums (tokens as the mma's A)",
+                            "persistent, token-major, x staged from a fixed buffer (timing only)"};
     float *accf = (float *)malloc((size_t)ACC_N * M * 4);
-    for (int mode = 0; mode < 4; mode++) {
-        probe_params pp = {dph, acc, cnt, bar, 0, mode};
+    for (int mode = 0; mode < 6; mode++) {
+        probe_params pp = {dph, acc, cnt, bar, xst, 0, mode};
         void *args[] = {&pp};
         CK(cudaMemcpy(x0, x0_init, M * 1024 * 2, cudaMemcpyDeviceToDevice));
         float tm = 0.0f;
@@ -534,12 +602,14 @@ int main(void)
                 CK(cudaStreamSynchronize(st));
                 CK(cudaMemcpy(got, x0, M * 1024 * 2, cudaMemcpyDeviceToHost));
             }
-            if (r == 0 && mode == 3) { /* the last phase's sums: buffer (PHASES - 1) % 3 */
+            if (r == 0 && mode >= 3) { /* the last phase's sums: buffer (PHASES - 1) % 3 */
                 CK(cudaStreamSynchronize(st));
                 CK(cudaMemcpy(accf, acc + (size_t)((PHASES - 1) % 3) * ACC_N * M,
                               (size_t)1024 * M * 4, cudaMemcpyDeviceToHost));
                 for (int f = 0; f < 1024; f++)
-                    for (int tk = 0; tk < M; tk++) got[tk * 1024 + f] = __float2half_rn(accf[f * M + tk]);
+                    for (int tk = 0; tk < M; tk++)
+                        got[tk * 1024 + f] = __float2half_rn(
+                            mode == 4 ? accf[tk * 1024 + f] : accf[f * M + tk]);
             }
         }
         CK(cudaEventRecord(e1, st));
@@ -548,7 +618,7 @@ int main(void)
         /* reps also include a memset each */
         printf("%s: %.1f us a step (%.2f us a phase)", names[mode], 1000.0f * tm / reps,
                1000.0f * tm / reps / PHASES);
-        if (mode != 2) {
+        if (mode != 2 && mode != 5) {
             float mx = 0.0f, md = 0.0f;
             for (int i = 0; i < M * 1024; i++) {
                 const float a = __half2float(ref[i]), b = __half2float(got[i]);
@@ -561,7 +631,7 @@ int main(void)
         printf("\n");
     }
     for (int skip = 1; skip < 8; skip++) {
-        probe_params pp = {dph, acc, cnt, bar, skip, 3};
+        probe_params pp = {dph, acc, cnt, bar, xst, skip, 4};
         void *args[] = {&pp};
         float tm = 0.0f;
         for (int r = 0; r <= reps; r++) {
@@ -573,7 +643,7 @@ int main(void)
         CK(cudaEventRecord(e1, st));
         CK(cudaEventSynchronize(e1));
         CK(cudaEventElapsedTime(&tm, e0, e1));
-        printf("mode 3 without%s%s%s: %.1f us a step (%.2f us a phase)\n",
+        printf("mode 4 without%s%s%s: %.1f us a step (%.2f us a phase)\n",
                (skip & 1) ? " x staging" : "", (skip & 2) ? " mma" : "", (skip & 4) ? " output" : "",
                1000.0f * tm / reps, 1000.0f * tm / reps / PHASES);
     }
