@@ -2,6 +2,7 @@
 #ifndef GLOSSA_TOOLS_CLI_H
 #define GLOSSA_TOOLS_CLI_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 int cmd_tokenize(int argc, char **argv);
@@ -22,6 +23,9 @@ char *cli_read_all(FILE *f, size_t *len);
  * <bin>/../models/glossa-demo or <bin>/../share/glossa/models/glossa-demo). NULL when none is
  * there. The result is valid until the next call. */
 const char *cli_default_model(void);
+
+/* --dtype's value: fp16 / float16 (false) or bf16 / bfloat16 (true) into *bf16; -1 otherwise. */
+int cli_parse_dtype(const char *s, bool *bf16);
 
 /* Monotonic seconds. */
 double cli_now(void);

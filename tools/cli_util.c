@@ -38,6 +38,14 @@ char *cli_read_all(FILE *f, size_t *len)
     return buf;
 }
 
+int cli_parse_dtype(const char *s, bool *bf16)
+{
+    if (!strcmp(s, "fp16") || !strcmp(s, "float16")) *bf16 = false;
+    else if (!strcmp(s, "bf16") || !strcmp(s, "bfloat16")) *bf16 = true;
+    else return -1;
+    return 0;
+}
+
 double cli_now(void)
 {
     struct timespec ts;

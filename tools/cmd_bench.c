@@ -16,8 +16,8 @@ typedef struct bench_opts {
 
 static void bench_usage(FILE *f)
 {
-    fprintf(f, "usage: glossa bench -m MODEL_DIR [--device cpu|cuda] [--threads N] --batch B --in L "
-               "--out L [--beam N] [--runs R] [--json]\n"
+    fprintf(f, "usage: glossa bench -m MODEL_DIR [--device cpu|cuda] [--dtype fp16|bf16] [--threads N] "
+               "--batch B --in L --out L [--beam N] [--runs R] [--json]\n"
                "  Runs B requests of L input tokens each and forces exactly L output tokens (EOS\n"
                "  ignored); one warm-up run, then the median of R runs (default 3).\n");
 }
@@ -47,6 +47,11 @@ static int parse_args(int argc, char **argv, bench_opts *o)
             else if (!strcmp(d, "cuda") || !strcmp(d, "gpu")) o->mp.device = GLOSSA_DEVICE_CUDA;
             else {
                 fprintf(stderr, "glossa bench: --device takes cpu or cuda\n");
+                return 2;
+            }
+        } else if (!strcmp(a, "--dtype") && v) {
+            if (cli_parse_dtype(argv[++i], &o->mp.bf16)) {
+                fprintf(stderr, "glossa bench: --dtype takes fp16 or bf16\n");
                 return 2;
             }
         } else if (!strcmp(a, "--json")) o->json = true;

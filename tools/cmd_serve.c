@@ -16,6 +16,8 @@ static void serve_usage(FILE *f)
             "  --host ADDR              IPv4 / IPv6 address to listen on (default 127.0.0.1)\n"
             "  --port N                 (default 8000; 0: any free port, printed at start)\n"
             "  --device cpu|cuda        (default cpu)\n"
+            "  --dtype fp16|bf16        CUDA activations and weights (default fp16; the CPU runs\n"
+            "                           fp32)\n"
             "  --threads N              CPU threads of the model (default: all cores)\n"
             "  --api-key KEY            require \"Authorization: Bearer KEY\" (or \"api_key\" in a\n"
             "                           /translate body); /health stays open\n"
@@ -117,6 +119,8 @@ static int value_opt(srv_config *c, const char *a, const char *v)
         if (!strcmp(v, "cpu")) c->device = GLOSSA_DEVICE_CPU;
         else if (!strcmp(v, "cuda") || !strcmp(v, "gpu")) c->device = GLOSSA_DEVICE_CUDA;
         else return bad(a, v);
+    } else if (!strcmp(a, "--dtype")) {
+        if (cli_parse_dtype(v, &c->bf16)) return bad(a, v);
     } else if (!strcmp(a, "--policy")) {
         if (!strcmp(v, "guaranteed-no-evict")) c->engine.policy = GLOSSA_POLICY_GUARANTEED_NO_EVICT;
         else if (!strcmp(v, "max-utilization")) c->engine.policy = GLOSSA_POLICY_MAX_UTILIZATION;

@@ -30,6 +30,7 @@ static void translate_usage(FILE *f)
             "  --batch-size N        lines per batch (default 32)\n"
             "  --threads N           CPU threads (default: all cores)\n"
             "  --device cpu|cuda     (default cpu)\n"
+            "  --dtype fp16|bf16     CUDA activations and weights (default fp16; the CPU runs fp32)\n"
             "  --n-best N            print N hypotheses per line, tab-separated\n"
             "  --length-penalty X, --no-repeat-ngram N, --repetition-penalty X\n"
             "  --sample [--temperature X] [--top-k N] [--top-p X] [--seed S]\n"
@@ -65,6 +66,11 @@ static int parse_args(int argc, char **argv, tr_opts *o)
         else if (!strcmp(a, "--device") && v) {
             if (parse_device(argv[++i], &o->mp.device)) {
                 fprintf(stderr, "glossa translate: --device takes cpu or cuda\n");
+                return 2;
+            }
+        } else if (!strcmp(a, "--dtype") && v) {
+            if (cli_parse_dtype(argv[++i], &o->mp.bf16)) {
+                fprintf(stderr, "glossa translate: --dtype takes fp16 or bf16\n");
                 return 2;
             }
         } else if (!strcmp(a, "--length-penalty") && v) o->length_penalty = strtof(argv[++i], NULL), o->set_lp = true;

@@ -172,6 +172,7 @@ static bool load(srv *s)
 {
     glossa_model_params mp = glossa_model_default_params();
     mp.device = s->cfg.device;
+    mp.bf16 = s->cfg.bf16;
     mp.n_threads = s->cfg.threads;
     double t0 = srv_now();
     if (glossa_model_load(s->cfg.model_dir, &mp, &s->model) != GLOSSA_STATUS_OK) {

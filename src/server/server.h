@@ -21,6 +21,7 @@ typedef struct srv_config {
     const char *host;          /* default 127.0.0.1 */
     int port;                  /* default 8000; 0: any free port (printed) */
     glossa_device device;
+    bool bf16;                 /* CUDA: bf16 activations and weights (default fp16) */
     int32_t threads;           /* CPU threads of the model; <= 0: all cores */
     const char *api_key;       /* NULL: no authentication */
     glossa_engine_params engine;

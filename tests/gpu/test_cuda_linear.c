@@ -259,13 +259,14 @@ static void test_linear_argmax(const pair *p)
 }
 
 /* ---- linear_argmax's int8 path (cuda_lm_int8.cu, cuda_lm_int8_wide.cu) ----
- * ids-only calls at 1-64 rows with >= 32,768 columns (f16) run through an int8 shadow of the weight
- * and rescore in f16 what its bound cannot rule out: the ids must equal those of the logits path
+ * ids-only calls at 1-64 rows with >= 32,768 columns (f16; bf16 where k % 256 == 0) run through an
+ * int8 shadow of the weight and rescore in the act dtype what its bound cannot rule out: the ids
+ * must equal those of the logits path
  * (linear + the argmax kernels) exactly. The shadow's first use must take device memory (n * k
  * bytes: the path ran). Cases: random rows; a cluster of rows near the top (many columns to
  * rescore); two identical top rows (the lower column wins); a NaN in x (every logit NaN: column
- * 0); a NaN weight (that column's logits NaN: it wins); pad columns past n_valid with a +80 bias
- * (never read); and a recorded graph replayed twice. */
+ * 0); a NaN weight (that column's logits NaN: it wins); every logit far below zero (kind 5);
+ * pad columns past n_valid with a +80 bias (never read); and a recorded graph replayed twice. */
 static void run_lm_int8(const pair *p, int m, int k, int n, int n_valid, int x_extra, int kind)
 {
     backend *g = p->g, *c = p->c;
@@ -286,6 +287,10 @@ static void run_lm_int8(const pair *p, int m, int k, int n, int n_valid, int x_e
     }
     if (kind == 3 && m > 1) x[(size_t)xs + (size_t)k / 3] = NAN; /* row 1 */
     if (kind == 4) wv[(size_t)c0 * k + (size_t)k / 2] = NAN; /* column c0's logits: all NaN */
+    if (kind == 5) /* every logit far below zero: under the half range in bf16 (the int8 logits
+                    * pass 1 stores as halves must still bound their columns), at its edge in f16 */
+        for (int col = 0; col < n_valid; col++)
+            bv[col] = p->act == GL_DTYPE_BF16 ? -1e5f : -65000.0f;
     for (int col = n_valid; col < n; col++)
         bv[col] = 80.0f;
     wpair w = make_wpair(p, wv, n, k, p->act), bias = make_wpair(p, bv, 1, n, p->act);
@@ -308,8 +313,9 @@ static void run_lm_int8(const pair *p, int m, int k, int n, int n_valid, int x_e
     snprintf(what, sizeof what, "lm int8 m=%d k=%d n=%d valid=%d xs=%d kind=%d", m, k, n, n_valid,
              xs, kind);
     CHECK_MSG(ran, "%s: declined", what);
-    /* f16, and 9-64 rows only where k % 256 == 0 (else the fused kernel) */
-    if (p->act == GL_DTYPE_F16 && (m <= 8 || k % 256 == 0))
+    /* f16 at 1-8 rows, and where k % 256 == 0 (l8_wide: 9-64 rows, and bf16 at every row count;
+     * else the fused kernel or linear + argmax) */
+    if ((p->act == GL_DTYPE_F16 && m <= 8) || k % 256 == 0)
         record_exact(p, "lm int8: shadow built", free1 + (size_t)n * k <= free0, what);
     int same = memcmp(ids, ref, (size_t)m * sizeof *ids) == 0;
     for (int i = 0; i < m && !same; i++)
@@ -372,6 +378,8 @@ static void test_lm_int8(const pair *p)
     run_lm_int8(p, 64, 1024, 40000, 39997, 0, 3);
     run_lm_int8(p, 33, 1024, 40000, 39997, 0, 4); /* added without a GPU run (stop 19) */
     run_lm_int8(p, 12, 192, 33000, 33000, 0, 0); /* k % 256: the fused kernel instead */
+    run_lm_int8(p, 2, 1024, 40000, 39997, 0, 5);
+    run_lm_int8(p, 20, 1024, 40000, 39997, 8, 5);
 }
 
 /* ---- timing (GLOSSA_TEST_TIME_LINEAR=1) ---- */

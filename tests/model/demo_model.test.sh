@@ -57,5 +57,18 @@ else
     echo "FAIL default model: $(head -c 300 "$TEST_TMP/err")"
 fi
 
+# --dtype (the CUDA activations): a bad value is a usage error; on the CPU (fp32) bf16 changes
+# nothing
+rc=0
+echo a | "$GLOSSA" translate -m "$model" --src en --tgt de --dtype fp8 > /dev/null 2> "$TEST_TMP/err" || rc=$?
+if [ "$rc" -eq 2 ] && grep -q -- "--dtype takes fp16 or bf16" "$TEST_TMP/err"; then
+    PASSES=$((PASSES + 1))
+else
+    FAILS=$((FAILS + 1))
+    echo "FAIL --dtype fp8: rc $rc, $(head -c 300 "$TEST_TMP/err")"
+fi
+head -n 3 "$fix/m30k.en-de.src" > "$TEST_TMP/src"
+check m30k.en-de greedy --src en --tgt de --beam 1 --dtype bf16 < "$TEST_TMP/src"
+
 echo "$PASSES passed, $FAILS failed"
 [ "$FAILS" -eq 0 ]

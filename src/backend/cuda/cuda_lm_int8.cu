@@ -29,13 +29,16 @@
  * Pass 2 (l8_pick, a block per 8,192 columns and token): B = the largest bound of any column for
  * the token (from the maxima; + 4e-7 (|a| + max|b|) and max|b| 2^-22 for a's own fp32 roundings),
  * L = AM - B - 4e-7 |AM| (a lower bound of the AM column's logit, so of the largest); a column
- * with av + |av| (2^-10 + 4.1e-7) + 2^-24 + B (an upper bound of its logit through the half) below
- * L by more than two half ulps rounds strictly below the winner and cannot win. Every other column
- * (every column when x is not finite or no row is) is computed from its fp16 row, rounded to the
- * act dtype as the linear op rounds, and taken in the argmax order; per-block bests, the last
+ * with av + |av| (2^-10 + 4.1e-7) + 2^-24 + B (an upper bound of its logit through the half; av
+ * is stored no lower than -65504, so that a logit under the half range still has one) below L by
+ * more than two act-dtype ulps rounds strictly below the winner and cannot win. Every other
+ * column (every column when x is not finite or no row is) is computed from its row, rounded to
+ * the act dtype as the linear op rounds, and taken in the argmax order; per-block bests, the last
  * block (a self-resetting counter) reduces them to ids and resets AM.
  *
- * fp16 activations and weights only (bf16 declines: int8 has no exact two-instruction bf16 form).
+ * fp16 or bf16 activations and weights (the weight's dtype the act dtype). bf16 runs pass 1 through
+ * l8_wide at every row count (x quantised to int8: l8_scan's exact int8 -> half trick has no
+ * two-instruction bf16 form) and rounds the rescored logits to bf16, two bf16 ulps in the test.
  * GLOSSA_CUDA_LM_INT8=0: off (the linear op + argmax kernels, or the fused kernel). */
 #include <math.h>
 #include <stdlib.h>
@@ -48,8 +51,9 @@
 /* One warp a row: scale, int8 row, bound (see the top), and for l8_wide's int8 x the row's
  * en = ||w - s q||_2 and qn = s ||q||_2, each (1 + 1e-4) for their own rounding (inf: a row with a
  * non-finite weight). */
-__global__ void l8_quantize(const __half *w, int64_t rows, int k, int8_t *q, float *scale,
-                            float *bound, float *en, float *qn)
+template <typename T>
+__global__ void l8_quantize(const T *w, int64_t rows, int k, int8_t *q, float *scale, float *bound,
+                            float *en, float *qn)
 {
     const int lane = threadIdx.x & 31;
     const int64_t r = (int64_t)blockIdx.x * (blockDim.x / 32) + (threadIdx.x >> 5);
@@ -59,9 +63,9 @@ __global__ void l8_quantize(const __half *w, int64_t rows, int k, int8_t *q, flo
     bool bad = false;
     for (int v = lane; v < k / 8; v += 32) {
         const uint4 u = wr[v];
-        const __half *h = reinterpret_cast<const __half *>(&u);
+        const T *h = reinterpret_cast<const T *>(&u);
         for (int e = 0; e < 8; e++) {
-            const float f = __half2float(h[e]);
+            const float f = gl_cu_f32(h[e]);
             bad |= !isfinite(f);
             mx = fmaxf(mx, fabsf(f));
         }
@@ -74,11 +78,11 @@ __global__ void l8_quantize(const __half *w, int64_t rows, int k, int8_t *q, flo
     double se = 0.0, sq = 0.0, sw = 0.0;
     for (int v = lane; v < k / 8; v += 32) {
         const uint4 u = wr[v];
-        const __half *h = reinterpret_cast<const __half *>(&u);
+        const T *h = reinterpret_cast<const T *>(&u);
         uint2 packed;
         int8_t *pb = reinterpret_cast<int8_t *>(&packed);
         for (int e = 0; e < 8; e++) {
-            const float f = bad ? 0.0f : __half2float(h[e]);
+            const float f = bad ? 0.0f : gl_cu_f32(h[e]);
             const float qf = fminf(fmaxf(rintf(f / s), -127.0f), 127.0f);
             const double err = (double)f - (double)qf * (double)s;
             se += err * err;
@@ -104,8 +108,9 @@ __global__ void l8_quantize(const __half *w, int64_t rows, int k, int8_t *q, flo
 
 /* mx[0..2] = the largest finite bound, en, qn over the rows; mx[3] = max |bias| (0 without one).
  * One block. */
+template <typename T>
 __global__ void l8_maxes(const float *bound, const float *en, const float *qn, int64_t rows,
-                         const __half *bias, float *mx)
+                         const T *bias, float *mx)
 {
     __shared__ float red[4][32];
     float m[4] = {0.0f, 0.0f, 0.0f, 0.0f};
@@ -114,7 +119,7 @@ __global__ void l8_maxes(const float *bound, const float *en, const float *qn, i
 #pragma unroll
         for (int i = 0; i < 3; i++)
             if (isfinite(v[i])) m[i] = fmaxf(m[i], v[i]);
-        if (bias) m[3] = fmaxf(m[3], fabsf(__half2float(bias[r]))); /* NaN: ignored */
+        if (bias) m[3] = fmaxf(m[3], fabsf(gl_cu_f32(bias[r]))); /* NaN: ignored */
     }
 #pragma unroll
     for (int i = 0; i < 4; i++) {
@@ -155,7 +160,7 @@ static __device__ __forceinline__ void l8_chunk(float acc[2][4], const uint4 a[4
 {
     uint4 xv[2] = {make_uint4(0, 0, 0, 0), make_uint4(0, 0, 0, 0)};
     if (g < p.m) {
-        const __half *xr = p.x + (int64_t)g * p.xs + c * L8_CH + 16 * t;
+        const __half *xr = (const __half *)p.x + (int64_t)g * p.xs + c * L8_CH + 16 * t;
         xv[0] = __ldg(reinterpret_cast<const uint4 *>(xr));
         xv[1] = __ldg(reinterpret_cast<const uint4 *>(xr) + 1);
     }
@@ -195,7 +200,7 @@ __global__ void __launch_bounds__(L8_THREADS, 2) l8_scan(l8_params p)
     const bool live = row < p.n_valid && tok < p.m;
     const float sc = live ? p.scale[row] : 0.0f;
     const bool ok = live && isfinite(p.bound[row]); /* a row with a non-finite weight: no max */
-    const float bi = live && p.bias ? __half2float(p.bias[row]) : 0.0f;
+    const float bi = live && p.bias ? __half2float(((const __half *)p.bias)[row]) : 0.0f;
     if (threadIdx.x < L8_SMALL_M) bmax[threadIdx.x] = L8_NEG_INF_ENC;
     cuda_pdl_trigger();
     cuda_pdl_wait();
@@ -221,7 +226,7 @@ __global__ void __launch_bounds__(L8_THREADS, 2) l8_scan(l8_params p)
         for (int w = 0; w < L8_WARPS; w++) sum += red[w][e8][ln];
         const float av = sc * sum + bi;
         /* a row with a non-finite weight: +inf, always rescored (its logit may be NaN: it wins) */
-        p.av[(int64_t)tok * p.ldh + row] = __float2half_rn(ok ? av : INFINITY);
+        p.av[(int64_t)tok * p.ldh + row] = l8_av(av, ok);
         if (ok) atomicMax(&bmax[tok], arg_key(av));
     }
     if (blockIdx.x == 0 && threadIdx.x < p.m) { /* the tokens' constants for pass 2 */
@@ -239,34 +244,43 @@ __global__ void __launch_bounds__(L8_THREADS, 2) l8_scan(l8_params p)
 
 /* ---- pass 2 ---- */
 
-/* Column i's logit as the linear op writes it: fp32 sum + bias, rounded to the act dtype (every
+/* Column i's logit as the linear op writes it: fp32 sum + bias, rounded to the act dtype T (every
  * lane of the warp returns it). */
+template <typename T>
 static __device__ __forceinline__ float l8_exact(const l8_params &p, int tok, int i)
 {
     const int lane = threadIdx.x & 31;
-    const uint4 *wr = reinterpret_cast<const uint4 *>(p.w + (int64_t)i * p.k);
-    const uint4 *xr = reinterpret_cast<const uint4 *>(p.x + (int64_t)tok * p.xs);
+    const uint4 *wr = reinterpret_cast<const uint4 *>((const T *)p.w + (int64_t)i * p.k);
+    const uint4 *xr = reinterpret_cast<const uint4 *>((const T *)p.x + (int64_t)tok * p.xs);
     float s = 0.0f;
     for (int v = lane; v < p.k / 8; v += 32) {
         const uint4 wu = __ldg(wr + v), xu = __ldg(xr + v);
-        const __half2 *wh = reinterpret_cast<const __half2 *>(&wu);
-        const __half2 *xh = reinterpret_cast<const __half2 *>(&xu);
+        const T *wh = reinterpret_cast<const T *>(&wu), *xh = reinterpret_cast<const T *>(&xu);
 #pragma unroll
-        for (int e = 0; e < 4; e++) {
-            const float2 wf = __half22float2(wh[e]), xf = __half22float2(xh[e]);
-            s += wf.x * xf.x + wf.y * xf.y;
-        }
+        for (int e = 0; e < 8; e += 2)
+            s += gl_cu_f32(wh[e]) * gl_cu_f32(xh[e]) + gl_cu_f32(wh[e + 1]) * gl_cu_f32(xh[e + 1]);
     }
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
-    const float b = p.bias ? __half2float(p.bias[i]) : 0.0f;
-    return __half2float(__float2half_rn(s + b));
+    const float b = p.bias ? gl_cu_f32(((const T *)p.bias)[i]) : 0.0f;
+    return gl_cu_f32(gl_cu_from_f32<T>(s + b));
+}
+
+/* Two ulps of the act dtype at |L| (a column whose logit is below L by more than this rounds
+ * strictly below it), inf near the top of the dtype's range (overflow ties every column above). */
+static __device__ __forceinline__ float l8_two_ulps(__half, float L)
+{
+    return fabsf(L) < 32768.0f ? fabsf(L) * 0x1p-9f + 0x1p-14f : INFINITY;
+}
+static __device__ __forceinline__ float l8_two_ulps(__nv_bfloat16, float L)
+{
+    return fabsf(L) < 0x1p126f ? fabsf(L) * 0x1p-6f + 0x1p-120f : INFINITY;
 }
 
 /* One block per (chunk of L8_PICK_COLS columns, token): 16-byte loads of hi (8 columns a lane,
  * 4 pieces a thread, all in flight), the candidates' lanes by ballot, each candidate rescored by
  * the whole warp; per-block bests, then the last block of the grid reduces each token's. */
-__global__ void __launch_bounds__(L8_THREADS) l8_pick(l8_params p)
+template <typename T> __global__ void __launch_bounds__(L8_THREADS) l8_pick(l8_params p)
 {
     __shared__ float sv[L8_WARPS];
     __shared__ int32_t si[L8_WARPS];
@@ -287,9 +301,9 @@ __global__ void __launch_bounds__(L8_THREADS) l8_pick(l8_params p)
     const float L = AM - B - 4e-7f * fabsf(AM);
     /* a non-finite x, no finite row, a non-finite bound: every column */
     const bool all = !(isfinite(sx) && isfinite(xn) && isfinite(xe) && isfinite(L) && isfinite(B));
-    /* two half ulps of |L| (a larger column rounds strictly higher); near the top of the half
-     * range (overflow to inf ties every column above it): every column */
-    const float u = fabsf(L) < 32768.0f ? fabsf(L) * 0x1p-9f + 0x1p-14f : INFINITY;
+    /* two act-dtype ulps of |L| (a larger column rounds strictly higher); near the top of the
+     * dtype's range (overflow to inf ties every column above it): every column */
+    const float u = l8_two_ulps(T(), L);
     const float thr = all ? -INFINITY : L - u;
     const uint4 *hrow = reinterpret_cast<const uint4 *>(p.av + (int64_t)tok * p.ldh);
     const int pend = (c1 + 7) / 8; /* pieces of 8 columns, [c0 / 8, pend) */
@@ -322,7 +336,7 @@ __global__ void __launch_bounds__(L8_THREADS) l8_pick(l8_params p)
             while (mj) {
                 const int col = base + j * 8 + __ffs(mj) - 1;
                 mj &= mj - 1;
-                const float v = l8_exact(p, tok, col);
+                const float v = l8_exact<T>(p, tok, col);
                 if (arg_better(v, col, bv, bi)) {
                     bv = v;
                     bi = col;
@@ -397,14 +411,25 @@ static bool l8_shadow(cuda_state *s, cuda_l8 *l, const gl_weight *w, const void 
         l->rows = w->rows;
         l->k = w->cols;
         float *scale = l8_scale(l);
-        const unsigned wpb = 8;
-        l8_quantize<<<(unsigned)((rows + wpb - 1) / wpb), wpb * 32, 0, s->stream>>>(
-            (const __half *)w->data, (int64_t)rows, (int)k, (int8_t *)l->mem, scale, scale + rows,
-            scale + 2 * rows, scale + 3 * rows);
+        const unsigned grid = (unsigned)((rows + 7) / 8), block = 8 * 32; /* a warp a row */
+        if (w->dtype == GL_DTYPE_BF16)
+            l8_quantize<<<grid, block, 0, s->stream>>>(
+                (const __nv_bfloat16 *)w->data, (int64_t)rows, (int)k, (int8_t *)l->mem, scale,
+                scale + rows, scale + 2 * rows, scale + 3 * rows);
+        else
+            l8_quantize<<<grid, block, 0, s->stream>>>((const __half *)w->data, (int64_t)rows,
+                                                       (int)k, (int8_t *)l->mem, scale,
+                                                       scale + rows, scale + 2 * rows,
+                                                       scale + 3 * rows);
     }
     float *scale = l8_scale(l);
-    l8_maxes<<<1, 1024, 0, s->stream>>>(scale + rows, scale + 2 * rows, scale + 3 * rows,
-                                        (int64_t)rows, (const __half *)bias, scale + 4 * rows);
+    if (w->dtype == GL_DTYPE_BF16) /* the bias has the weight's (the act) dtype */
+        l8_maxes<<<1, 1024, 0, s->stream>>>(scale + rows, scale + 2 * rows, scale + 3 * rows,
+                                            (int64_t)rows, (const __nv_bfloat16 *)bias,
+                                            scale + 4 * rows);
+    else
+        l8_maxes<<<1, 1024, 0, s->stream>>>(scale + rows, scale + 2 * rows, scale + 3 * rows,
+                                            (int64_t)rows, (const __half *)bias, scale + 4 * rows);
     if (!cuda_note(s, cudaGetLastError(), "lm_head int8 shadow") ||
         !cuda_note(s, cudaStreamSynchronize(s->stream), "lm_head int8 shadow")) {
         l->src = NULL;
@@ -459,10 +484,12 @@ static bool l8_scratch(cuda_state *s, cuda_l8 *l, int32_t m8, int64_t ldh, int32
 bool cuda_lm_int8_argmax(cuda_state *s, int32_t m, const void *x, int32_t x_stride,
                          const gl_weight *w, const void *bias, int32_t n_valid, int32_t *ids)
 {
+    /* bf16: every row count through l8_wide (l8_scan's int8 -> act conversion is fp16's) */
+    const bool bf16 = s->act_dtype == GL_DTYPE_BF16, small = m <= L8_SMALL_M && !bf16;
     if (s->l8_off || m < 1 || m > L8_MAX_M || n_valid < s->l8_min_n || n_valid > w->rows ||
-        s->act_dtype != GL_DTYPE_F16 || w->dtype != GL_DTYPE_F16 || w->cols % L8_CH != 0 ||
-        w->cols > 8192 || x_stride % 8 != 0 || !cuda_aligned16(x) || !cuda_aligned16(w->data) ||
-        (m > L8_SMALL_M && w->cols % 256 != 0)) /* l8_wide's load groups */
+        (s->act_dtype != GL_DTYPE_F16 && !bf16) || w->dtype != s->act_dtype ||
+        w->cols % L8_CH != 0 || w->cols > 8192 || x_stride % 8 != 0 || !cuda_aligned16(x) ||
+        !cuda_aligned16(w->data) || (!small && w->cols % 256 != 0)) /* l8_wide's load groups */
         return false;
     if (!s->l8) {
         s->l8 = (cuda_l8 *)calloc(1, sizeof(cuda_l8));
@@ -482,9 +509,9 @@ bool cuda_lm_int8_argmax(cuda_state *s, int32_t m, const void *x, int32_t x_stri
     p.k = (int32_t)k;
     p.xs = x_stride;
     p.cpw = (int32_t)((k / L8_CH + L8_WARPS - 1) / L8_WARPS);
-    p.x = (const __half *)x;
-    p.w = (const __half *)w->data;
-    p.bias = (const __half *)bias;
+    p.x = x;
+    p.w = w->data;
+    p.bias = bias;
     p.q = (const int8_t *)l->mem;
     p.scale = scale;
     p.bound = scale + rows;
@@ -497,17 +524,21 @@ bool cuda_lm_int8_argmax(cuda_state *s, int32_t m, const void *x, int32_t x_stri
     p.pi = (int32_t *)(p.pv + (size_t)L8_MAX_M * l->scr_nb2);
     p.av = (__half *)(scr + L8_CNT_BYTES + l8_part_bytes(l->scr_nb2));
     p.tokc = (float *)(scr + L8_TOKC_OFF);
-    p.wide = m > L8_SMALL_M;
+    p.wide = !small;
     p.ldh = l->scr_ldh;
     p.ids = ids;
     p.nb2 = nb2;
-    if (m <= L8_SMALL_M)
+    if (small)
         cuda_launch_pdl(s, l8_scan, dim3((unsigned)((n_valid + L8_ROWS - 1) / L8_ROWS)),
                         dim3(L8_THREADS), 0, "lm_head int8 scan", p);
-    else if (!l8_wide_launch(s, p))
+    else if (!l8_wide_launch(s, p, bf16))
         return false;
-    cuda_launch_pdl(s, l8_pick, dim3((unsigned)nb2, (unsigned)m), dim3(L8_THREADS), 0,
-                    "lm_head int8 pick", p);
+    if (bf16)
+        cuda_launch_pdl(s, l8_pick<__nv_bfloat16>, dim3((unsigned)nb2, (unsigned)m),
+                        dim3(L8_THREADS), 0, "lm_head int8 pick", p);
+    else
+        cuda_launch_pdl(s, l8_pick<__half>, dim3((unsigned)nb2, (unsigned)m), dim3(L8_THREADS), 0,
+                        "lm_head int8 pick", p);
     return true;
 }
 

@@ -21,7 +21,7 @@
 
 typedef struct l8_params {
     int32_t m, n_valid, k, xs, cpw;
-    const __half *x, *w, *bias;
+    const void *x, *w, *bias; /* the act dtype (fp16, or bf16 through l8_wide only) */
     const int8_t *q;
     const float *scale, *bound, *en, *qn; /* per row (cuda_lm_int8.cu: l8_quantize) */
     const float *mx; /* over the finite rows: max bound, max en, max qn; max |bias| (l8_maxes) */
@@ -34,7 +34,8 @@ typedef struct l8_params {
     unsigned *count; /* pass-2 blocks done; 0 between launches */
     int32_t *ids;
     int32_t nb2;
-    int32_t wide;    /* pass 1 was l8_wide (int8 x: its bound), else l8_scan (fp16 x) */
+    int32_t wide;    /* pass 1 was l8_wide (int8 x: its bound; every bf16 call), else l8_scan
+                        (fp16 x) */
 } l8_params;
 
 /* Two int8 of a word (bytes picked by sel: 0x5140 the low pair, 0x7362 the high pair) as an
@@ -47,7 +48,16 @@ static __device__ __forceinline__ uint32_t l8_h2(uint32_t word, uint32_t sel)
     return *reinterpret_cast<uint32_t *>(&h);
 }
 
-/* Pass 1 for 9-64 rows (cuda_lm_int8_wide.cu): false when the shared memory cannot be had. */
-bool l8_wide_launch(cuda_state *s, const l8_params &p);
+/* A column's int8 logit as pass 1 stores it: a half, not below -65504 (a logit under the half
+ * range must still bound its column from above; NaN kept), +inf for a row with a non-finite
+ * weight (always rescored). */
+static __device__ __forceinline__ __half l8_av(float av, bool ok)
+{
+    return __float2half_rn(!ok ? INFINITY : av < -65504.0f ? -65504.0f : av);
+}
+
+/* Pass 1 for 9-64 rows, or any bf16 call (cuda_lm_int8_wide.cu): false when the shared memory
+ * cannot be had. */
+bool l8_wide_launch(cuda_state *s, const l8_params &p, bool bf16);
 
 #endif

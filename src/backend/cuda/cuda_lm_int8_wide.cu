@@ -93,12 +93,13 @@ typedef struct l8w_col {
     bool ok;
 } l8w_col;
 
+template <typename T>
 static __device__ __forceinline__ l8w_col l8w_col_load(const l8_params &p, int r)
 {
     l8w_col c = {0.0f, 0.0f, false};
     if (r < p.n_valid) {
         c.sc = p.scale[r];
-        c.b = p.bias ? __half2float(p.bias[r]) : 0.0f;
+        c.b = p.bias ? gl_cu_f32(((const T *)p.bias)[r]) : 0.0f;
         c.ok = isfinite(p.en[r]);
     }
     return c;
@@ -125,12 +126,12 @@ static __device__ __forceinline__ void l8w_epilogue(const l8_params &p, const in
             __half *o = col0 + (int64_t)tok * p.ldh;
             if (r0 < p.n_valid) {
                 const float av = c0.sc * (st * (float)acc[j][e]) + c0.b;
-                o[0] = __float2half_rn(c0.ok ? av : INFINITY); /* not finite: always rescored */
+                o[0] = l8_av(av, c0.ok);
                 lmx[j][e] = fmaxf(lmx[j][e], c0.ok ? av : -INFINITY);
             }
             if (r1 < p.n_valid) {
                 const float av = c1.sc * (st * (float)acc[j][e + 2]) + c1.b;
-                o[8] = __float2half_rn(c1.ok ? av : INFINITY);
+                o[8] = l8_av(av, c1.ok);
                 lmx[j][e] = fmaxf(lmx[j][e], c1.ok ? av : -INFINITY);
             }
         }
@@ -138,20 +139,21 @@ static __device__ __forceinline__ void l8w_epilogue(const l8_params &p, const in
 
 /* Token rows [0, m8) of x into int8 rows of xq (zeros past m), with their scale and norms: warp w
  * the tokens w, w + 8, ... (fp64 for the quantisation error's norm). */
+template <typename T>
 static __device__ void l8w_stage_x(const l8_params &p, int m8, int8_t *xq, int xstr, float *sx,
                                    float *xn, float *xe)
 {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     for (int tok = warp; tok < m8; tok += L8_WARPS) {
-        const uint4 *xr = reinterpret_cast<const uint4 *>(p.x + (int64_t)tok * p.xs);
+        const uint4 *xr = reinterpret_cast<const uint4 *>((const T *)p.x + (int64_t)tok * p.xs);
         float mx = 0.0f;
         bool bad = false;
         for (int v = lane; tok < p.m && v < p.k / 8; v += 32) {
             const uint4 u = __ldg(xr + v);
-            const __half *h = reinterpret_cast<const __half *>(&u);
+            const T *h = reinterpret_cast<const T *>(&u);
 #pragma unroll
             for (int e = 0; e < 8; e++) {
-                const float f = __half2float(h[e]);
+                const float f = gl_cu_f32(h[e]);
                 bad |= !isfinite(f);
                 mx = fmaxf(mx, fabsf(f));
             }
@@ -167,11 +169,11 @@ static __device__ void l8w_stage_x(const l8_params &p, int m8, int8_t *xq, int x
             uint2 packed = make_uint2(0, 0);
             if (tok < p.m && !bad) {
                 const uint4 u = __ldg(xr + v);
-                const __half *h = reinterpret_cast<const __half *>(&u);
+                const T *h = reinterpret_cast<const T *>(&u);
                 int8_t *pb = reinterpret_cast<int8_t *>(&packed);
 #pragma unroll
                 for (int e = 0; e < 8; e++) {
-                    const float f = __half2float(h[e]);
+                    const float f = gl_cu_f32(h[e]);
                     const float qf = fminf(fmaxf(rintf(f / s), -127.0f), 127.0f);
                     const double err = (double)f - (double)qf * (double)s;
                     ss += (double)f * f;
@@ -194,7 +196,7 @@ static __device__ void l8w_stage_x(const l8_params &p, int m8, int8_t *xq, int x
     }
 }
 
-template <int NT>
+template <typename T, int NT>
 __global__ void __launch_bounds__(L8_THREADS, 1) l8_wide(l8_params p)
 {
     extern __shared__ __align__(16) unsigned char l8w_sm[];
@@ -214,11 +216,11 @@ __global__ void __launch_bounds__(L8_THREADS, 1) l8_wide(l8_params p)
     l8w_cursor lc = {gw, 0};
     if (groups > 0) l8w_load(a0, a1, lc, p, cpt, step, g, t);
     int ctile = gw;
-    l8w_col c0 = l8w_col_load(p, ctile * 16 + g), c1 = l8w_col_load(p, ctile * 16 + g + 8);
+    l8w_col c0 = l8w_col_load<T>(p, ctile * 16 + g), c1 = l8w_col_load<T>(p, ctile * 16 + g + 8);
     if (threadIdx.x < M8) bmax[threadIdx.x] = L8_NEG_INF_ENC;
     cuda_pdl_trigger();
     cuda_pdl_wait();
-    l8w_stage_x(p, M8, xq, xstr, sx, sx + M8, sx + 2 * M8);
+    l8w_stage_x<T>(p, M8, xq, xstr, sx, sx + M8, sx + 2 * M8);
     __syncthreads();
     if (blockIdx.x == 0) /* the tokens' constants for pass 2 */
         for (int i = threadIdx.x; i < 3 * p.m; i += L8_THREADS)
@@ -240,8 +242,8 @@ __global__ void __launch_bounds__(L8_THREADS, 1) l8_wide(l8_params p)
                 acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0;                                 \
             cc = 0;                                                                                \
             ctile += step;                                                                         \
-            c0 = l8w_col_load(p, ctile * 16 + g);                                                  \
-            c1 = l8w_col_load(p, ctile * 16 + g + 8);                                              \
+            c0 = l8w_col_load<T>(p, ctile * 16 + g);                                               \
+            c1 = l8w_col_load<T>(p, ctile * 16 + g + 8);                                           \
         }                                                                                          \
     } while (0)
     int cc = 0;
@@ -273,25 +275,30 @@ __global__ void __launch_bounds__(L8_THREADS, 1) l8_wide(l8_params p)
         atomicMax(&p.lmax[threadIdx.x], bmax[threadIdx.x]);
 }
 
-template <int NT> static bool l8w_launch(cuda_state *s, const l8_params &p)
+template <typename T, int NT> static bool l8w_launch(cuda_state *s, const l8_params &p)
 {
     const size_t smem = l8w_smem(NT * 8, p.k);
     if (smem > 227 * 1024 ||
         !cuda_note(s,
-                   cudaFuncSetAttribute(l8_wide<NT>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                        (int)smem),
+                   cudaFuncSetAttribute(l8_wide<T, NT>,
+                                        cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem),
                    "lm_head int8 (shared memory)"))
         return false;
-    cuda_launch_pdl(s, l8_wide<NT>, dim3((unsigned)s->sm_count), dim3(L8_THREADS), smem,
+    cuda_launch_pdl(s, l8_wide<T, NT>, dim3((unsigned)s->sm_count), dim3(L8_THREADS), smem,
                     "lm_head int8 wide scan", p);
     return true;
 }
 
-bool l8_wide_launch(cuda_state *s, const l8_params &p)
+template <typename T> static bool l8w_dispatch(cuda_state *s, const l8_params &p)
+{
+    if (p.m <= 16) return l8w_launch<T, 2>(s, p);
+    if (p.m <= 32) return l8w_launch<T, 4>(s, p);
+    if (p.m <= 48) return l8w_launch<T, 6>(s, p);
+    return l8w_launch<T, 8>(s, p);
+}
+
+bool l8_wide_launch(cuda_state *s, const l8_params &p, bool bf16)
 {
     if (p.k % (L8_CH * L8W_U) != 0) return false;
-    if (p.m <= 16) return l8w_launch<2>(s, p);
-    if (p.m <= 32) return l8w_launch<4>(s, p);
-    if (p.m <= 48) return l8w_launch<6>(s, p);
-    return l8w_launch<8>(s, p);
+    return bf16 ? l8w_dispatch<__nv_bfloat16>(s, p) : l8w_dispatch<__half>(s, p);
 }
