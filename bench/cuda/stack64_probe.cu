@@ -26,7 +26,7 @@
  * `stack64_probe MODE`: that mode's kernel 3 times, nothing else (for ncu).
  * Result (H100, 2026-11-27, docs/PERF.md): cuBLASLt 414 us; persistent 686-994 us, barriers
  * alone 100 us; the activations re-read from L2 by every unit (1.1 GB of L2 reads a step) are
- * the cost. */
+ * the cost.
  * Build: nvcc -O3 -arch=sm_90 -o stack64_probe bench/cuda/stack64_probe.cu -lcublasLt */
 #include <cublasLt.h>
 #include <cuda_fp16.h>
@@ -380,6 +380,65 @@ __global__ void gelu_kernel(__half *h, int n)
     if (i < n) h[i] = __float2half_rn(gelu(__half2float(h[i])));
 }
 
+/* One run of the persistent kernel: the barrier count zeroed, then a cooperative launch */
+static void probe_launch(const probe_params *pp, cudaStream_t st)
+{
+    void *args[] = {(void *)pp};
+    CK(cudaMemsetAsync(pp->bar, 0, 4, st));
+    CK(cudaLaunchCooperativeKernel((void *)probe_kernel, dim3(G), dim3(THREADS), args, SMEM_BYTES,
+                                   st));
+}
+
+/* us per run of reps back-to-back runs (after one untimed): run(arg, st) enqueues one */
+static float time_runs(void (*run)(const void *, cudaStream_t), const void *arg, cudaStream_t st,
+                       int reps)
+{
+    cudaEvent_t e0, e1;
+    CK(cudaEventCreate(&e0));
+    CK(cudaEventCreate(&e1));
+    run(arg, st);
+    CK(cudaEventRecord(e0, st));
+    for (int r = 0; r < reps; r++) run(arg, st);
+    CK(cudaEventRecord(e1, st));
+    CK(cudaEventSynchronize(e1));
+    float ms = 0.0f;
+    CK(cudaEventElapsedTime(&ms, e0, e1));
+    CK(cudaEventDestroy(e0));
+    CK(cudaEventDestroy(e1));
+    return 1000.0f * ms / reps;
+}
+
+static void run_graph(const void *ge, cudaStream_t st)
+{
+    CK(cudaGraphLaunch((cudaGraphExec_t)ge, st));
+}
+
+static void run_probe(const void *pp, cudaStream_t st)
+{
+    probe_launch((const probe_params *)pp, st);
+}
+
+/* A layer's six cuBLASLt GEMMs at m rows (x with its phase's stride) and their algorithms */
+static void lt_layer(cublasLtHandle_t lt, lt_gemm lg[PER_LAYER],
+                     cublasLtMatmulHeuristicResult_t hr[PER_LAYER], int m,
+                     const int dims[PER_LAYER][2], const phase *ph, const __half *zb,
+                     uint64_t ws_bytes)
+{
+    for (int j = 0; j < PER_LAYER; j++) {
+        lt_gemm_make(&lg[j], m, dims[j][0], dims[j][1], dims[j][0], zb, ws_bytes);
+        /* x has stride xs: describe B with its leading dimension */
+        cublasLtMatrixLayoutDestroy(lg[j].b);
+        LK(cublasLtMatrixLayoutCreate(&lg[j].b, CUDA_R_16F, dims[j][1], m, ph[j].xs));
+        int got = 0;
+        LK(cublasLtMatmulAlgoGetHeuristic(lt, lg[j].op, lg[j].a, lg[j].b, lg[j].c, lg[j].c,
+                                          lg[j].pref, 1, &hr[j], &got));
+        if (!got) {
+            fprintf(stderr, "no cuBLASLt algo\n");
+            exit(1);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     const int dims[PER_LAYER][2] = {{3072, 1024}, {1024, 1024}, {1024, 1024},
@@ -447,12 +506,7 @@ int main(int argc, char **argv)
     CK(cudaStreamCreate(&st));
     if (argc > 1) { /* one mode, 3 launches (for a profiler) */
         probe_params pp = {dph, acc, cnt, bar, xst, 0, atoi(argv[1])};
-        void *args[] = {&pp};
-        for (int r = 0; r < 3; r++) {
-            CK(cudaMemsetAsync(bar, 0, 4, st));
-            CK(cudaLaunchCooperativeKernel((void *)probe_kernel, dim3(G), dim3(THREADS), args,
-                                           SMEM_BYTES, st));
-        }
+        for (int r = 0; r < 3; r++) probe_launch(&pp, st);
         CK(cudaStreamSynchronize(st));
         return 0;
     }
@@ -468,19 +522,7 @@ int main(int argc, char **argv)
     CK(cudaMemset(zb, 0, 4096 * 2));
     lt_gemm lg[PER_LAYER];
     cublasLtMatmulHeuristicResult_t hr[PER_LAYER];
-    for (int j = 0; j < PER_LAYER; j++) {
-        lt_gemm_make(&lg[j], M, dims[j][0], dims[j][1], dims[j][0], zb, ws_bytes);
-        /* x has stride xs: describe B with its leading dimension */
-        cublasLtMatrixLayoutDestroy(lg[j].b);
-        LK(cublasLtMatrixLayoutCreate(&lg[j].b, CUDA_R_16F, dims[j][1], M, ph[j].xs));
-        int got = 0;
-        LK(cublasLtMatmulAlgoGetHeuristic(lt, lg[j].op, lg[j].a, lg[j].b, lg[j].c, lg[j].c,
-                                          lg[j].pref, 1, &hr[j], &got));
-        if (!got) {
-            fprintf(stderr, "no cuBLASLt algo\n");
-            return 1;
-        }
-    }
+    lt_layer(lt, lg, hr, M, dims, ph, zb, ws_bytes);
     const float one = 1.0f, zero = 0.0f;
     cudaGraph_t graph;
     cudaGraphExec_t gexec;
@@ -495,24 +537,16 @@ int main(int argc, char **argv)
     CK(cudaGraphInstantiate(&gexec, graph, 0));
 
     const int reps = 20;
-    cudaEvent_t e0, e1;
-    CK(cudaEventCreate(&e0));
-    CK(cudaEventCreate(&e1));
     __half *ref = (__half *)malloc(M * 1024 * 2), *got = (__half *)malloc(M * 1024 * 2);
 
     CK(cudaMemcpy(x0, x0_init, M * 1024 * 2, cudaMemcpyDeviceToDevice));
     CK(cudaGraphLaunch(gexec, st));
     CK(cudaStreamSynchronize(st));
     CK(cudaMemcpy(ref, x0, M * 1024 * 2, cudaMemcpyDeviceToHost));
-    float t_lt = 0.0f;
-    CK(cudaEventRecord(e0, st));
-    for (int r = 0; r < reps; r++) CK(cudaGraphLaunch(gexec, st));
-    CK(cudaEventRecord(e1, st));
-    CK(cudaEventSynchronize(e1));
-    CK(cudaEventElapsedTime(&t_lt, e0, e1));
+    const float t_lt = time_runs(run_graph, gexec, st, reps);
     printf("cuBLASLt chain (72 GEMMs + 12 GELU kernels, graph): %.1f us a step (%.2f us a GEMM), "
            "%.0f MB of weights\n",
-           1000.0f * t_lt / reps, 1000.0f * t_lt / reps / PHASES, wbytes / 1e6);
+           t_lt, t_lt / PHASES, wbytes / 1e6);
 
     /* Two chains of 32 rows (rows 0-31 and 32-63, their own activations) as two branches of
      * one graph, against one such chain alone: would two half-batches overlap? */
@@ -520,15 +554,7 @@ int main(int argc, char **argv)
         const int M2 = M / 2;
         lt_gemm lh[PER_LAYER];
         cublasLtMatmulHeuristicResult_t hh[PER_LAYER];
-        for (int j = 0; j < PER_LAYER; j++) {
-            lt_gemm_make(&lh[j], M2, dims[j][0], dims[j][1], dims[j][0], zb, ws_bytes);
-            cublasLtMatrixLayoutDestroy(lh[j].b);
-            LK(cublasLtMatrixLayoutCreate(&lh[j].b, CUDA_R_16F, dims[j][1], M2, ph[j].xs));
-            int n_got = 0;
-            LK(cublasLtMatmulAlgoGetHeuristic(lt, lh[j].op, lh[j].a, lh[j].b, lh[j].c, lh[j].c,
-                                              lh[j].pref, 1, &hh[j], &n_got));
-            if (!n_got) return 1;
-        }
+        lt_layer(lt, lh, hh, M2, dims, ph, zb, ws_bytes);
         /* branch b's activations: a copy of every buffer (x0 .. h) */
         const int widths[PER_LAYER] = {3072, 1024, 1024, 1024, 4096, 1024}; /* out widths */
         __half *bo[2][PER_LAYER];
@@ -568,16 +594,9 @@ int main(int argc, char **argv)
             }
             CK(cudaStreamEndCapture(st, &g2));
             CK(cudaGraphInstantiate(&ge2, g2, 0));
-            CK(cudaGraphLaunch(ge2, st));
-            float tm = 0.0f;
-            CK(cudaEventRecord(e0, st));
-            for (int r = 0; r < reps; r++) CK(cudaGraphLaunch(ge2, st));
-            CK(cudaEventRecord(e1, st));
-            CK(cudaEventSynchronize(e1));
-            CK(cudaEventElapsedTime(&tm, e0, e1));
             printf("cuBLASLt, %s: %.1f us a step\n",
                    two ? "two 32-row chains as concurrent graph branches" : "one 32-row chain",
-                   1000.0f * tm / reps);
+                   time_runs(run_graph, ge2, st, reps));
         }
     }
 
@@ -590,34 +609,21 @@ int main(int argc, char **argv)
     float *accf = (float *)malloc((size_t)ACC_N * M * 4);
     for (int mode = 0; mode < 6; mode++) {
         probe_params pp = {dph, acc, cnt, bar, xst, 0, mode};
-        void *args[] = {&pp};
+        /* the first run from x0_init: its result against cuBLASLt's */
         CK(cudaMemcpy(x0, x0_init, M * 1024 * 2, cudaMemcpyDeviceToDevice));
-        float tm = 0.0f;
-        for (int r = 0; r <= reps; r++) {
-            if (r == 1) CK(cudaEventRecord(e0, st));
-            CK(cudaMemsetAsync(bar, 0, 4, st));
-            CK(cudaLaunchCooperativeKernel((void *)probe_kernel, dim3(G), dim3(THREADS), args,
-                                           SMEM_BYTES, st));
-            if (r == 0 && mode < 2) {
-                CK(cudaStreamSynchronize(st));
-                CK(cudaMemcpy(got, x0, M * 1024 * 2, cudaMemcpyDeviceToHost));
-            }
-            if (r == 0 && mode >= 3) { /* the last phase's sums: buffer (PHASES - 1) % 3 */
-                CK(cudaStreamSynchronize(st));
-                CK(cudaMemcpy(accf, acc + (size_t)((PHASES - 1) % 3) * ACC_N * M,
-                              (size_t)1024 * M * 4, cudaMemcpyDeviceToHost));
-                for (int f = 0; f < 1024; f++)
-                    for (int tk = 0; tk < M; tk++)
-                        got[tk * 1024 + f] = __float2half_rn(
-                            mode == 4 ? accf[tk * 1024 + f] : accf[f * M + tk]);
-            }
+        probe_launch(&pp, st);
+        CK(cudaStreamSynchronize(st));
+        if (mode < 2) CK(cudaMemcpy(got, x0, M * 1024 * 2, cudaMemcpyDeviceToHost));
+        if (mode >= 3) { /* the last phase's sums: buffer (PHASES - 1) % 3 */
+            CK(cudaMemcpy(accf, acc + (size_t)((PHASES - 1) % 3) * ACC_N * M,
+                          (size_t)1024 * M * 4, cudaMemcpyDeviceToHost));
+            for (int f = 0; f < 1024; f++)
+                for (int tk = 0; tk < M; tk++)
+                    got[tk * 1024 + f] =
+                        __float2half_rn(mode == 4 ? accf[tk * 1024 + f] : accf[f * M + tk]);
         }
-        CK(cudaEventRecord(e1, st));
-        CK(cudaEventSynchronize(e1));
-        CK(cudaEventElapsedTime(&tm, e0, e1));
-        /* reps also include a memset each */
-        printf("%s: %.1f us a step (%.2f us a phase)", names[mode], 1000.0f * tm / reps,
-               1000.0f * tm / reps / PHASES);
+        const float tm = time_runs(run_probe, &pp, st, reps); /* a memset in each run */
+        printf("%s: %.1f us a step (%.2f us a phase)", names[mode], tm, tm / PHASES);
         if (mode != 2 && mode != 5) {
             float mx = 0.0f, md = 0.0f;
             for (int i = 0; i < M * 1024; i++) {
@@ -632,20 +638,10 @@ int main(int argc, char **argv)
     }
     for (int skip = 1; skip < 8; skip++) {
         probe_params pp = {dph, acc, cnt, bar, xst, skip, 4};
-        void *args[] = {&pp};
-        float tm = 0.0f;
-        for (int r = 0; r <= reps; r++) {
-            if (r == 1) CK(cudaEventRecord(e0, st));
-            CK(cudaMemsetAsync(bar, 0, 4, st));
-            CK(cudaLaunchCooperativeKernel((void *)probe_kernel, dim3(G), dim3(THREADS), args,
-                                           SMEM_BYTES, st));
-        }
-        CK(cudaEventRecord(e1, st));
-        CK(cudaEventSynchronize(e1));
-        CK(cudaEventElapsedTime(&tm, e0, e1));
+        const float tm = time_runs(run_probe, &pp, st, reps);
         printf("mode 4 without%s%s%s: %.1f us a step (%.2f us a phase)\n",
                (skip & 1) ? " x staging" : "", (skip & 2) ? " mma" : "", (skip & 4) ? " output" : "",
-               1000.0f * tm / reps, 1000.0f * tm / reps / PHASES);
+               tm, tm / PHASES);
     }
     return 0;
 }
