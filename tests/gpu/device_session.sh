@@ -24,6 +24,11 @@
 #   9. ncu of the greedy lm_head's int8 kernels (l8_*: cuda_lm_int8*.cu) in one step of
 #      `glossa bench --batch NCU_BATCH` (default 64), graphs off: duration, speed of light, warp
 #      states, occupancy (the full report in OUT/ncu_l8.txt).
+#  10. A/B of two builds (make_bundle.sh BUILD_DIR ALT_BUILD_DIR: the second under .carry/alt):
+#      the alt build's test_cuda_linear (ALT_TESTS: more of its tests/gpu binaries), then
+#      `glossa bench` for each configuration of BENCH with the bundle's glossa and the alt one,
+#      ROUNDS rounds interleaved, ms/step per line; and GLOSSA_TEST_TIME_LINEAR=1 of both
+#      (unpack with `rm -rf .carry/alt` first on a warm machine: a stale alt/ would stay).
 # Usage (GPU machine, repo root): tests/gpu/device_session.sh [OUT]   (steps: STEPS="1 2 3 4 5")
 set -uo pipefail
 out=${1:-${OUT:-/tmp/out}}
@@ -128,5 +133,27 @@ if has 9; then
         > "$out/ncu_l8.txt" 2>&1
     echo "rc=$?"
     grep -E "^  l8_|Duration|Memory Throughput|Compute \(SM\) Throughput|Issue Slots Busy|Eligible Warps|Warp Cycles Per Issued|Achieved Occupancy|Stall" "$out/ncu_l8.txt" | head -60
+fi
+if has 10; then
+    [ -x .carry/alt/glossa ] || { echo "no .carry/alt (make_bundle.sh BUILD_DIR ALT_BUILD_DIR)"; }
+    for t in ${ALT_TESTS:-test_cuda_linear}; do
+        step "alt build: $t"; timeout 200 .carry/alt/$t > "$out/alt_$t.txt" 2>&1; echo "rc=$?"; tail -2 "$out/alt_$t.txt"
+        grep -m6 FAIL "$out/alt_$t.txt"
+    done
+    [ -f $m/model.safetensors ] || $g synth --arch mbart-large-50 --out $m > /dev/null
+    step "A/B: this build vs alt"
+    IFS=';' read -r -a benches <<< "${BENCH:---batch 1;--batch 32;--batch 64;--batch 16 --beam 4}"
+    for r in $(seq "${ROUNDS:-2}"); do
+        for bin in $g .carry/alt/glossa; do
+            for a in "${benches[@]}"; do
+                # shellcheck disable=SC2086
+                res=$(timeout 120 $bin bench -m $m --device cuda $a --in 64 --out 64 --runs 3 2>&1 | grep -o '[0-9.]* generated tok/s, [0-9.]* ms/step')
+                echo "round $r | $bin | $a | $res"
+            done
+        done
+    done
+    for bin in .carry/test_cuda_linear .carry/alt/test_cuda_linear; do
+        step "linear op timings, $bin"; GLOSSA_TEST_TIME_LINEAR=1 timeout 200 $bin 2>&1 | grep -E "^time lm_head|FAIL"
+    done
 fi
 step "done"

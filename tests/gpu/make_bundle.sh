@@ -2,20 +2,30 @@
 # Pack what a device call needs into .carry/bundle.tar.xz (tests/gpu/device_session.sh unpacks it):
 # glossa, the tests/gpu binaries of BUILD_DIR (a CUDA build made here), and the shared libraries the
 # GPU machine lacks (libutf8proc, libmicrohttpd and its gnutls chain).
-# Usage: tests/gpu/make_bundle.sh BUILD_DIR
+# With ALT_BUILD_DIR (another CUDA build, e.g. of a branch): its glossa and tests/gpu binaries too,
+# under alt/ (device_session.sh step 10 compares the two; xz -9e stores the near-identical
+# binaries once, ~6 MB for both).
+# Usage: tests/gpu/make_bundle.sh BUILD_DIR [ALT_BUILD_DIR]
 set -euo pipefail
-b=${1:?usage: make_bundle.sh BUILD_DIR}
+b=${1:?usage: make_bundle.sh BUILD_DIR [ALT_BUILD_DIR]}
+alt=${2:-}
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 mkdir -p "$stage/lib" .carry
 cp "$b/glossa" "$stage/"
 for t in "$b"/tests/test_cuda_*; do [ -x "$t" ] && cp "$t" "$stage/"; done
+if [ -n "$alt" ]; then
+    mkdir -p "$stage/alt"
+    cp "$alt/glossa" "$stage/alt/"
+    for t in "$alt"/tests/test_cuda_*; do [ -x "$t" ] && cp "$t" "$stage/alt/"; done
+fi
 libdir=/usr/lib/x86_64-linux-gnu
 for l in libutf8proc.so.2 libmicrohttpd.so.12 libgnutls.so.30 libp11-kit.so.0 libidn2.so.0 \
          libunistring.so.2 libtasn1.so.6 libnettle.so.8 libhogweed.so.6 libgmp.so.10 libffi.so.8; do
     cp -L "$libdir/$l" "$stage/lib/"
 done
 strip "$stage"/glossa "$stage"/test_cuda_* 2>/dev/null || true
-XZ_OPT=-9 tar -C "$stage" -cJf .carry/bundle.tar.xz.new .
+[ -z "$alt" ] || strip "$stage"/alt/* 2>/dev/null || true
+XZ_OPT=-9e tar -C "$stage" -cJf .carry/bundle.tar.xz.new .
 mv .carry/bundle.tar.xz.new .carry/bundle.tar.xz
 ls -la .carry/bundle.tar.xz
