@@ -154,6 +154,79 @@ static int ids_replays_match(backend *g, int m, void *dx, int xs, const gl_weigh
     return same;
 }
 
+/* One linear_argmax case's inputs and buffers (run_linear_argmax, run_lm_int8): x (m rows,
+ * stride xs, random in [-1, 1] at the act dtype), W (n x k, [-0.5, 0.5]), bias ([-1, 1], +80 past
+ * n_valid: those columns would win if read), and ids: 3 m host ints (ids, ref, rep). */
+typedef struct lm_case {
+    int m, k, n, n_valid, xs;
+    float *x, *wv, *bv;
+    wpair w, bias;
+    void *dx, *dy;
+    int32_t *dids, *ids;
+} lm_case;
+
+/* The host inputs; the caller may change them before lm_case_upload. */
+static void lm_case_inputs(lm_case *cs, const pair *p, int m, int k, int n, int n_valid,
+                           int x_extra)
+{
+    memset(cs, 0, sizeof *cs);
+    cs->m = m, cs->k = k, cs->n = n, cs->n_valid = n_valid, cs->xs = k + x_extra;
+    cs->x = rnd((size_t)m * cs->xs, -1, 1, p->act);
+    cs->wv = rand_buf((size_t)n * k, -0.5f, 0.5f);
+    cs->bv = rand_buf((size_t)n, -1, 1);
+    for (int col = n_valid; col < n; col++)
+        cs->bv[col] = 80.0f;
+    cs->ids = malloc((size_t)m * 3 * sizeof *cs->ids);
+    for (int i = 0; i < 3 * m; i++)
+        cs->ids[i] = -7;
+}
+
+/* Weight row t1 a copy of row t0, both with bias 40 (above every other column's): t0 wins. */
+static void lm_case_tie(lm_case *cs, int t0, int t1)
+{
+    memcpy(cs->wv + (size_t)t1 * cs->k, cs->wv + (size_t)t0 * cs->k, (size_t)cs->k * sizeof *cs->wv);
+    cs->bv[t0] = cs->bv[t1] = 40.0f;
+}
+
+/* W and the bias as weights of dtype wt, x, the logits (dy) and the ids (dids) on the GPU */
+static void lm_case_upload(lm_case *cs, const pair *p, gl_dtype wt)
+{
+    backend *g = p->g;
+    cs->w = make_wpair(p, cs->wv, cs->n, cs->k, wt);
+    cs->bias = make_wpair(p, cs->bv, 1, cs->n, wt);
+    cs->dx = dev_f32(g, cs->x, (size_t)cs->m * cs->xs);
+    cs->dy = dev_alloc(g, (size_t)cs->m * cs->n * act_size(g));
+    cs->dids = dev_alloc(g, (size_t)cs->m * sizeof(int32_t));
+}
+
+/* The CPU's logits of the case (with or without the bias), m x n host floats */
+static float *lm_case_cpu_logits(const lm_case *cs, const pair *p, bool with_bias)
+{
+    backend *c = p->c;
+    const size_t mn = (size_t)cs->m * cs->n;
+    void *cx = dev_f32(c, cs->x, (size_t)cs->m * cs->xs), *cy = dev_alloc(c, mn * act_size(c));
+    c->ops->linear(c, cs->m, cx, cs->xs, &cs->w.c, with_bias ? &cs->bias.c : NULL, GL_ACT_NONE,
+                   NULL, cy);
+    float *yc = host_f32(c, cy, mn);
+    c->ops->free(c, cx);
+    c->ops->free(c, cy);
+    return yc;
+}
+
+static void lm_case_free(lm_case *cs, const pair *p)
+{
+    backend *g = p->g;
+    g->ops->free(g, cs->dx);
+    g->ops->free(g, cs->dy);
+    g->ops->free(g, cs->dids);
+    free_wpair(p, &cs->w);
+    free_wpair(p, &cs->bias);
+    free(cs->x);
+    free(cs->wv);
+    free(cs->bv);
+    free(cs->ids);
+}
+
 /* linear_argmax against the linear op of the CPU (logits) and the argmax op over its own logits
  * (ids: exact, also from a graph replayed twice: the kernel's block counter resets itself); the
  * CPU's logit at each id within the tolerance of the CPU row's maximum (near ties may differ).
@@ -164,34 +237,23 @@ static int ids_replays_match(backend *g, int m, void *dx, int xs, const gl_weigh
 static void run_linear_argmax(const pair *p, int m, int k, int n, int n_valid, int x_extra,
                               bool with_bias, bool tie, gl_dtype wt)
 {
-    backend *g = p->g, *c = p->c;
-    int xs = k + x_extra;
+    backend *g = p->g;
     size_t mn = (size_t)m * n;
-    float *x = rnd((size_t)m * xs, -1, 1, p->act);
-    if (m > 3) x[3 * (size_t)xs + (size_t)k / 2] = NAN;
-    float *wv = rand_buf((size_t)n * k, -0.5f, 0.5f), *bv = rand_buf((size_t)n, -1, 1);
+    lm_case cs;
+    lm_case_inputs(&cs, p, m, k, n, n_valid, x_extra);
+    const int xs = cs.xs;
+    if (m > 3) cs.x[3 * (size_t)xs + (size_t)k / 2] = NAN;
     int t0 = n_valid / 3, t1 = n_valid - 1;
-    if (tie && t1 > t0) {
-        memcpy(wv + (size_t)t1 * k, wv + (size_t)t0 * k, (size_t)k * sizeof *wv);
-        bv[t0] = bv[t1] = 40.0f;
-    }
-    for (int col = n_valid; col < n; col++)
-        bv[col] = 80.0f;
-    wpair w = make_wpair(p, wv, n, k, wt), bias = make_wpair(p, bv, 1, n, wt);
-    void *dx = dev_f32(g, x, (size_t)m * xs), *dy = dev_alloc(g, mn * act_size(g));
-    int32_t *dids = dev_alloc(g, (size_t)m * sizeof(int32_t));
-    poison(g, dy, mn);
-    bool ran = g->ops->linear_argmax(g, m, dx, xs, &w.g, with_bias ? &bias.g : NULL, n_valid, dy,
-                                     true, dids);
-    int32_t *ids = malloc((size_t)m * 3 * sizeof *ids), *ref = ids + m, *rep = ids + 2 * m;
-    for (int i = 0; i < 3 * m; i++)
-        ids[i] = -7;
-    CHECK_OK(g->ops->download(g, ids, dids, (size_t)m * sizeof *ids));
-    float *y = host_f32(g, dy, mn);
-    CHECK_OK(g->ops->argmax(g, m, n_valid, n, dy, ref));
-    void *cx = dev_f32(c, x, (size_t)m * xs), *cy = dev_alloc(c, mn * act_size(c));
-    c->ops->linear(c, m, cx, xs, &w.c, with_bias ? &bias.c : NULL, GL_ACT_NONE, NULL, cy);
-    float *yc = host_f32(c, cy, mn);
+    if (tie && t1 > t0) lm_case_tie(&cs, t0, t1);
+    lm_case_upload(&cs, p, wt);
+    const gl_weight *bias = with_bias ? &cs.bias.g : NULL;
+    poison(g, cs.dy, mn);
+    bool ran = g->ops->linear_argmax(g, m, cs.dx, xs, &cs.w.g, bias, n_valid, cs.dy, true, cs.dids);
+    int32_t *ids = cs.ids, *ref = ids + m, *rep = ids + 2 * m;
+    CHECK_OK(g->ops->download(g, ids, cs.dids, (size_t)m * sizeof *ids));
+    float *y = host_f32(g, cs.dy, mn);
+    CHECK_OK(g->ops->argmax(g, m, n_valid, n, cs.dy, ref));
+    float *yc = lm_case_cpu_logits(&cs, p, with_bias);
 
     char what[160];
     snprintf(what, sizeof what, "linear_argmax m=%d k=%d n=%d valid=%d xs=%d bias=%d tie=%d w=%s",
@@ -220,23 +282,12 @@ static void run_linear_argmax(const pair *p, int m, int k, int n, int n_valid, i
 
     /* recorded with the ids only (keep_y false), replayed twice: same ids */
     record_exact(p, "linear_argmax ids-only replays",
-                 ids_replays_match(g, m, dx, xs, &w.g, with_bias ? &bias.g : NULL, n_valid, dy,
-                                   dids, ids, rep),
+                 ids_replays_match(g, m, cs.dx, xs, &cs.w.g, bias, n_valid, cs.dy, cs.dids, ids,
+                                   rep),
                  what);
-
-    g->ops->free(g, dx);
-    g->ops->free(g, dy);
-    g->ops->free(g, dids);
-    c->ops->free(c, cx);
-    c->ops->free(c, cy);
-    free_wpair(p, &w);
-    free_wpair(p, &bias);
-    free(x);
-    free(wv);
-    free(bv);
+    lm_case_free(&cs, p);
     free(y);
     free(yc);
-    free(ids);
 }
 
 static void test_linear_argmax(const pair *p)
@@ -269,11 +320,11 @@ static void test_linear_argmax(const pair *p)
  * pad columns past n_valid with a +80 bias (never read); and a recorded graph replayed twice. */
 static void run_lm_int8(const pair *p, int m, int k, int n, int n_valid, int x_extra, int kind)
 {
-    backend *g = p->g, *c = p->c;
-    int xs = k + x_extra;
-    size_t mn = (size_t)m * n;
-    float *x = rnd((size_t)m * xs, -1, 1, p->act);
-    float *wv = rand_buf((size_t)n * k, -0.5f, 0.5f), *bv = rand_buf((size_t)n, -1, 1);
+    backend *g = p->g;
+    lm_case cs;
+    lm_case_inputs(&cs, p, m, k, n, n_valid, x_extra);
+    const int xs = cs.xs;
+    float *x = cs.x, *wv = cs.wv, *bv = cs.bv;
     int t0 = n_valid / 3, t1 = n_valid - 1, c0 = n_valid / 2;
     if (kind == 1) /* a cluster of 200 rows around one, all with the largest bias */
         for (int r = c0; r < c0 + 200 && r < n_valid; r++) {
@@ -281,24 +332,19 @@ static void run_lm_int8(const pair *p, int m, int k, int n, int n_valid, int x_e
                 wv[(size_t)r * k + j] = wv[(size_t)c0 * k + j] + 0.05f * rng_f();
             bv[r] = 60.0f; /* above any other column of any row: the cluster wins */
         }
-    if (kind == 2) { /* two identical rows on top */
-        memcpy(wv + (size_t)t1 * k, wv + (size_t)t0 * k, (size_t)k * sizeof *wv);
-        bv[t0] = bv[t1] = 40.0f;
-    }
+    if (kind == 2) lm_case_tie(&cs, t0, t1); /* two identical rows on top */
     if (kind == 3 && m > 1) x[(size_t)xs + (size_t)k / 3] = NAN; /* row 1 */
     if (kind == 4) wv[(size_t)c0 * k + (size_t)k / 2] = NAN; /* column c0's logits: all NaN */
     if (kind == 5) /* every logit far below zero: under the half range in bf16 (the int8 logits
                     * pass 1 stores as halves must still bound their columns), at its edge in f16 */
         for (int col = 0; col < n_valid; col++)
             bv[col] = p->act == GL_DTYPE_BF16 ? -1e5f : -65000.0f;
-    for (int col = n_valid; col < n; col++)
-        bv[col] = 80.0f;
-    wpair w = make_wpair(p, wv, n, k, p->act), bias = make_wpair(p, bv, 1, n, p->act);
-    void *dx = dev_f32(g, x, (size_t)m * xs), *dy = dev_alloc(g, mn * act_size(g));
-    int32_t *dids = dev_alloc(g, (size_t)m * sizeof(int32_t));
-    int32_t *ids = malloc((size_t)m * 3 * sizeof *ids), *ref = ids + m, *rep = ids + 2 * m;
+    lm_case_upload(&cs, p, p->act);
+    void *dx = cs.dx, *dy = cs.dy;
+    int32_t *dids = cs.dids, *ids = cs.ids, *ref = ids + m, *rep = ids + 2 * m;
+    const gl_weight *w = &cs.w.g, *bias = &cs.bias.g;
     /* the logits path */
-    g->ops->linear_argmax(g, m, dx, xs, &w.g, &bias.g, n_valid, dy, true, dids);
+    g->ops->linear_argmax(g, m, dx, xs, w, bias, n_valid, dy, true, dids);
     CHECK_OK(g->ops->download(g, ref, dids, (size_t)m * sizeof *ref));
     /* the int8 path, unrecorded (builds the shadow) */
     size_t free0 = 0, free1 = 0, total = 0;
@@ -306,7 +352,7 @@ static void run_lm_int8(const pair *p, int m, int k, int n, int n_valid, int x_e
     for (int i = 0; i < m; i++)
         ids[i] = -7;
     CHECK_OK(g->ops->upload(g, dids, ids, (size_t)m * sizeof *ids));
-    bool ran = g->ops->linear_argmax(g, m, dx, xs, &w.g, &bias.g, n_valid, dy, false, dids);
+    bool ran = g->ops->linear_argmax(g, m, dx, xs, w, bias, n_valid, dy, false, dids);
     CHECK_OK(g->ops->download(g, ids, dids, (size_t)m * sizeof *ids));
     CHECK_OK(g->ops->mem_info(g, &free1, &total));
     char what[160];
@@ -322,9 +368,7 @@ static void run_lm_int8(const pair *p, int m, int k, int n, int n_valid, int x_e
         if (ids[i] != ref[i]) fprintf(stderr, "  %s row %d: int8 %d logits %d\n", what, i, ids[i], ref[i]);
     record_exact(p, "lm int8: ids = logits path", same, what);
     /* against the CPU's logits: the id's logit within tolerance of the row's max */
-    void *cx = dev_f32(c, x, (size_t)m * xs), *cy = dev_alloc(c, mn * act_size(c));
-    c->ops->linear(c, m, cx, xs, &w.c, &bias.c, GL_ACT_NONE, NULL, cy);
-    float *yc = host_f32(c, cy, mn);
+    float *yc = lm_case_cpu_logits(&cs, p, true);
     double worst = 0;
     int want_ok = 1;
     for (int i = 0; i < m; i++) {
@@ -343,20 +387,10 @@ static void run_lm_int8(const pair *p, int m, int k, int n, int n_valid, int x_e
     record_exact(p, "lm int8: cluster / tie / NaN row", want_ok, what);
     /* recorded with the shadow in place, replayed twice */
     record_exact(p, "lm int8: replays = logits path",
-                 ids_replays_match(g, m, dx, xs, &w.g, &bias.g, n_valid, dy, dids, ref, rep),
+                 ids_replays_match(g, m, dx, xs, w, bias, n_valid, dy, dids, ref, rep),
                  what);
-    g->ops->free(g, dx);
-    g->ops->free(g, dy);
-    g->ops->free(g, dids);
-    c->ops->free(c, cx);
-    c->ops->free(c, cy);
-    free_wpair(p, &w);
-    free_wpair(p, &bias);
-    free(x);
-    free(wv);
-    free(bv);
+    lm_case_free(&cs, p);
     free(yc);
-    free(ids);
 }
 
 static void test_lm_int8(const pair *p)
