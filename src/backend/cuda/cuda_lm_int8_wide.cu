@@ -137,65 +137,6 @@ static __device__ __forceinline__ void l8w_epilogue(const l8_params &p, const in
         }
 }
 
-/* Token rows [0, m8) of x into int8 rows of xq (zeros past m), with their scale and norms: warp w
- * the tokens w, w + 8, ... (fp64 for the quantisation error's norm). */
-template <typename T>
-static __device__ void l8w_stage_x(const l8_params &p, int m8, int8_t *xq, int xstr, float *sx,
-                                   float *xn, float *xe)
-{
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    for (int tok = warp; tok < m8; tok += L8_WARPS) {
-        const uint4 *xr = reinterpret_cast<const uint4 *>((const T *)p.x + (int64_t)tok * p.xs);
-        float mx = 0.0f;
-        bool bad = false;
-        for (int v = lane; tok < p.m && v < p.k / 8; v += 32) {
-            const uint4 u = __ldg(xr + v);
-            const T *h = reinterpret_cast<const T *>(&u);
-#pragma unroll
-            for (int e = 0; e < 8; e++) {
-                const float f = gl_cu_f32(h[e]);
-                bad |= !isfinite(f);
-                mx = fmaxf(mx, fabsf(f));
-            }
-        }
-#pragma unroll
-        for (int o = 16; o > 0; o >>= 1) {
-            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
-            bad |= __shfl_xor_sync(0xffffffffu, (int)bad, o) != 0;
-        }
-        const float s = mx > 0.0f && !bad ? mx / 127.0f : 1.0f;
-        double ss = 0.0, se = 0.0;
-        for (int v = lane; v < p.k / 8; v += 32) {
-            uint2 packed = make_uint2(0, 0);
-            if (tok < p.m && !bad) {
-                const uint4 u = __ldg(xr + v);
-                const T *h = reinterpret_cast<const T *>(&u);
-                int8_t *pb = reinterpret_cast<int8_t *>(&packed);
-#pragma unroll
-                for (int e = 0; e < 8; e++) {
-                    const float f = gl_cu_f32(h[e]);
-                    const float qf = fminf(fmaxf(rintf(f / s), -127.0f), 127.0f);
-                    const double err = (double)f - (double)qf * (double)s;
-                    ss += (double)f * f;
-                    se += err * err;
-                    pb[e] = (int8_t)qf;
-                }
-            }
-            *reinterpret_cast<uint2 *>(xq + tok * xstr + v * 8) = packed;
-        }
-#pragma unroll
-        for (int o = 16; o > 0; o >>= 1) {
-            ss += __shfl_xor_sync(0xffffffffu, ss, o);
-            se += __shfl_xor_sync(0xffffffffu, se, o);
-        }
-        if (lane == 0) {
-            sx[tok] = bad ? NAN : s;
-            xn[tok] = (float)(sqrt(ss) * (1.0 + 1e-4));
-            xe[tok] = (float)(sqrt(se) * (1.0 + 1e-4));
-        }
-    }
-}
-
 template <typename T, int NT>
 __global__ void __launch_bounds__(L8_THREADS, 1) l8_wide(l8_params p)
 {
@@ -220,7 +161,7 @@ __global__ void __launch_bounds__(L8_THREADS, 1) l8_wide(l8_params p)
     if (threadIdx.x < M8) bmax[threadIdx.x] = L8_NEG_INF_ENC;
     cuda_pdl_trigger();
     cuda_pdl_wait();
-    l8w_stage_x<T>(p, M8, xq, xstr, sx, sx + M8, sx + 2 * M8);
+    l8_stage_x<T>(p, M8, xq, xstr, sx, sx + M8, sx + 2 * M8);
     __syncthreads();
     if (blockIdx.x == 0) /* the tokens' constants for pass 2 */
         for (int i = threadIdx.x; i < 3 * p.m; i += L8_THREADS)

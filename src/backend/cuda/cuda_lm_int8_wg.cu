@@ -1,0 +1,614 @@
+/* Pass 1 of the int8 lm_head path (cuda_lm_int8.cu) on Hopper's warpgroup MMA (wgmma, sm_90a):
+ * the same values as l8_wide (each column's int8 logit as a half, each token's largest into
+ * lmax), from one 128-thread warpgroup per SM, persistent over 128-column tiles.
+ *
+ * Why: l8_wide (mma.sync, each warp streaming its rows into registers) is latency-bound at
+ * 33-64 rows: 168 us for 64 rows against ~90 us for its int8 bytes (docs/PERF.md). Here the
+ * tokens are wgmma's A operand (64 rows, all of them at once: m64), quantised once into shared
+ * memory; the weight rows are B (n128), copied into shared memory by cp.async L8G_D chunks ahead
+ * (a chunk: 128 rows x 128 bytes of k, 16 KB), and one wgmma.m64n128k32 covers 32 of k for
+ * every token and column of the tile. The multiply is ~5x faster than the bytes arrive, so the
+ * kernel should stream at the copy rate whatever m is (m <= 64).
+ *
+ * Shared-memory layouts (no swizzle; wgmma's "core matrix" is 8 rows x 16 bytes of k, 128
+ * contiguous bytes, rows 16 bytes apart): x: l8_xq_off (core (tok/8, kb/16) at
+ * (tok/8 * k/16 + kb/16) * 128); a weight chunk: core (n/8, c) at (n/8 * 8 + c) * 128, c the
+ * chunk's 16-byte column. A descriptor's leading byte offset steps k (128 both), its stride byte
+ * offset steps 8 rows (k/16 * 128 for x, 1024 for a chunk).
+ *
+ * The sums are exact int32 (|sum| <= k 127^2) and the epilogue is l8_wide's formula, so av and
+ * lmax are bit for bit l8_wide's. Needs k % 128 == 0 and 64 k bytes of x in shared memory. */
+#include <cuda.h>
+#include <cudaTypedefs.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cuda/cuda_lm_int8.cuh"
+
+#define L8G_THREADS 128 /* one warpgroup */
+#define L8G_N 128       /* columns per tile */
+#define L8G_KC 128      /* k bytes per chunk */
+#define L8G_D 4         /* chunks in flight ahead of the one multiplied */
+#define L8G_S (L8G_D + 2) /* chunk slots: a slot is refilled two chunks after its wgmma */
+#define L8G_CHUNK (L8G_N * L8G_KC)
+
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define L8G_HAVE 1
+#else
+#define L8G_HAVE 0
+#endif
+
+/* TEMPORARY variants: MODE 0 cp.async (no swizzle), 1 TMA refilled two stages late, 2 TMA 8
+ * slots refilled as soon as free, 3 the same with 2 chunks (256 bytes of a row) per stage */
+template <int MODE> struct l8g_cfg {
+    static constexpr int KB = MODE == 3 ? 2 : 1;                       /* chunks per stage */
+    static constexpr int S = MODE == 2 ? 8 : MODE == 3 ? 4 : L8G_S; /* stage slots */
+    static constexpr bool early = MODE == 2 || MODE == 3;
+    /* timing probes (wrong results): 4 no MMA, 5 no epilogue, 6 only the weight stream */
+    static constexpr bool mma = MODE != 4 && MODE != 6, epi = MODE != 5 && MODE != 6,
+                          stage = MODE != 6;
+};
+
+template <int MODE> static size_t l8g_smem(int k)
+{
+    return 1024 + (size_t)L8_MAX_M * (size_t)k +
+           (size_t)l8g_cfg<MODE>::S * l8g_cfg<MODE>::KB * L8G_CHUNK + 3 * L8_MAX_M * sizeof(float);
+}
+
+static __device__ __forceinline__ uint32_t l8g_smem_addr(const void *p)
+{
+    return (uint32_t)__cvta_generic_to_shared(p);
+}
+
+/* A no-swizzle K-major operand descriptor: start, leading (k) and stride (8 rows) byte offsets. */
+static __device__ __forceinline__ uint64_t l8g_desc(uint32_t addr, uint32_t lbo, uint32_t sbo)
+{
+    return (uint64_t)((addr & 0x3FFFFu) >> 4) | ((uint64_t)(lbo >> 4) << 16) |
+           ((uint64_t)(sbo >> 4) << 32);
+}
+
+/* 16 bytes global -> shared, asynchronously; bytes past `valid` (0 or 16) are zeros. */
+static __device__ __forceinline__ void l8g_cp16(uint32_t dst, const void *src, int valid)
+{
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
+                 "r"(valid)
+                 : "memory");
+}
+static __device__ __forceinline__ void l8g_commit()
+{
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+}
+template <int N> static __device__ __forceinline__ void l8g_cp_wait()
+{
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+/* what this thread wrote to shared memory by ordinary stores or cp.async, visible to wgmma */
+static __device__ __forceinline__ void l8g_proxy_fence()
+{
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+}
+#if L8G_HAVE
+/* the accumulators as operands the compiler must not move across the asynchronous MMAs */
+static __device__ __forceinline__ void l8g_fence_acc(int (&d)[64])
+{
+#pragma unroll
+    for (int i = 0; i < 64; i++) asm volatile("" : "+r"(d[i])::"memory");
+}
+
+/* d (+)= A B over 32 of k: A 64 tokens, B 128 columns, both from shared memory */
+static __device__ __forceinline__ void l8g_mma(int (&d)[64], uint64_t da, uint64_t db, int acc)
+{
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n128k32.s32.s8.s8 "
+        "{%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+        "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+        "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, "
+        "%64, %65, p;\n}\n"
+        : "+r"(d[0]), "+r"(d[1]), "+r"(d[2]), "+r"(d[3]), "+r"(d[4]), "+r"(d[5]), "+r"(d[6]),
+          "+r"(d[7]), "+r"(d[8]), "+r"(d[9]), "+r"(d[10]), "+r"(d[11]), "+r"(d[12]), "+r"(d[13]),
+          "+r"(d[14]), "+r"(d[15]), "+r"(d[16]), "+r"(d[17]), "+r"(d[18]), "+r"(d[19]),
+          "+r"(d[20]), "+r"(d[21]), "+r"(d[22]), "+r"(d[23]), "+r"(d[24]), "+r"(d[25]),
+          "+r"(d[26]), "+r"(d[27]), "+r"(d[28]), "+r"(d[29]), "+r"(d[30]), "+r"(d[31]),
+          "+r"(d[32]), "+r"(d[33]), "+r"(d[34]), "+r"(d[35]), "+r"(d[36]), "+r"(d[37]),
+          "+r"(d[38]), "+r"(d[39]), "+r"(d[40]), "+r"(d[41]), "+r"(d[42]), "+r"(d[43]),
+          "+r"(d[44]), "+r"(d[45]), "+r"(d[46]), "+r"(d[47]), "+r"(d[48]), "+r"(d[49]),
+          "+r"(d[50]), "+r"(d[51]), "+r"(d[52]), "+r"(d[53]), "+r"(d[54]), "+r"(d[55]),
+          "+r"(d[56]), "+r"(d[57]), "+r"(d[58]), "+r"(d[59]), "+r"(d[60]), "+r"(d[61]),
+          "+r"(d[62]), "+r"(d[63])
+        : "l"(da), "l"(db), "r"(acc)
+        : "memory");
+}
+#endif
+
+/* Chunk j of this block (its tile j / kch, k bytes (j % kch) * 128) into its slot: thread i the
+ * 16-byte pieces i, i + 128, ... in shared-memory order (piece e: core e / 8, row e % 8). */
+static __device__ __forceinline__ void l8g_load(const l8_params &p, uint32_t slots, int j, int kch)
+{
+    const int tile = blockIdx.x + (j / kch) * gridDim.x, kc = j % kch;
+    const uint32_t dst = slots + (uint32_t)(j % L8G_S) * L8G_CHUNK;
+#pragma unroll
+    for (int u = 0; u < L8G_CHUNK / 16 / L8G_THREADS; u++) {
+        const int e = threadIdx.x + u * L8G_THREADS, core = e >> 3;
+        const int row = tile * L8G_N + (core >> 3) * 8 + (e & 7);
+        const bool ok = row < p.n_valid;
+        const int8_t *src = p.q + (ok ? (int64_t)row * p.k + kc * L8G_KC + (core & 7) * 16 : 0);
+        l8g_cp16(dst + (uint32_t)e * 16, src, ok ? 16 : 0);
+    }
+}
+
+/* A lane's columns of a tile: 8 i + 2 t and + 1 for i < 16 (wgmma's accumulator layout) */
+typedef struct l8g_cols {
+    float2 sc[16], en[16];
+    float2 b[16];
+    __device__ __forceinline__ void get(int i, int, float2 &s, float2 &e, float2 &bb) const
+    {
+        s = sc[i];
+        e = en[i];
+        bb = b[i];
+    }
+} l8g_cols;
+
+/* The same in shared memory (l8_ws): a warpgroup's tile, column c at sc[c], en[c], b[c] */
+typedef struct l8g_cols_sm {
+    const float *sc, *en, *b;
+    __device__ __forceinline__ void get(int i, int t, float2 &s, float2 &e, float2 &bb) const
+    {
+        s = *reinterpret_cast<const float2 *>(sc + 8 * i + 2 * t);
+        e = *reinterpret_cast<const float2 *>(en + 8 * i + 2 * t);
+        bb = *reinterpret_cast<const float2 *>(b + 8 * i + 2 * t);
+    }
+} l8g_cols_sm;
+
+/* Column c = tile * 128 + (thread % 128) of a tile: scale, en, bias (zeros past n_valid) */
+template <typename T>
+static __device__ __forceinline__ float3 l8g_col1(const l8_params &p, int tile)
+{
+    const int col = tile * L8G_N + (int)(threadIdx.x & 127);
+    if (col >= p.n_valid) return make_float3(0.0f, 0.0f, 0.0f);
+    return make_float3(__ldg(p.scale + col), __ldg(p.en + col),
+                       p.bias ? gl_cu_f32(((const T *)p.bias)[col]) : 0.0f);
+}
+
+template <typename T>
+static __device__ __forceinline__ void l8g_cols_load(const l8_params &p, l8g_cols &c, int tile, int t)
+{
+#pragma unroll
+    for (int i = 0; i < 16; i++) {
+        const int col = tile * L8G_N + 8 * i + 2 * t;
+        c.sc[i] = c.en[i] = c.b[i] = make_float2(0.0f, 0.0f);
+        if (col + 1 < p.n_valid) {
+            c.sc[i] = __ldg(reinterpret_cast<const float2 *>(p.scale + col));
+            c.en[i] = __ldg(reinterpret_cast<const float2 *>(p.en + col));
+        } else if (col < p.n_valid) {
+            c.sc[i].x = p.scale[col];
+            c.en[i].x = p.en[col];
+        }
+        if (p.bias && col < p.n_valid) {
+            c.b[i].x = gl_cu_f32(((const T *)p.bias)[col]);
+            if (col + 1 < p.n_valid) c.b[i].y = gl_cu_f32(((const T *)p.bias)[col + 1]);
+        }
+    }
+}
+
+/* A tile's epilogue: d[4 i + e] of lane (warp w, g, t) is token 16 w + g + 8 (e / 2), column
+ * 8 i + 2 t + e % 2. */
+template <typename CS>
+static __device__ __forceinline__ void l8g_epilogue(const l8_params &p, const int (&d)[64],
+                                                    const CS &c, int tile, const float *sx,
+                                                    float lmx[2], int w, int g, int t)
+{
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        const int tok = 16 * w + g + 8 * h;
+        if (tok >= p.m) continue;
+        const float st = sx[tok];
+        __half *row = p.av + (int64_t)tok * p.ldh + tile * L8G_N + 2 * t;
+#pragma unroll
+        for (int i = 0; i < 16; i++) {
+            const int col = tile * L8G_N + 8 * i + 2 * t;
+            if (col >= p.n_valid) continue;
+            float2 sc, en, b;
+            c.get(i, t, sc, en, b);
+            const bool ok0 = isfinite(en.x), ok1 = isfinite(en.y);
+            const float a0 = sc.x * (st * (float)d[4 * i + 2 * h]) + b.x;
+            const float a1 = sc.y * (st * (float)d[4 * i + 2 * h + 1]) + b.y;
+            lmx[h] = fmaxf(lmx[h], ok0 ? a0 : -INFINITY);
+            if (col + 1 < p.n_valid) {
+                lmx[h] = fmaxf(lmx[h], ok1 ? a1 : -INFINITY);
+                *reinterpret_cast<__half2 *>(row + 8 * i) = __halves2half2(l8_av(a0, ok0), l8_av(a1, ok1));
+            } else {
+                row[8 * i] = l8_av(a0, ok0);
+            }
+        }
+    }
+}
+
+/* TMA (mode 1): the bulk tensor copy of a chunk (128 rows x 128 bytes, 128-byte swizzle) into
+ * shared memory, completing on the slot's mbarrier. */
+static __device__ __forceinline__ void l8g_bar_init(uint32_t bar, uint32_t count = 1)
+{
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+}
+static __device__ __forceinline__ void l8g_bar_arrive(uint32_t bar)
+{
+    asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+static __device__ __forceinline__ void l8g_bar_wait(uint32_t bar, uint32_t parity)
+{
+    uint32_t done = 0;
+    do {
+        asm volatile("{\n.reg .pred p;\nmbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
+                     "selp.u32 %0, 1, 0, p;\n}\n"
+                     : "=r"(done)
+                     : "r"(bar), "r"(parity)
+                     : "memory");
+    } while (!done);
+}
+/* KB chunks (k bytes kc * 128 on, rows row on) into dst, completing on bar */
+template <int KB>
+static __device__ __forceinline__ void l8g_tma(const CUtensorMap *tm, uint32_t dst, uint32_t bar,
+                                               int kc, int row)
+{
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar),
+                 "n"(KB * L8G_CHUNK)
+                 : "memory");
+#pragma unroll
+    for (int kk = 0; kk < KB; kk++)
+        asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes "
+                     "[%0], [%1, {%2, %3}], [%4];\n" ::"r"(dst + (uint32_t)kk * L8G_CHUNK),
+                     "l"(reinterpret_cast<uint64_t>(tm)), "r"((kc + kk) * L8G_KC), "r"(row),
+                     "r"(bar)
+                     : "memory");
+}
+
+/* MODE: l8g_cfg */
+template <typename T, int MODE>
+__global__ void __launch_bounds__(L8G_THREADS, 1) l8_wg(l8_params p, const __grid_constant__ CUtensorMap tm)
+{
+#if L8G_HAVE
+    using C = l8g_cfg<MODE>;
+    constexpr int KB = C::KB, S = C::S, STAGE = KB * L8G_CHUNK;
+    extern __shared__ __align__(128) unsigned char l8g_raw[];
+    __shared__ unsigned bmax[L8_MAX_M];
+    __shared__ __align__(8) uint64_t full[S];
+    /* 1024-byte aligned (the swizzle's atoms) */
+    unsigned char *l8g_sm = l8g_raw + ((1024u - (l8g_smem_addr(l8g_raw) & 1023u)) & 1023u);
+    int8_t *xq = reinterpret_cast<int8_t *>(l8g_sm);
+    unsigned char *slot0 = l8g_sm + (size_t)L8_MAX_M * p.k;
+    float *sx = reinterpret_cast<float *>(slot0 + (size_t)S * STAGE);
+    const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
+    const int tiles = (p.n_valid + L8G_N - 1) / L8G_N, kch = p.k / L8G_KC, spt = kch / KB;
+    const int my_tiles = (int)blockIdx.x < tiles ? (tiles - 1 - (int)blockIdx.x) / (int)gridDim.x + 1 : 0;
+    const int total = my_tiles * spt; /* stages */
+    const uint32_t slots = l8g_smem_addr(slot0), xa = l8g_smem_addr(xq);
+    const uint32_t bar0 = l8g_smem_addr(full);
+#define L8G_ISSUE(n)                                                                               \
+    l8g_tma<KB>(&tm, slots + (uint32_t)((n) % S) * STAGE, bar0 + 8 * ((n) % S),                     \
+                ((n) % spt) * KB, (blockIdx.x + ((n) / spt) * gridDim.x) * L8G_N)
+
+    /* before the wait: the first chunks of weights and the first tile's column constants */
+    if (MODE >= 1) {
+        if (threadIdx.x == 0) {
+            for (int s = 0; s < S; s++) l8g_bar_init(bar0 + 8 * s);
+            asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+            asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+            for (int j = 0; j < (C::early ? S : S - 2) && j < total; j++) L8G_ISSUE(j);
+        }
+    } else {
+#pragma unroll 1
+        for (int j = 0; j < L8G_D; j++) {
+            if (j < total) l8g_load(p, slots, j, kch);
+            l8g_commit();
+        }
+    }
+    l8g_cols cols;
+    if (my_tiles > 0) l8g_cols_load<T>(p, cols, blockIdx.x, t);
+    if (threadIdx.x < L8_MAX_M) bmax[threadIdx.x] = L8_NEG_INF_ENC;
+    cuda_pdl_trigger();
+    cuda_pdl_wait();
+    if (C::stage)
+        l8_stage_x<T>(p, L8_MAX_M, xq, MODE >= 1 ? -1 : 0, sx, sx + L8_MAX_M, sx + 2 * L8_MAX_M);
+    l8g_proxy_fence();
+    __syncthreads();
+    if (blockIdx.x == 0) /* the tokens' constants for pass 2 */
+        for (int i = threadIdx.x; i < 3 * p.m; i += L8G_THREADS)
+            p.tokc[(i / p.m) * L8_MAX_M + i % p.m] = sx[(i / p.m) * L8_MAX_M + i % p.m];
+
+    int d[64];
+#pragma unroll
+    for (int i = 0; i < 64; i++) d[i] = 0;
+    float lmx[2] = {-INFINITY, -INFINITY};
+    const uint32_t xsbo = (uint32_t)(p.k / 16) * 128;
+    constexpr uint64_t sw128 = (uint64_t)1 << 62;
+#pragma unroll 1
+    for (int tl = 0, j = 0; tl < my_tiles; tl++) {
+#pragma unroll 1
+        for (int st = 0; st < spt; st++, j++) {
+            const uint32_t b0 = slots + (uint32_t)(j % S) * STAGE;
+            if (MODE >= 1) {
+                l8g_bar_wait(bar0 + 8 * (j % S), (uint32_t)(j / S) & 1u);
+                if (!C::early) {
+                    __syncthreads(); /* every warp past stage j - 2's MMAs: its slot is free */
+                    if (threadIdx.x == 0 && j + S - 2 < total) L8G_ISSUE(j + S - 2);
+                }
+            } else {
+                l8g_cp_wait<L8G_D - 1>(); /* chunk j (this thread's pieces) */
+                l8g_proxy_fence();
+                __syncthreads(); /* everyone's pieces; every warp past chunk j - 2's MMAs */
+                if (j + L8G_D < total) l8g_load(p, slots, j + L8G_D, kch);
+                l8g_commit();
+            }
+            asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+#pragma unroll
+            for (int kk = 0; kk < (C::mma ? KB : 0); kk++) {
+                const int kc = st * KB + kk;
+#pragma unroll
+                for (int s = 0; s < L8G_KC / 32; s++) {
+                    if (MODE >= 1)
+                        l8g_mma(d, l8g_desc(xa + (uint32_t)(kc * L8_MAX_M * 128 + 32 * s), 16, 1024) | sw128,
+                                l8g_desc(b0 + (uint32_t)(kk * L8G_CHUNK + 32 * s), 16, 1024) | sw128,
+                                kc > 0 || s > 0);
+                    else
+                        l8g_mma(d, l8g_desc(xa + (uint32_t)(kc * (L8G_KC / 16) + 2 * s) * 128, 128, xsbo),
+                                l8g_desc(b0 + (uint32_t)s * 256, 128, 1024), kc > 0 || s > 0);
+                }
+            }
+            asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+            asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
+            if (C::early && j >= 1) { /* stage j - 1's MMAs done in every warp: refill its slot */
+                __syncthreads();
+                if (threadIdx.x == 0 && j - 1 + S < total) L8G_ISSUE(j - 1 + S);
+            }
+        }
+        asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+        l8g_fence_acc(d);
+        const int tile = blockIdx.x + tl * gridDim.x;
+        if (C::epi) {
+            l8g_epilogue(p, d, cols, tile, sx, lmx, w, g, t);
+            if (tl + 1 < my_tiles) l8g_cols_load<T>(p, cols, tile + gridDim.x, t);
+        }
+    }
+#undef L8G_ISSUE
+
+    /* each token's largest int8 logit: its 4 lanes, the block, the grid */
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        unsigned v = arg_key(lmx[h]);
+        v = max(v, __shfl_xor_sync(0xffffffffu, v, 1));
+        v = max(v, __shfl_xor_sync(0xffffffffu, v, 2));
+        if (t == 0) atomicMax(&bmax[16 * w + g + 8 * h], v);
+    }
+    __syncthreads();
+    if (threadIdx.x < p.m && bmax[threadIdx.x] != L8_NEG_INF_ENC)
+        atomicMax(&p.lmax[threadIdx.x], bmax[threadIdx.x]);
+#endif
+}
+
+/* MODE 7: warp-specialised. Warps 0-3 and 4-7 are two consumer warpgroups taking this block's
+ * tiles in turn (one's epilogue overlaps the other's MMAs), warp 8 the producer: one lane
+ * streams the stages through L8G_WS_S slots, waiting on each slot's "empty" barrier (an arrival
+ * from each of the 4 warps that read it, after their MMAs on it completed). */
+#define L8G_WS_S 6
+#define L8G_WS_THREADS (2 * L8G_THREADS + 32)
+
+static size_t l8g_ws_smem(int k)
+{
+    return 1024 + (size_t)L8_MAX_M * (size_t)k + (size_t)L8G_WS_S * L8G_CHUNK +
+           3 * L8_MAX_M * sizeof(float);
+}
+
+template <typename T>
+__global__ void __launch_bounds__(L8G_WS_THREADS, 1) l8_ws(l8_params p, const __grid_constant__ CUtensorMap tm)
+{
+#if L8G_HAVE
+    constexpr int S = L8G_WS_S;
+    extern __shared__ __align__(128) unsigned char l8g_raw[];
+    __shared__ unsigned bmax[L8_MAX_M];
+    __shared__ __align__(8) uint64_t full[S], empty[S];
+    __shared__ __align__(16) float colsm[2][3][L8G_N];
+    unsigned char *l8g_sm = l8g_raw + ((1024u - (l8g_smem_addr(l8g_raw) & 1023u)) & 1023u);
+    int8_t *xq = reinterpret_cast<int8_t *>(l8g_sm);
+    unsigned char *slot0 = l8g_sm + (size_t)L8_MAX_M * p.k;
+    float *sx = reinterpret_cast<float *>(slot0 + (size_t)S * L8G_CHUNK);
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, wg = warp >> 2, w = warp & 3;
+    const int g = lane >> 2, t = lane & 3;
+    const int tiles = (p.n_valid + L8G_N - 1) / L8G_N, kch = p.k / L8G_KC;
+    const int my_tiles = (int)blockIdx.x < tiles ? (tiles - 1 - (int)blockIdx.x) / (int)gridDim.x + 1 : 0;
+    const int total = my_tiles * kch; /* stages (one chunk each) */
+    const uint32_t slots = l8g_smem_addr(slot0), xa = l8g_smem_addr(xq);
+    const uint32_t fb = l8g_smem_addr(full), eb = l8g_smem_addr(empty);
+#define L8G_WS_ISSUE(n)                                                                            \
+    l8g_tma<1>(&tm, slots + (uint32_t)((n) % S) * L8G_CHUNK, fb + 8 * ((n) % S), (n) % kch,         \
+               (blockIdx.x + ((n) / kch) * gridDim.x) * L8G_N)
+
+    /* before the wait: the barriers, the first S stages, each consumer's first column constants */
+    if (warp == 8 && lane == 0) {
+        for (int s = 0; s < S; s++) {
+            l8g_bar_init(fb + 8 * s, 1);
+            l8g_bar_init(eb + 8 * s, 4);
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+        for (int j = 0; j < S && j < total; j++) L8G_WS_ISSUE(j);
+    }
+    float3 col1 = make_float3(0.0f, 0.0f, 0.0f); /* this thread's column of its next tile */
+    if (wg < 2 && wg < my_tiles) col1 = l8g_col1<T>(p, blockIdx.x + wg * gridDim.x);
+    if (threadIdx.x < L8_MAX_M) bmax[threadIdx.x] = L8_NEG_INF_ENC;
+    cuda_pdl_trigger();
+    cuda_pdl_wait();
+    l8_stage_x<T>(p, L8_MAX_M, xq, -1, sx, sx + L8_MAX_M, sx + 2 * L8_MAX_M);
+    l8g_proxy_fence();
+    __syncthreads();
+    if (blockIdx.x == 0) /* the tokens' constants for pass 2 */
+        for (int i = threadIdx.x; i < 3 * p.m; i += L8G_WS_THREADS)
+            p.tokc[(i / p.m) * L8_MAX_M + i % p.m] = sx[(i / p.m) * L8_MAX_M + i % p.m];
+
+    float lmx[2] = {-INFINITY, -INFINITY};
+    if (warp == 8) { /* the producer */
+        if (lane == 0)
+            for (int j = S; j < total; j++) {
+                l8g_bar_wait(eb + 8 * (j % S), (uint32_t)(j / S - 1) & 1u); /* stage j - S read */
+                L8G_WS_ISSUE(j);
+            }
+    } else {
+        int d[64];
+#pragma unroll
+        for (int i = 0; i < 64; i++) d[i] = 0;
+        constexpr uint64_t sw128 = (uint64_t)1 << 62;
+#pragma unroll 1
+        for (int tl = wg; tl < my_tiles; tl += 2) {
+#pragma unroll 1
+            for (int kc = 0; kc < kch; kc++) {
+                const int j = tl * kch + kc;
+                const uint32_t b0 = slots + (uint32_t)(j % S) * L8G_CHUNK;
+                l8g_bar_wait(fb + 8 * (j % S), (uint32_t)(j / S) & 1u);
+                asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+#pragma unroll
+                for (int s = 0; s < L8G_KC / 32; s++)
+                    l8g_mma(d, l8g_desc(xa + (uint32_t)(kc * L8_MAX_M * 128 + 32 * s), 16, 1024) | sw128,
+                            l8g_desc(b0 + (uint32_t)(32 * s), 16, 1024) | sw128, kc > 0 || s > 0);
+                asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+                asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
+                if (kc > 0 && lane == 0) l8g_bar_arrive(eb + 8 * ((j - 1) % S)); /* stage j - 1 read */
+            }
+            asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+            l8g_fence_acc(d);
+            if (lane == 0) l8g_bar_arrive(eb + 8 * ((tl * kch + kch - 1) % S));
+            /* the tile's column constants into shared memory (every warp of the warpgroup is
+             * past the previous epilogue: it took part in this tile's MMAs) */
+            const int ti = threadIdx.x & 127;
+            colsm[wg][0][ti] = col1.x;
+            colsm[wg][1][ti] = col1.y;
+            colsm[wg][2][ti] = col1.z;
+            asm volatile("bar.sync %0, 128;\n" ::"r"(1 + wg) : "memory");
+            const int tile = blockIdx.x + tl * gridDim.x;
+            const l8g_cols_sm cs = {colsm[wg][0], colsm[wg][1], colsm[wg][2]};
+            l8g_epilogue(p, d, cs, tile, sx, lmx, w, g, t);
+            if (tl + 2 < my_tiles) col1 = l8g_col1<T>(p, tile + 2 * gridDim.x);
+        }
+    }
+#undef L8G_WS_ISSUE
+
+    /* each token's largest int8 logit: its 4 lanes, the block, the grid */
+    if (warp < 8)
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            unsigned v = arg_key(lmx[h]);
+            v = max(v, __shfl_xor_sync(0xffffffffu, v, 1));
+            v = max(v, __shfl_xor_sync(0xffffffffu, v, 2));
+            if (t == 0) atomicMax(&bmax[16 * w + g + 8 * h], v);
+        }
+    __syncthreads();
+    if (threadIdx.x < p.m && bmax[threadIdx.x] != L8_NEG_INF_ENC)
+        atomicMax(&p.lmax[threadIdx.x], bmax[threadIdx.x]);
+#endif
+}
+
+template <typename T> static bool l8g_ws_launch(cuda_state *s, const l8_params &p, const CUtensorMap &tm)
+{
+    const size_t smem = l8g_ws_smem(p.k);
+    if (smem > 227 * 1024 ||
+        !cuda_note(s,
+                   cudaFuncSetAttribute(l8_ws<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                        (int)smem),
+                   "lm_head int8 wgmma (shared memory)"))
+        return false;
+    cuda_launch_pdl(s, l8_ws<T>, dim3((unsigned)s->sm_count), dim3(L8G_WS_THREADS), smem,
+                    "lm_head int8 wgmma scan", p, tm);
+    return true;
+}
+
+/* The cubin the driver picked for this GPU was built for sm_90a (wgmma). */
+__global__ void l8g_probe(int *out)
+{
+    *out = L8G_HAVE;
+}
+
+bool l8_wg_probe(cuda_state *s)
+{
+    const char *env = getenv("GLOSSA_CUDA_LM_INT8_WG");
+    if (env && env[0] == '0') return false;
+    int *dv = NULL, hv = 0;
+    if (cudaMalloc(&dv, sizeof(int)) != cudaSuccess) {
+        cudaGetLastError();
+        return false;
+    }
+    l8g_probe<<<1, 1, 0, s->stream>>>(dv);
+    if (cudaMemcpyAsync(&hv, dv, sizeof(int), cudaMemcpyDeviceToHost, s->stream) != cudaSuccess ||
+        cudaStreamSynchronize(s->stream) != cudaSuccess)
+        hv = 0;
+    cudaGetLastError(); /* no kernel image for this GPU: the mma.sync form */
+    cudaFree(dv);
+    return hv == 1;
+}
+
+/* The shadow's tensor map (k bytes x rows, boxes of 128 x 128, 128-byte swizzle), made once per
+ * shadow through the driver's cuTensorMapEncodeTiled. */
+static bool l8g_tmap(cuda_state *s, const l8_params &p, int64_t rows, CUtensorMap *tm)
+{
+    if (s->l8_tmap_src != p.q || s->l8_tmap_rows != rows || s->l8_tmap_k != p.k) {
+        static PFN_cuTensorMapEncodeTiled_v12000 encode = NULL;
+        if (!encode) {
+            cudaDriverEntryPointQueryResult q;
+            void *fn = NULL;
+            if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000,
+                                                 cudaEnableDefault, &q) != cudaSuccess ||
+                q != cudaDriverEntryPointSuccess || !fn) {
+                cudaGetLastError();
+                return false;
+            }
+            encode = (PFN_cuTensorMapEncodeTiled_v12000)fn;
+        }
+        CUtensorMap m;
+        const cuuint64_t dims[2] = {(cuuint64_t)p.k, (cuuint64_t)rows};
+        const cuuint64_t strides[1] = {(cuuint64_t)p.k};
+        const cuuint32_t box[2] = {L8G_KC, L8G_N}, estr[2] = {1, 1};
+        if (encode(&m, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, (void *)p.q, dims, strides, box, estr,
+                   CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                   CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) != CUDA_SUCCESS)
+            return false;
+        memcpy(s->l8_tmap, &m, sizeof m);
+        s->l8_tmap_src = p.q;
+        s->l8_tmap_rows = rows;
+        s->l8_tmap_k = p.k;
+    }
+    memcpy(tm, s->l8_tmap, sizeof *tm);
+    return true;
+}
+
+template <typename T, int MODE>
+static bool l8g_launch(cuda_state *s, const l8_params &p, const CUtensorMap &tm)
+{
+    const size_t smem = l8g_smem<MODE>(p.k);
+    if (smem > 227 * 1024 ||
+        !cuda_note(s,
+                   cudaFuncSetAttribute(l8_wg<T, MODE>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                        (int)smem),
+                   "lm_head int8 wgmma (shared memory)"))
+        return false;
+    cuda_launch_pdl(s, l8_wg<T, MODE>, dim3((unsigned)s->sm_count), dim3(L8G_THREADS), smem,
+                    "lm_head int8 wgmma scan", p, tm);
+    return true;
+}
+
+bool l8_wg_launch(cuda_state *s, const l8_params &p, bool bf16, int64_t rows)
+{
+    if (p.k % (2 * L8G_KC) != 0 || l8g_smem<2>(p.k) > 227 * 1024 || !s->l8_wg) return false;
+    static int mode = -1; /* TEMPORARY: GLOSSA_L8WG_MODE picks the variant */
+    if (mode < 0) mode = getenv("GLOSSA_L8WG_MODE") ? atoi(getenv("GLOSSA_L8WG_MODE")) : 7;
+    CUtensorMap tm;
+    memset(&tm, 0, sizeof tm);
+    if (mode >= 1 && !l8g_tmap(s, p, rows, &tm)) return false;
+#define L8G_GO(M) return bf16 ? l8g_launch<__nv_bfloat16, M>(s, p, tm) : l8g_launch<__half, M>(s, p, tm)
+    if (mode == 0) L8G_GO(0);
+    if (mode == 1) L8G_GO(1);
+    if (mode == 7) return bf16 ? l8g_ws_launch<__nv_bfloat16>(s, p, tm) : l8g_ws_launch<__half>(s, p, tm);
+    if (mode == 3) L8G_GO(3);
+    if (mode == 4) L8G_GO(4);
+    if (mode == 5) L8G_GO(5);
+    if (mode == 6) L8G_GO(6);
+    L8G_GO(2);
+#undef L8G_GO
+}
