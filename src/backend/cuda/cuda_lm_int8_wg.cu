@@ -387,15 +387,19 @@ __global__ void __launch_bounds__(L8G_THREADS, 1) l8_wg(l8_params p, const __gri
 }
 
 /* MODE 7: warp-specialised. Warps 0-3 and 4-7 are two consumer warpgroups taking this block's
- * tiles in turn (one's epilogue overlaps the other's MMAs), warp 8 the producer: one lane
- * streams the stages through L8G_WS_S slots, waiting on each slot's "empty" barrier (an arrival
- * from each of the 4 warps that read it, after their MMAs on it completed). */
-#define L8G_WS_S 6
-#define L8G_WS_THREADS (2 * L8G_THREADS + 32)
+ * tiles in turn (tile q of the block: warpgroup q % 2), so that one's epilogue overlaps the
+ * other's MMAs; warp 8 + c is warpgroup c's producer. Each warpgroup has its own L8G_WS_S slots
+ * with a "full" barrier (the TMA's bytes) and an "empty" one (an arrival from each of the
+ * warpgroup's 4 warps once their MMAs on the slot completed): one producer, one consumer per
+ * pipeline, every fill consumed in order, so no waiter can be two phases behind (an earlier form
+ * that shared one set of slots between both warpgroups could: parity aliasing, and it hung at
+ * 250k columns). */
+#define L8G_WS_S 4
+#define L8G_WS_THREADS (2 * L8G_THREADS + 64)
 
 static size_t l8g_ws_smem(int k)
 {
-    return 1024 + (size_t)L8_MAX_M * (size_t)k + (size_t)L8G_WS_S * L8G_CHUNK +
+    return 1024 + (size_t)L8_MAX_M * (size_t)k + (size_t)2 * L8G_WS_S * L8G_CHUNK +
            3 * L8_MAX_M * sizeof(float);
 }
 
@@ -406,35 +410,42 @@ __global__ void __launch_bounds__(L8G_WS_THREADS, 1) l8_ws(l8_params p, const __
     constexpr int S = L8G_WS_S;
     extern __shared__ __align__(128) unsigned char l8g_raw[];
     __shared__ unsigned bmax[L8_MAX_M];
-    __shared__ __align__(8) uint64_t full[S], empty[S];
+    __shared__ __align__(8) uint64_t full[2][S], empty[2][S];
     __shared__ __align__(16) float colsm[2][3][L8G_N];
     unsigned char *l8g_sm = l8g_raw + ((1024u - (l8g_smem_addr(l8g_raw) & 1023u)) & 1023u);
     int8_t *xq = reinterpret_cast<int8_t *>(l8g_sm);
     unsigned char *slot0 = l8g_sm + (size_t)L8_MAX_M * p.k;
-    float *sx = reinterpret_cast<float *>(slot0 + (size_t)S * L8G_CHUNK);
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, wg = warp >> 2, w = warp & 3;
+    float *sx = reinterpret_cast<float *>(slot0 + (size_t)2 * S * L8G_CHUNK);
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, w = warp & 3;
+    const int c = warp < 8 ? warp >> 2 : warp - 8; /* the pipeline this warp is part of */
     const int g = lane >> 2, t = lane & 3;
     const int tiles = (p.n_valid + L8G_N - 1) / L8G_N, kch = p.k / L8G_KC;
     const int my_tiles = (int)blockIdx.x < tiles ? (tiles - 1 - (int)blockIdx.x) / (int)gridDim.x + 1 : 0;
-    const int total = my_tiles * kch; /* stages (one chunk each) */
-    const uint32_t slots = l8g_smem_addr(slot0), xa = l8g_smem_addr(xq);
-    const uint32_t fb = l8g_smem_addr(full), eb = l8g_smem_addr(empty);
-#define L8G_WS_ISSUE(n)                                                                            \
-    l8g_tma<1>(&tm, slots + (uint32_t)((n) % S) * L8G_CHUNK, fb + 8 * ((n) % S), (n) % kch,         \
-               (blockIdx.x + ((n) / kch) * gridDim.x) * L8G_N)
+    const int total0 = (my_tiles + 1) / 2 * kch, total1 = my_tiles / 2 * kch; /* stages */
+    const int total = c == 0 ? total0 : total1;
+    const uint32_t xa = l8g_smem_addr(xq);
+    const uint32_t slots = l8g_smem_addr(slot0) + (uint32_t)(c * S * L8G_CHUNK);
+    const uint32_t fb = l8g_smem_addr(&full[c][0]), eb = l8g_smem_addr(&empty[c][0]);
+    /* stage j of pipeline cc: its block tile 2 (j / kch) + cc, k chunk j % kch */
+#define L8G_WS_ISSUE(cc, j)                                                                        \
+    l8g_tma<1>(&tm, l8g_smem_addr(slot0) + (uint32_t)(((cc) * S + (j) % S) * L8G_CHUNK),            \
+               l8g_smem_addr(&full[cc][(j) % S]), (j) % kch,                                       \
+               (blockIdx.x + (2 * ((j) / kch) + (cc)) * gridDim.x) * L8G_N)
 
-    /* before the wait: the barriers, the first S stages, each consumer's first column constants */
+    /* before the wait: the barriers, each pipeline's first S stages and first column constants */
     if (warp == 8 && lane == 0) {
-        for (int s = 0; s < S; s++) {
-            l8g_bar_init(fb + 8 * s, 1);
-            l8g_bar_init(eb + 8 * s, 4);
-        }
+        for (int cc = 0; cc < 2; cc++)
+            for (int s = 0; s < S; s++) {
+                l8g_bar_init(l8g_smem_addr(&full[cc][s]), 1);
+                l8g_bar_init(l8g_smem_addr(&empty[cc][s]), 4);
+            }
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
         asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-        for (int j = 0; j < S && j < total; j++) L8G_WS_ISSUE(j);
+        for (int j = 0; j < S && j < total0; j++) L8G_WS_ISSUE(0, j);
+        for (int j = 0; j < S && j < total1; j++) L8G_WS_ISSUE(1, j);
     }
     float3 col1 = make_float3(0.0f, 0.0f, 0.0f); /* this thread's column of its next tile */
-    if (wg < 2 && wg < my_tiles) col1 = l8g_col1<T>(p, blockIdx.x + wg * gridDim.x);
+    if (warp < 8 && c < my_tiles) col1 = l8g_col1<T>(p, blockIdx.x + c * gridDim.x);
     if (threadIdx.x < L8_MAX_M) bmax[threadIdx.x] = L8_NEG_INF_ENC;
     cuda_pdl_trigger();
     cuda_pdl_wait();
@@ -446,22 +457,22 @@ __global__ void __launch_bounds__(L8G_WS_THREADS, 1) l8_ws(l8_params p, const __
             p.tokc[(i / p.m) * L8_MAX_M + i % p.m] = sx[(i / p.m) * L8_MAX_M + i % p.m];
 
     float lmx[2] = {-INFINITY, -INFINITY};
-    if (warp == 8) { /* the producer */
+    if (warp >= 8) { /* a producer */
         if (lane == 0)
             for (int j = S; j < total; j++) {
                 l8g_bar_wait(eb + 8 * (j % S), (uint32_t)(j / S - 1) & 1u); /* stage j - S read */
-                L8G_WS_ISSUE(j);
+                L8G_WS_ISSUE(c, j);
             }
     } else {
         int d[64];
 #pragma unroll
         for (int i = 0; i < 64; i++) d[i] = 0;
         constexpr uint64_t sw128 = (uint64_t)1 << 62;
+        const int ti = threadIdx.x & 127;
 #pragma unroll 1
-        for (int tl = wg; tl < my_tiles; tl += 2) {
+        for (int q = 0, j = 0; 2 * q + c < my_tiles; q++) {
 #pragma unroll 1
-            for (int kc = 0; kc < kch; kc++) {
-                const int j = tl * kch + kc;
+            for (int kc = 0; kc < kch; kc++, j++) {
                 const uint32_t b0 = slots + (uint32_t)(j % S) * L8G_CHUNK;
                 l8g_bar_wait(fb + 8 * (j % S), (uint32_t)(j / S) & 1u);
                 asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
@@ -475,18 +486,17 @@ __global__ void __launch_bounds__(L8G_WS_THREADS, 1) l8_ws(l8_params p, const __
             }
             asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
             l8g_fence_acc(d);
-            if (lane == 0) l8g_bar_arrive(eb + 8 * ((tl * kch + kch - 1) % S));
+            if (lane == 0) l8g_bar_arrive(eb + 8 * ((j - 1) % S));
             /* the tile's column constants into shared memory (every warp of the warpgroup is
              * past the previous epilogue: it took part in this tile's MMAs) */
-            const int ti = threadIdx.x & 127;
-            colsm[wg][0][ti] = col1.x;
-            colsm[wg][1][ti] = col1.y;
-            colsm[wg][2][ti] = col1.z;
-            asm volatile("bar.sync %0, 128;\n" ::"r"(1 + wg) : "memory");
-            const int tile = blockIdx.x + tl * gridDim.x;
-            const l8g_cols_sm cs = {colsm[wg][0], colsm[wg][1], colsm[wg][2]};
+            colsm[c][0][ti] = col1.x;
+            colsm[c][1][ti] = col1.y;
+            colsm[c][2][ti] = col1.z;
+            asm volatile("bar.sync %0, 128;\n" ::"r"(1 + c) : "memory");
+            const int tile = blockIdx.x + (2 * q + c) * gridDim.x;
+            const l8g_cols_sm cs = {colsm[c][0], colsm[c][1], colsm[c][2]};
             l8g_epilogue(p, d, cs, tile, sx, lmx, w, g, t);
-            if (tl + 2 < my_tiles) col1 = l8g_col1<T>(p, tile + 2 * gridDim.x);
+            if (2 * q + 2 + c < my_tiles) col1 = l8g_col1<T>(p, tile + 2 * gridDim.x);
         }
     }
 #undef L8G_WS_ISSUE
