@@ -572,6 +572,11 @@ static void run_all(backend *cpu, gl_dtype act)
     run_linear_argmax(&p, 5, 1024, 1000, 1000, 8, true, true, GL_DTYPE_BF16);
     backend_destroy(p.g);
 
+    /* the int8 path's pass 1 on mma.sync (l8_wide) where the default is wgmma (l8_ws) */
+    if (!variant_begin(&p, tag, sizeof tag, "lm-int8-mma", "GLOSSA_CUDA_LM_INT8_WG", "0")) return;
+    test_lm_int8(&p);
+    backend_destroy(p.g);
+
     /* cuBLASLt for every m (the skinny kernel off) */
     if (!variant_begin(&p, tag, sizeof tag, "cublaslt", "GLOSSA_CUDA_SKINNY", "0")) return;
     test_linear(&p, true);
