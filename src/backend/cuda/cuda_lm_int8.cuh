@@ -34,6 +34,7 @@ typedef struct l8_params {
     unsigned *count; /* pass-2 blocks done; 0 between launches */
     int32_t *ids;
     int32_t nb2;
+    int8_t *xg;      /* (L8_MAX_M, k) int8 x in l8_xq_off's swizzled layout (l8_xquant) */
     int32_t wide;    /* pass 1 was l8_wide (int8 x: its bound; every bf16 call), else l8_scan
                         (fp16 x) */
 } l8_params;
@@ -69,14 +70,18 @@ static __device__ __forceinline__ int l8_xq_off(int tok, int kb, int k, int xstr
 }
 
 /* Token rows [0, m8) of x into int8 rows of xq (zeros past m; layout: l8_xq_off), with their
- * scale and norms: warp w the tokens w, w + nwarps, ... (fp64 for the quantisation error's
- * norm). */
+ * scale and norms: warp w the tokens w, w + nwarps, ... (or tok0, tok0 + tstep, ...; fp64 for
+ * the quantisation error's norm). */
 template <typename T>
 static __device__ void l8_stage_x(const l8_params &p, int m8, int8_t *xq, int xstr, float *sx,
-                                  float *xn, float *xe)
+                                  float *xn, float *xe, int tok0 = -1, int tstep = 0)
 {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
-    for (int tok = warp; tok < m8; tok += nwarps) {
+    if (tok0 < 0) { /* the block's warps in turn (else: a grid's) */
+        tok0 = warp;
+        tstep = nwarps;
+    }
+    for (int tok = tok0; tok < m8; tok += tstep) {
         const uint4 *xr = reinterpret_cast<const uint4 *>((const T *)p.x + (int64_t)tok * p.xs);
         float mx = 0.0f;
         bool bad = false;

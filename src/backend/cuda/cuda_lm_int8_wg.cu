@@ -403,14 +403,26 @@ static size_t l8g_ws_smem(int k)
            3 * L8_MAX_M * sizeof(float);
 }
 
-template <typename T>
+/* MODE 8's first launch: x quantised once for the grid (not once per block): token rows of
+ * int8 into p.xg in the swizzled layout, s_x / ||x|| / ||e_x|| into p.tokc; a warp a token. */
+#define L8G_XQ_BLOCKS 8
+template <typename T> __global__ void __launch_bounds__(L8_THREADS) l8_xquant(l8_params p)
+{
+    cuda_pdl_trigger();
+    cuda_pdl_wait();
+    l8_stage_x<T>(p, L8_MAX_M, p.xg, -1, p.tokc, p.tokc + L8_MAX_M, p.tokc + 2 * L8_MAX_M,
+                  (int)(blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5)),
+                  (int)(gridDim.x * (blockDim.x >> 5)));
+}
+
+template <typename T, bool PREQ>
 __global__ void __launch_bounds__(L8G_WS_THREADS, 1) l8_ws(l8_params p, const __grid_constant__ CUtensorMap tm)
 {
 #if L8G_HAVE
     constexpr int S = L8G_WS_S;
     extern __shared__ __align__(128) unsigned char l8g_raw[];
     __shared__ unsigned bmax[L8_MAX_M];
-    __shared__ __align__(8) uint64_t full[2][S], empty[2][S];
+    __shared__ __align__(8) uint64_t full[2][S], empty[2][S], xbar;
     __shared__ __align__(16) float colsm[2][3][L8G_N];
     unsigned char *l8g_sm = l8g_raw + ((1024u - (l8g_smem_addr(l8g_raw) & 1023u)) & 1023u);
     int8_t *xq = reinterpret_cast<int8_t *>(l8g_sm);
@@ -439,6 +451,7 @@ __global__ void __launch_bounds__(L8G_WS_THREADS, 1) l8_ws(l8_params p, const __
                 l8g_bar_init(l8g_smem_addr(&full[cc][s]), 1);
                 l8g_bar_init(l8g_smem_addr(&empty[cc][s]), 4);
             }
+        l8g_bar_init(l8g_smem_addr(&xbar), 1);
         asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
         asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
         for (int j = 0; j < S && j < total0; j++) L8G_WS_ISSUE(0, j);
@@ -449,12 +462,27 @@ __global__ void __launch_bounds__(L8G_WS_THREADS, 1) l8_ws(l8_params p, const __
     if (threadIdx.x < L8_MAX_M) bmax[threadIdx.x] = L8_NEG_INF_ENC;
     cuda_pdl_trigger();
     cuda_pdl_wait();
-    l8_stage_x<T>(p, L8_MAX_M, xq, -1, sx, sx + L8_MAX_M, sx + 2 * L8_MAX_M);
-    l8g_proxy_fence();
-    __syncthreads();
-    if (blockIdx.x == 0) /* the tokens' constants for pass 2 */
-        for (int i = threadIdx.x; i < 3 * p.m; i += L8G_WS_THREADS)
-            p.tokc[(i / p.m) * L8_MAX_M + i % p.m] = sx[(i / p.m) * L8_MAX_M + i % p.m];
+    if (PREQ) { /* x from l8_xquant: one bulk copy into place; the scales from tokc */
+        if (warp == 8 && lane == 0) {
+            const uint32_t xb = l8g_smem_addr(&xbar), bytes = (uint32_t)(L8_MAX_M * p.k);
+            asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(xb),
+                         "r"(bytes)
+                         : "memory");
+            asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes "
+                         "[%0], [%1], %2, [%3];\n" ::"r"(xa),
+                         "l"(p.xg), "r"(bytes), "r"(xb)
+                         : "memory");
+        }
+        if (threadIdx.x < L8_MAX_M) sx[threadIdx.x] = p.tokc[threadIdx.x];
+        __syncthreads();
+    } else {
+        l8_stage_x<T>(p, L8_MAX_M, xq, -1, sx, sx + L8_MAX_M, sx + 2 * L8_MAX_M);
+        l8g_proxy_fence();
+        __syncthreads();
+        if (blockIdx.x == 0) /* the tokens' constants for pass 2 */
+            for (int i = threadIdx.x; i < 3 * p.m; i += L8G_WS_THREADS)
+                p.tokc[(i / p.m) * L8_MAX_M + i % p.m] = sx[(i / p.m) * L8_MAX_M + i % p.m];
+    }
 
     float lmx[2] = {-INFINITY, -INFINITY};
     if (warp >= 8) { /* a producer */
@@ -469,6 +497,7 @@ __global__ void __launch_bounds__(L8G_WS_THREADS, 1) l8_ws(l8_params p, const __
         for (int i = 0; i < 64; i++) d[i] = 0;
         constexpr uint64_t sw128 = (uint64_t)1 << 62;
         const int ti = threadIdx.x & 127;
+        if (PREQ) l8g_bar_wait(l8g_smem_addr(&xbar), 0); /* x in place */
 #pragma unroll 1
         for (int q = 0, j = 0; 2 * q + c < my_tiles; q++) {
 #pragma unroll 1
@@ -516,16 +545,20 @@ __global__ void __launch_bounds__(L8G_WS_THREADS, 1) l8_ws(l8_params p, const __
 #endif
 }
 
-template <typename T> static bool l8g_ws_launch(cuda_state *s, const l8_params &p, const CUtensorMap &tm)
+template <typename T, bool PREQ>
+static bool l8g_ws_launch(cuda_state *s, const l8_params &p, const CUtensorMap &tm)
 {
     const size_t smem = l8g_ws_smem(p.k);
-    if (smem > 227 * 1024 ||
+    if (smem > 227 * 1024 || p.k > 8192 ||
         !cuda_note(s,
-                   cudaFuncSetAttribute(l8_ws<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                   cudaFuncSetAttribute(l8_ws<T, PREQ>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                         (int)smem),
                    "lm_head int8 wgmma (shared memory)"))
         return false;
-    cuda_launch_pdl(s, l8_ws<T>, dim3((unsigned)s->sm_count), dim3(L8G_WS_THREADS), smem,
+    if (PREQ)
+        cuda_launch_pdl(s, l8_xquant<T>, dim3(L8G_XQ_BLOCKS), dim3(L8_THREADS), 0,
+                        "lm_head int8 x quantisation", p);
+    cuda_launch_pdl(s, l8_ws<T, PREQ>, dim3((unsigned)s->sm_count), dim3(L8G_WS_THREADS), smem,
                     "lm_head int8 wgmma scan", p, tm);
     return true;
 }
@@ -607,14 +640,17 @@ bool l8_wg_launch(cuda_state *s, const l8_params &p, bool bf16, int64_t rows)
 {
     if (p.k % (2 * L8G_KC) != 0 || l8g_smem<2>(p.k) > 227 * 1024 || !s->l8_wg) return false;
     static int mode = -1; /* TEMPORARY: GLOSSA_L8WG_MODE picks the variant */
-    if (mode < 0) mode = getenv("GLOSSA_L8WG_MODE") ? atoi(getenv("GLOSSA_L8WG_MODE")) : 7;
+    if (mode < 0) mode = getenv("GLOSSA_L8WG_MODE") ? atoi(getenv("GLOSSA_L8WG_MODE")) : 8;
     CUtensorMap tm;
     memset(&tm, 0, sizeof tm);
     if (mode >= 1 && !l8g_tmap(s, p, rows, &tm)) return false;
 #define L8G_GO(M) return bf16 ? l8g_launch<__nv_bfloat16, M>(s, p, tm) : l8g_launch<__half, M>(s, p, tm)
     if (mode == 0) L8G_GO(0);
     if (mode == 1) L8G_GO(1);
-    if (mode == 7) return bf16 ? l8g_ws_launch<__nv_bfloat16>(s, p, tm) : l8g_ws_launch<__half>(s, p, tm);
+    if (mode == 7)
+        return bf16 ? l8g_ws_launch<__nv_bfloat16, false>(s, p, tm) : l8g_ws_launch<__half, false>(s, p, tm);
+    if (mode == 8)
+        return bf16 ? l8g_ws_launch<__nv_bfloat16, true>(s, p, tm) : l8g_ws_launch<__half, true>(s, p, tm);
     if (mode == 3) L8G_GO(3);
     if (mode == 4) L8G_GO(4);
     if (mode == 5) L8G_GO(5);
