@@ -225,6 +225,25 @@ static __device__ __forceinline__ void l8g_epilogue(const l8_params &p, const in
     }
 }
 
+/* Each token's largest int8 logit (lmx: a consumer thread's two tokens, 16 w + g and + 8): its 4
+ * lanes, the block (bmax), the grid (p.lmax). Every thread of the block calls it. */
+static __device__ __forceinline__ void l8g_token_max(const l8_params &p, const float lmx[2],
+                                                     unsigned *bmax, bool consumer, int w, int g,
+                                                     int t)
+{
+    if (consumer)
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            unsigned v = arg_key(lmx[h]);
+            v = max(v, __shfl_xor_sync(0xffffffffu, v, 1));
+            v = max(v, __shfl_xor_sync(0xffffffffu, v, 2));
+            if (t == 0) atomicMax(&bmax[16 * w + g + 8 * h], v);
+        }
+    __syncthreads();
+    if (threadIdx.x < p.m && bmax[threadIdx.x] != L8_NEG_INF_ENC)
+        atomicMax(&p.lmax[threadIdx.x], bmax[threadIdx.x]);
+}
+
 /* TMA (mode 1): the bulk tensor copy of a chunk (128 rows x 128 bytes, 128-byte swizzle) into
  * shared memory, completing on the slot's mbarrier. */
 static __device__ __forceinline__ void l8g_bar_init(uint32_t bar, uint32_t count = 1)
@@ -372,17 +391,7 @@ __global__ void __launch_bounds__(L8G_THREADS, 1) l8_wg(l8_params p, const __gri
     }
 #undef L8G_ISSUE
 
-    /* each token's largest int8 logit: its 4 lanes, the block, the grid */
-#pragma unroll
-    for (int h = 0; h < 2; h++) {
-        unsigned v = arg_key(lmx[h]);
-        v = max(v, __shfl_xor_sync(0xffffffffu, v, 1));
-        v = max(v, __shfl_xor_sync(0xffffffffu, v, 2));
-        if (t == 0) atomicMax(&bmax[16 * w + g + 8 * h], v);
-    }
-    __syncthreads();
-    if (threadIdx.x < p.m && bmax[threadIdx.x] != L8_NEG_INF_ENC)
-        atomicMax(&p.lmax[threadIdx.x], bmax[threadIdx.x]);
+    l8g_token_max(p, lmx, bmax, true, w, g, t);
 #endif
 }
 
@@ -530,18 +539,7 @@ __global__ void __launch_bounds__(L8G_WS_THREADS, 1) l8_ws(l8_params p, const __
     }
 #undef L8G_WS_ISSUE
 
-    /* each token's largest int8 logit: its 4 lanes, the block, the grid */
-    if (warp < 8)
-#pragma unroll
-        for (int h = 0; h < 2; h++) {
-            unsigned v = arg_key(lmx[h]);
-            v = max(v, __shfl_xor_sync(0xffffffffu, v, 1));
-            v = max(v, __shfl_xor_sync(0xffffffffu, v, 2));
-            if (t == 0) atomicMax(&bmax[16 * w + g + 8 * h], v);
-        }
-    __syncthreads();
-    if (threadIdx.x < p.m && bmax[threadIdx.x] != L8_NEG_INF_ENC)
-        atomicMax(&p.lmax[threadIdx.x], bmax[threadIdx.x]);
+    l8g_token_max(p, lmx, bmax, warp < 8, w, g, t);
 #endif
 }
 
