@@ -158,4 +158,7 @@ bool l8_wide_launch(cuda_state *s, const l8_params &p, bool bf16);
 bool l8_wg_launch(cuda_state *s, const l8_params &p, bool bf16, int64_t rows);
 bool l8_wg_probe(cuda_state *s);
 
+/* x quantised once into p.xg / p.tokc for pass 1 (cuda_lm_int8_wg.cu), launched with PDL */
+void l8_xquant_launch(cuda_state *s, const l8_params &p, bool bf16);
+
 #endif

@@ -22,6 +22,7 @@
 #include <cudaTypedefs.h>
 #include <stdlib.h>
 #include <string.h>
+#include <type_traits>
 
 #include "backend/cuda/cuda_lm_int8.cuh"
 
@@ -543,6 +544,16 @@ __global__ void __launch_bounds__(L8G_WS_THREADS, 1) l8_ws(l8_params p, const __
 #endif
 }
 
+void l8_xquant_launch(cuda_state *s, const l8_params &p, bool bf16)
+{
+    if (bf16)
+        cuda_launch_pdl(s, l8_xquant<__nv_bfloat16>, dim3(L8G_XQ_BLOCKS), dim3(L8_THREADS), 0,
+                        "lm_head int8 x quantisation", p);
+    else
+        cuda_launch_pdl(s, l8_xquant<__half>, dim3(L8G_XQ_BLOCKS), dim3(L8_THREADS), 0,
+                        "lm_head int8 x quantisation", p);
+}
+
 template <typename T, bool PREQ>
 static bool l8g_ws_launch(cuda_state *s, const l8_params &p, const CUtensorMap &tm)
 {
@@ -553,9 +564,7 @@ static bool l8g_ws_launch(cuda_state *s, const l8_params &p, const CUtensorMap &
                                         (int)smem),
                    "lm_head int8 wgmma (shared memory)"))
         return false;
-    if (PREQ)
-        cuda_launch_pdl(s, l8_xquant<T>, dim3(L8G_XQ_BLOCKS), dim3(L8_THREADS), 0,
-                        "lm_head int8 x quantisation", p);
+    if (PREQ) l8_xquant_launch(s, p, !std::is_same<T, __half>::value);
     cuda_launch_pdl(s, l8_ws<T, PREQ>, dim3((unsigned)s->sm_count), dim3(L8G_WS_THREADS), smem,
                     "lm_head int8 wgmma scan", p, tm);
     return true;
