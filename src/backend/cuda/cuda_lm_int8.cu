@@ -540,7 +540,7 @@ bool cuda_lm_int8_argmax(cuda_state *s, int32_t m, const void *x, int32_t x_stri
     if (small)
         cuda_launch_pdl(s, l8_scan, dim3((unsigned)((n_valid + L8_ROWS - 1) / L8_ROWS)),
                         dim3(L8_THREADS), 0, "lm_head int8 scan", p);
-    else if (getenv("GLOSSA_L8WG_CHECK") && !cuda_is_recording()) { /* TEMPORARY: wg vs wide */
+    else if (s->l8_wg && getenv("GLOSSA_L8WG_CHECK") && !cuda_is_recording()) { /* TEMPORARY: wg vs wide */
         const size_t na = (size_t)m * p.ldh;
         __half *a1 = (__half *)malloc(na * 2), *a2 = (__half *)malloc(na * 2);
         unsigned l1[L8_MAX_M], l2[L8_MAX_M], init[L8_MAX_M];
