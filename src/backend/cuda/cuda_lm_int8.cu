@@ -570,7 +570,7 @@ bool cuda_lm_int8_argmax(cuda_state *s, int32_t m, const void *x, int32_t x_stri
                 m, (int)k, n_valid, ran, cudaGetErrorString(e), bad, (long)m * n_valid, lbad);
         free(a1);
         free(a2);
-        if (!ran) return false;
+        if (!ran && !l8_wide_launch(s, p, bf16)) return false;
     } else if (!l8_wg_launch(s, p, bf16, w->rows) && !l8_wide_launch(s, p, bf16))
         return false;
     if (bf16)
