@@ -540,38 +540,7 @@ bool cuda_lm_int8_argmax(cuda_state *s, int32_t m, const void *x, int32_t x_stri
     if (small)
         cuda_launch_pdl(s, l8_scan, dim3((unsigned)((n_valid + L8_ROWS - 1) / L8_ROWS)),
                         dim3(L8_THREADS), 0, "lm_head int8 scan", p);
-    else if (s->l8_wg && getenv("GLOSSA_L8WG_CHECK") && !cuda_is_recording()) { /* TEMPORARY: wg vs wide */
-        const size_t na = (size_t)m * p.ldh;
-        __half *a1 = (__half *)malloc(na * 2), *a2 = (__half *)malloc(na * 2);
-        unsigned l1[L8_MAX_M], l2[L8_MAX_M], init[L8_MAX_M];
-        for (int i = 0; i < L8_MAX_M; i++) init[i] = L8_NEG_INF_ENC;
-        cudaMemset(p.av, 0x7b, na * 2);
-        if (!l8_wide_launch(s, p, bf16)) return false;
-        cudaMemcpyAsync(a1, p.av, na * 2, cudaMemcpyDeviceToHost, s->stream);
-        cudaMemcpyAsync(l1, p.lmax, sizeof l1, cudaMemcpyDeviceToHost, s->stream);
-        cudaMemcpyAsync(p.lmax, init, sizeof init, cudaMemcpyHostToDevice, s->stream);
-        cudaStreamSynchronize(s->stream);
-        cudaMemset(p.av, 0x7b, na * 2);
-        const bool ran = l8_wg_launch(s, p, bf16, w->rows);
-        cudaMemcpyAsync(a2, p.av, na * 2, cudaMemcpyDeviceToHost, s->stream);
-        cudaMemcpyAsync(l2, p.lmax, sizeof l2, cudaMemcpyDeviceToHost, s->stream);
-        cudaError_t e = cudaStreamSynchronize(s->stream);
-        long bad = 0;
-        for (int t = 0; t < m; t++)
-            for (int c = 0; c < n_valid; c++) {
-                const size_t i = (size_t)t * p.ldh + c;
-                if (memcmp(&a1[i], &a2[i], 2) != 0 && bad++ < 6)
-                    fprintf(stderr, "l8wg check: tok %d col %d wide %g wg %g\n", t, c,
-                            __half2float(a1[i]), __half2float(a2[i]));
-            }
-        int lbad = 0;
-        for (int t = 0; t < m; t++) lbad += l1[t] != l2[t];
-        fprintf(stderr, "l8wg check: m=%d k=%d n=%d ran=%d err=%s av mismatches %ld of %ld, lmax %d\n",
-                m, (int)k, n_valid, ran, cudaGetErrorString(e), bad, (long)m * n_valid, lbad);
-        free(a1);
-        free(a2);
-        if (!ran && !l8_wide_launch(s, p, bf16)) return false;
-    } else if (!l8_wg_launch(s, p, bf16, w->rows) && !l8_wide_launch(s, p, bf16))
+    else if (!l8_wg_launch(s, p, bf16, w->rows) && !l8_wide_launch(s, p, bf16))
         return false;
     if (bf16)
         cuda_launch_pdl(s, l8_pick<__nv_bfloat16>, dim3((unsigned)nb2, (unsigned)m),

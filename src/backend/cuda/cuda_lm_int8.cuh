@@ -57,15 +57,12 @@ static __device__ __forceinline__ __half l8_av(float av, bool ok)
     return __float2half_rn(!ok ? INFINITY : av < -65504.0f ? -65504.0f : av);
 }
 
-/* Where byte kb of token tok's int8 row goes in shared memory: xstr > 0, rows xstr bytes apart
- * (l8_wide); xstr == 0, wgmma's K-major core matrices without swizzle (8 tokens x 16 bytes each,
- * 128 bytes together; core (tok / 8, kb / 16) at (tok / 8 * k / 16 + kb / 16) * 128); xstr < 0,
- * wgmma's 128-byte swizzle (per 128 bytes of k a block of 64 token rows of 128 bytes, the
- * 16-byte piece c of row tok at c ^ (tok % 8)). kb % 8 == 0. */
+/* Where byte kb of token tok's int8 row goes: xstr > 0, rows xstr bytes apart (l8_wide's shared
+ * memory); xstr < 0, wgmma's 128-byte swizzle (cuda_lm_int8_wg.cu: per 128 bytes of k a block of
+ * 64 token rows of 128 bytes, the 16-byte piece c of row tok at c ^ (tok % 8)). kb % 8 == 0. */
 static __device__ __forceinline__ int l8_xq_off(int tok, int kb, int k, int xstr)
 {
     if (xstr > 0) return tok * xstr + kb;
-    if (xstr == 0) return ((tok >> 3) * (k >> 4) + (kb >> 4)) * 128 + (tok & 7) * 16 + (kb & 15);
     return (kb >> 7) * (L8_MAX_M * 128) + tok * 128 + ((((kb >> 4) & 7) ^ (tok & 7)) << 4) + (kb & 15);
 }
 

@@ -1,23 +1,33 @@
 /* Pass 1 of the int8 lm_head path (cuda_lm_int8.cu) on Hopper's warpgroup MMA (wgmma, sm_90a):
  * the same values as l8_wide (each column's int8 logit as a half, each token's largest into
- * lmax), from one 128-thread warpgroup per SM, persistent over 128-column tiles.
+ * lmax), bit for bit (exact int32 sums, the same epilogue formula).
  *
- * Why: l8_wide (mma.sync, each warp streaming its rows into registers) is latency-bound at
- * 33-64 rows: 168 us for 64 rows against ~90 us for its int8 bytes (docs/PERF.md). Here the
- * tokens are wgmma's A operand (64 rows, all of them at once: m64), quantised once into shared
- * memory; the weight rows are B (n128), copied into shared memory by cp.async L8G_D chunks ahead
- * (a chunk: 128 rows x 128 bytes of k, 16 KB), and one wgmma.m64n128k32 covers 32 of k for
- * every token and column of the tile. The multiply is ~5x faster than the bytes arrive, so the
- * kernel should stream at the copy rate whatever m is (m <= 64).
+ * Two launches. l8_xquant quantises the (up to) 64 token rows of x once, a warp a token, into
+ * scratch (p.xg) already in the shared-memory layout below, and their constants into p.tokc.
+ * l8_ws, one block per SM persistent over 128-column tiles, is warp-specialised: warps 0-3 and
+ * 4-7 are two consumer warpgroups taking the block's tiles in turn (one's epilogue overlaps the
+ * other's MMAs), warp 8 + c is warpgroup c's producer. x arrives by one bulk copy; the int8
+ * weight rows by the bulk tensor copy engine (a tensor map over the shadow, boxes of 128 rows x
+ * 128 bytes of k with the 128-byte swizzle) into each pipeline's L8G_WS_S slots, each with a
+ * "full" mbarrier (the copy's bytes) and an "empty" one (an arrival from each of the consumer's
+ * 4 warps once their MMAs on it completed). One wgmma.m64n128k32.s32.s8.s8 covers 32 of k for
+ * all 64 token rows (m64: tokens past m are zeros) and the tile's 128 columns, both operands
+ * K-major from shared memory.
  *
- * Shared-memory layouts (no swizzle; wgmma's "core matrix" is 8 rows x 16 bytes of k, 128
- * contiguous bytes, rows 16 bytes apart): x: l8_xq_off (core (tok/8, kb/16) at
- * (tok/8 * k/16 + kb/16) * 128); a weight chunk: core (n/8, c) at (n/8 * 8 + c) * 128, c the
- * chunk's 16-byte column. A descriptor's leading byte offset steps k (128 both), its stride byte
- * offset steps 8 rows (k/16 * 128 for x, 1024 for a chunk).
+ * Each pipeline has one producer and one consumer that takes every fill in order, so no barrier
+ * waiter can be two phases behind (a form whose two consumers shared one set of slots could, on
+ * mbarrier parity, and hung).
  *
- * The sums are exact int32 (|sum| <= k 127^2) and the epilogue is l8_wide's formula, so av and
- * lmax are bit for bit l8_wide's. Needs k % 128 == 0 and 64 k bytes of x in shared memory. */
+ * Why (docs/PERF.md, H100): l8_wide (mma.sync, each warp streaming rows into registers) is
+ * latency-bound at 33-64 rows, 171 us for 64 rows against 86 us for the shadow's bytes, which
+ * the copy engine here streams at 89% of DRAM; a single-warpgroup form of this kernel was slower
+ * still (224 us), its epilogue stalling the stream and every block quantising x itself.
+ *
+ * Shared memory (1024-byte aligned): x, per 128 bytes of k a block of 64 token rows of 128 bytes
+ * with 16-byte piece c of row tok at c ^ (tok % 8) (l8_xq_off, xstr < 0); the slots, 128 weight
+ * rows x 128 bytes in the copy engine's swizzle. A descriptor steps 32 bytes of k inside an
+ * atom; its stride byte offset (8 rows) is 1024. Needs k % 128 == 0 and 64 k bytes + 128 KB of
+ * shared memory (k <= ~1,500; else l8_wide). */
 #include <cuda.h>
 #include <cudaTypedefs.h>
 #include <stdlib.h>
@@ -26,12 +36,13 @@
 
 #include "backend/cuda/cuda_lm_int8.cuh"
 
-#define L8G_THREADS 128 /* one warpgroup */
+#define L8G_THREADS 128 /* a warpgroup */
 #define L8G_N 128       /* columns per tile */
 #define L8G_KC 128      /* k bytes per chunk */
-#define L8G_D 4         /* chunks in flight ahead of the one multiplied */
-#define L8G_S (L8G_D + 2) /* chunk slots: a slot is refilled two chunks after its wgmma */
 #define L8G_CHUNK (L8G_N * L8G_KC)
+#define L8G_WS_S 4      /* slots per pipeline */
+#define L8G_WS_THREADS (2 * L8G_THREADS + 64)
+#define L8G_XQ_BLOCKS 8
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define L8G_HAVE 1
@@ -39,21 +50,10 @@
 #define L8G_HAVE 0
 #endif
 
-/* TEMPORARY variants: MODE 0 cp.async (no swizzle), 1 TMA refilled two stages late, 2 TMA 8
- * slots refilled as soon as free, 3 the same with 2 chunks (256 bytes of a row) per stage */
-template <int MODE> struct l8g_cfg {
-    static constexpr int KB = MODE == 3 ? 2 : 1;                       /* chunks per stage */
-    static constexpr int S = MODE == 2 ? 8 : MODE == 3 ? 4 : L8G_S; /* stage slots */
-    static constexpr bool early = MODE == 2 || MODE == 3;
-    /* timing probes (wrong results): 4 no MMA, 5 no epilogue, 6 only the weight stream */
-    static constexpr bool mma = MODE != 4 && MODE != 6, epi = MODE != 5 && MODE != 6,
-                          stage = MODE != 6;
-};
-
-template <int MODE> static size_t l8g_smem(int k)
+static size_t l8g_ws_smem(int k)
 {
-    return 1024 + (size_t)L8_MAX_M * (size_t)k +
-           (size_t)l8g_cfg<MODE>::S * l8g_cfg<MODE>::KB * L8G_CHUNK + 3 * L8_MAX_M * sizeof(float);
+    return 1024 + (size_t)L8_MAX_M * (size_t)k + (size_t)2 * L8G_WS_S * L8G_CHUNK +
+           3 * L8_MAX_M * sizeof(float);
 }
 
 static __device__ __forceinline__ uint32_t l8g_smem_addr(const void *p)
@@ -61,33 +61,14 @@ static __device__ __forceinline__ uint32_t l8g_smem_addr(const void *p)
     return (uint32_t)__cvta_generic_to_shared(p);
 }
 
-/* A no-swizzle K-major operand descriptor: start, leading (k) and stride (8 rows) byte offsets. */
+/* A K-major operand descriptor: start, leading and stride byte offsets (| 1 << 62: 128-byte
+ * swizzle). */
 static __device__ __forceinline__ uint64_t l8g_desc(uint32_t addr, uint32_t lbo, uint32_t sbo)
 {
     return (uint64_t)((addr & 0x3FFFFu) >> 4) | ((uint64_t)(lbo >> 4) << 16) |
            ((uint64_t)(sbo >> 4) << 32);
 }
 
-/* 16 bytes global -> shared, asynchronously; bytes past `valid` (0 or 16) are zeros. */
-static __device__ __forceinline__ void l8g_cp16(uint32_t dst, const void *src, int valid)
-{
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src),
-                 "r"(valid)
-                 : "memory");
-}
-static __device__ __forceinline__ void l8g_commit()
-{
-    asm volatile("cp.async.commit_group;\n" ::: "memory");
-}
-template <int N> static __device__ __forceinline__ void l8g_cp_wait()
-{
-    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
-}
-/* what this thread wrote to shared memory by ordinary stores or cp.async, visible to wgmma */
-static __device__ __forceinline__ void l8g_proxy_fence()
-{
-    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-}
 #if L8G_HAVE
 /* the accumulators as operands the compiler must not move across the asynchronous MMAs */
 static __device__ __forceinline__ void l8g_fence_acc(int (&d)[64])
@@ -121,37 +102,10 @@ static __device__ __forceinline__ void l8g_mma(int (&d)[64], uint64_t da, uint64
         : "l"(da), "l"(db), "r"(acc)
         : "memory");
 }
+
 #endif
 
-/* Chunk j of this block (its tile j / kch, k bytes (j % kch) * 128) into its slot: thread i the
- * 16-byte pieces i, i + 128, ... in shared-memory order (piece e: core e / 8, row e % 8). */
-static __device__ __forceinline__ void l8g_load(const l8_params &p, uint32_t slots, int j, int kch)
-{
-    const int tile = blockIdx.x + (j / kch) * gridDim.x, kc = j % kch;
-    const uint32_t dst = slots + (uint32_t)(j % L8G_S) * L8G_CHUNK;
-#pragma unroll
-    for (int u = 0; u < L8G_CHUNK / 16 / L8G_THREADS; u++) {
-        const int e = threadIdx.x + u * L8G_THREADS, core = e >> 3;
-        const int row = tile * L8G_N + (core >> 3) * 8 + (e & 7);
-        const bool ok = row < p.n_valid;
-        const int8_t *src = p.q + (ok ? (int64_t)row * p.k + kc * L8G_KC + (core & 7) * 16 : 0);
-        l8g_cp16(dst + (uint32_t)e * 16, src, ok ? 16 : 0);
-    }
-}
-
-/* A lane's columns of a tile: 8 i + 2 t and + 1 for i < 16 (wgmma's accumulator layout) */
-typedef struct l8g_cols {
-    float2 sc[16], en[16];
-    float2 b[16];
-    __device__ __forceinline__ void get(int i, int, float2 &s, float2 &e, float2 &bb) const
-    {
-        s = sc[i];
-        e = en[i];
-        bb = b[i];
-    }
-} l8g_cols;
-
-/* The same in shared memory (l8_ws): a warpgroup's tile, column c at sc[c], en[c], b[c] */
+/* A warpgroup's tile constants in shared memory: column c at sc[c], en[c], b[c] */
 typedef struct l8g_cols_sm {
     const float *sc, *en, *b;
     __device__ __forceinline__ void get(int i, int t, float2 &s, float2 &e, float2 &bb) const
@@ -162,7 +116,7 @@ typedef struct l8g_cols_sm {
     }
 } l8g_cols_sm;
 
-/* Column c = tile * 128 + (thread % 128) of a tile: scale, en, bias (zeros past n_valid) */
+/* Column tile * 128 + (thread % 128): scale, en, bias (zeros past n_valid) */
 template <typename T>
 static __device__ __forceinline__ float3 l8g_col1(const l8_params &p, int tile)
 {
@@ -170,27 +124,6 @@ static __device__ __forceinline__ float3 l8g_col1(const l8_params &p, int tile)
     if (col >= p.n_valid) return make_float3(0.0f, 0.0f, 0.0f);
     return make_float3(__ldg(p.scale + col), __ldg(p.en + col),
                        p.bias ? gl_cu_f32(((const T *)p.bias)[col]) : 0.0f);
-}
-
-template <typename T>
-static __device__ __forceinline__ void l8g_cols_load(const l8_params &p, l8g_cols &c, int tile, int t)
-{
-#pragma unroll
-    for (int i = 0; i < 16; i++) {
-        const int col = tile * L8G_N + 8 * i + 2 * t;
-        c.sc[i] = c.en[i] = c.b[i] = make_float2(0.0f, 0.0f);
-        if (col + 1 < p.n_valid) {
-            c.sc[i] = __ldg(reinterpret_cast<const float2 *>(p.scale + col));
-            c.en[i] = __ldg(reinterpret_cast<const float2 *>(p.en + col));
-        } else if (col < p.n_valid) {
-            c.sc[i].x = p.scale[col];
-            c.en[i].x = p.en[col];
-        }
-        if (p.bias && col < p.n_valid) {
-            c.b[i].x = gl_cu_f32(((const T *)p.bias)[col]);
-            if (col + 1 < p.n_valid) c.b[i].y = gl_cu_f32(((const T *)p.bias)[col + 1]);
-        }
-    }
 }
 
 /* A tile's epilogue: d[4 i + e] of lane (warp w, g, t) is token 16 w + g + 8 (e / 2), column
@@ -245,8 +178,6 @@ static __device__ __forceinline__ void l8g_token_max(const l8_params &p, const f
         atomicMax(&p.lmax[threadIdx.x], bmax[threadIdx.x]);
 }
 
-/* TMA (mode 1): the bulk tensor copy of a chunk (128 rows x 128 bytes, 128-byte swizzle) into
- * shared memory, completing on the slot's mbarrier. */
 static __device__ __forceinline__ void l8g_bar_init(uint32_t bar, uint32_t count = 1)
 {
     asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
@@ -266,155 +197,21 @@ static __device__ __forceinline__ void l8g_bar_wait(uint32_t bar, uint32_t parit
                      : "memory");
     } while (!done);
 }
-/* KB chunks (k bytes kc * 128 on, rows row on) into dst, completing on bar */
-template <int KB>
+/* A chunk (k bytes kc * 128 on, rows row on) into dst by the copy engine, completing on bar */
 static __device__ __forceinline__ void l8g_tma(const CUtensorMap *tm, uint32_t dst, uint32_t bar,
                                                int kc, int row)
 {
     asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar),
-                 "n"(KB * L8G_CHUNK)
+                 "n"(L8G_CHUNK)
                  : "memory");
-#pragma unroll
-    for (int kk = 0; kk < KB; kk++)
-        asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes "
-                     "[%0], [%1, {%2, %3}], [%4];\n" ::"r"(dst + (uint32_t)kk * L8G_CHUNK),
-                     "l"(reinterpret_cast<uint64_t>(tm)), "r"((kc + kk) * L8G_KC), "r"(row),
-                     "r"(bar)
-                     : "memory");
+    asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes "
+                 "[%0], [%1, {%2, %3}], [%4];\n" ::"r"(dst),
+                 "l"(reinterpret_cast<uint64_t>(tm)), "r"(kc * L8G_KC), "r"(row), "r"(bar)
+                 : "memory");
 }
 
-/* MODE: l8g_cfg */
-template <typename T, int MODE>
-__global__ void __launch_bounds__(L8G_THREADS, 1) l8_wg(l8_params p, const __grid_constant__ CUtensorMap tm)
-{
-#if L8G_HAVE
-    using C = l8g_cfg<MODE>;
-    constexpr int KB = C::KB, S = C::S, STAGE = KB * L8G_CHUNK;
-    extern __shared__ __align__(128) unsigned char l8g_raw[];
-    __shared__ unsigned bmax[L8_MAX_M];
-    __shared__ __align__(8) uint64_t full[S];
-    /* 1024-byte aligned (the swizzle's atoms) */
-    unsigned char *l8g_sm = l8g_raw + ((1024u - (l8g_smem_addr(l8g_raw) & 1023u)) & 1023u);
-    int8_t *xq = reinterpret_cast<int8_t *>(l8g_sm);
-    unsigned char *slot0 = l8g_sm + (size_t)L8_MAX_M * p.k;
-    float *sx = reinterpret_cast<float *>(slot0 + (size_t)S * STAGE);
-    const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
-    const int tiles = (p.n_valid + L8G_N - 1) / L8G_N, kch = p.k / L8G_KC, spt = kch / KB;
-    const int my_tiles = (int)blockIdx.x < tiles ? (tiles - 1 - (int)blockIdx.x) / (int)gridDim.x + 1 : 0;
-    const int total = my_tiles * spt; /* stages */
-    const uint32_t slots = l8g_smem_addr(slot0), xa = l8g_smem_addr(xq);
-    const uint32_t bar0 = l8g_smem_addr(full);
-#define L8G_ISSUE(n)                                                                               \
-    l8g_tma<KB>(&tm, slots + (uint32_t)((n) % S) * STAGE, bar0 + 8 * ((n) % S),                     \
-                ((n) % spt) * KB, (blockIdx.x + ((n) / spt) * gridDim.x) * L8G_N)
-
-    /* before the wait: the first chunks of weights and the first tile's column constants */
-    if (MODE >= 1) {
-        if (threadIdx.x == 0) {
-            for (int s = 0; s < S; s++) l8g_bar_init(bar0 + 8 * s);
-            asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-            asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-            for (int j = 0; j < (C::early ? S : S - 2) && j < total; j++) L8G_ISSUE(j);
-        }
-    } else {
-#pragma unroll 1
-        for (int j = 0; j < L8G_D; j++) {
-            if (j < total) l8g_load(p, slots, j, kch);
-            l8g_commit();
-        }
-    }
-    l8g_cols cols;
-    if (my_tiles > 0) l8g_cols_load<T>(p, cols, blockIdx.x, t);
-    if (threadIdx.x < L8_MAX_M) bmax[threadIdx.x] = L8_NEG_INF_ENC;
-    cuda_pdl_trigger();
-    cuda_pdl_wait();
-    if (C::stage)
-        l8_stage_x<T>(p, L8_MAX_M, xq, MODE >= 1 ? -1 : 0, sx, sx + L8_MAX_M, sx + 2 * L8_MAX_M);
-    l8g_proxy_fence();
-    __syncthreads();
-    if (blockIdx.x == 0) /* the tokens' constants for pass 2 */
-        for (int i = threadIdx.x; i < 3 * p.m; i += L8G_THREADS)
-            p.tokc[(i / p.m) * L8_MAX_M + i % p.m] = sx[(i / p.m) * L8_MAX_M + i % p.m];
-
-    int d[64];
-#pragma unroll
-    for (int i = 0; i < 64; i++) d[i] = 0;
-    float lmx[2] = {-INFINITY, -INFINITY};
-    const uint32_t xsbo = (uint32_t)(p.k / 16) * 128;
-    constexpr uint64_t sw128 = (uint64_t)1 << 62;
-#pragma unroll 1
-    for (int tl = 0, j = 0; tl < my_tiles; tl++) {
-#pragma unroll 1
-        for (int st = 0; st < spt; st++, j++) {
-            const uint32_t b0 = slots + (uint32_t)(j % S) * STAGE;
-            if (MODE >= 1) {
-                l8g_bar_wait(bar0 + 8 * (j % S), (uint32_t)(j / S) & 1u);
-                if (!C::early) {
-                    __syncthreads(); /* every warp past stage j - 2's MMAs: its slot is free */
-                    if (threadIdx.x == 0 && j + S - 2 < total) L8G_ISSUE(j + S - 2);
-                }
-            } else {
-                l8g_cp_wait<L8G_D - 1>(); /* chunk j (this thread's pieces) */
-                l8g_proxy_fence();
-                __syncthreads(); /* everyone's pieces; every warp past chunk j - 2's MMAs */
-                if (j + L8G_D < total) l8g_load(p, slots, j + L8G_D, kch);
-                l8g_commit();
-            }
-            asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
-#pragma unroll
-            for (int kk = 0; kk < (C::mma ? KB : 0); kk++) {
-                const int kc = st * KB + kk;
-#pragma unroll
-                for (int s = 0; s < L8G_KC / 32; s++) {
-                    if (MODE >= 1)
-                        l8g_mma(d, l8g_desc(xa + (uint32_t)(kc * L8_MAX_M * 128 + 32 * s), 16, 1024) | sw128,
-                                l8g_desc(b0 + (uint32_t)(kk * L8G_CHUNK + 32 * s), 16, 1024) | sw128,
-                                kc > 0 || s > 0);
-                    else
-                        l8g_mma(d, l8g_desc(xa + (uint32_t)(kc * (L8G_KC / 16) + 2 * s) * 128, 128, xsbo),
-                                l8g_desc(b0 + (uint32_t)s * 256, 128, 1024), kc > 0 || s > 0);
-                }
-            }
-            asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
-            asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
-            if (C::early && j >= 1) { /* stage j - 1's MMAs done in every warp: refill its slot */
-                __syncthreads();
-                if (threadIdx.x == 0 && j - 1 + S < total) L8G_ISSUE(j - 1 + S);
-            }
-        }
-        asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
-        l8g_fence_acc(d);
-        const int tile = blockIdx.x + tl * gridDim.x;
-        if (C::epi) {
-            l8g_epilogue(p, d, cols, tile, sx, lmx, w, g, t);
-            if (tl + 1 < my_tiles) l8g_cols_load<T>(p, cols, tile + gridDim.x, t);
-        }
-    }
-#undef L8G_ISSUE
-
-    l8g_token_max(p, lmx, bmax, true, w, g, t);
-#endif
-}
-
-/* MODE 7: warp-specialised. Warps 0-3 and 4-7 are two consumer warpgroups taking this block's
- * tiles in turn (tile q of the block: warpgroup q % 2), so that one's epilogue overlaps the
- * other's MMAs; warp 8 + c is warpgroup c's producer. Each warpgroup has its own L8G_WS_S slots
- * with a "full" barrier (the TMA's bytes) and an "empty" one (an arrival from each of the
- * warpgroup's 4 warps once their MMAs on the slot completed): one producer, one consumer per
- * pipeline, every fill consumed in order, so no waiter can be two phases behind (an earlier form
- * that shared one set of slots between both warpgroups could: parity aliasing, and it hung at
- * 250k columns). */
-#define L8G_WS_S 4
-#define L8G_WS_THREADS (2 * L8G_THREADS + 64)
-
-static size_t l8g_ws_smem(int k)
-{
-    return 1024 + (size_t)L8_MAX_M * (size_t)k + (size_t)2 * L8G_WS_S * L8G_CHUNK +
-           3 * L8_MAX_M * sizeof(float);
-}
-
-/* MODE 8's first launch: x quantised once for the grid (not once per block): token rows of
- * int8 into p.xg in the swizzled layout, s_x / ||x|| / ||e_x|| into p.tokc; a warp a token. */
+/* x quantised once for the grid (not once per block): token rows of int8 into p.xg in the
+ * swizzled layout, s_x / ||x|| / ||e_x|| into p.tokc; a warp a token. */
 #define L8G_XQ_BLOCKS 8
 template <typename T> __global__ void __launch_bounds__(L8_THREADS) l8_xquant(l8_params p)
 {
@@ -425,7 +222,7 @@ template <typename T> __global__ void __launch_bounds__(L8_THREADS) l8_xquant(l8
                   (int)(gridDim.x * (blockDim.x >> 5)));
 }
 
-template <typename T, bool PREQ>
+template <typename T>
 __global__ void __launch_bounds__(L8G_WS_THREADS, 1) l8_ws(l8_params p, const __grid_constant__ CUtensorMap tm)
 {
 #if L8G_HAVE
@@ -450,7 +247,7 @@ __global__ void __launch_bounds__(L8G_WS_THREADS, 1) l8_ws(l8_params p, const __
     const uint32_t fb = l8g_smem_addr(&full[c][0]), eb = l8g_smem_addr(&empty[c][0]);
     /* stage j of pipeline cc: its block tile 2 (j / kch) + cc, k chunk j % kch */
 #define L8G_WS_ISSUE(cc, j)                                                                        \
-    l8g_tma<1>(&tm, l8g_smem_addr(slot0) + (uint32_t)(((cc) * S + (j) % S) * L8G_CHUNK),            \
+    l8g_tma(&tm, l8g_smem_addr(slot0) + (uint32_t)(((cc) * S + (j) % S) * L8G_CHUNK),            \
                l8g_smem_addr(&full[cc][(j) % S]), (j) % kch,                                       \
                (blockIdx.x + (2 * ((j) / kch) + (cc)) * gridDim.x) * L8G_N)
 
@@ -472,27 +269,19 @@ __global__ void __launch_bounds__(L8G_WS_THREADS, 1) l8_ws(l8_params p, const __
     if (threadIdx.x < L8_MAX_M) bmax[threadIdx.x] = L8_NEG_INF_ENC;
     cuda_pdl_trigger();
     cuda_pdl_wait();
-    if (PREQ) { /* x from l8_xquant: one bulk copy into place; the scales from tokc */
-        if (warp == 8 && lane == 0) {
-            const uint32_t xb = l8g_smem_addr(&xbar), bytes = (uint32_t)(L8_MAX_M * p.k);
-            asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(xb),
-                         "r"(bytes)
-                         : "memory");
-            asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes "
-                         "[%0], [%1], %2, [%3];\n" ::"r"(xa),
-                         "l"(p.xg), "r"(bytes), "r"(xb)
-                         : "memory");
-        }
-        if (threadIdx.x < L8_MAX_M) sx[threadIdx.x] = p.tokc[threadIdx.x];
-        __syncthreads();
-    } else {
-        l8_stage_x<T>(p, L8_MAX_M, xq, -1, sx, sx + L8_MAX_M, sx + 2 * L8_MAX_M);
-        l8g_proxy_fence();
-        __syncthreads();
-        if (blockIdx.x == 0) /* the tokens' constants for pass 2 */
-            for (int i = threadIdx.x; i < 3 * p.m; i += L8G_WS_THREADS)
-                p.tokc[(i / p.m) * L8_MAX_M + i % p.m] = sx[(i / p.m) * L8_MAX_M + i % p.m];
+    /* x from l8_xquant: one bulk copy into place; the scales from tokc */
+    if (warp == 8 && lane == 0) {
+        const uint32_t xb = l8g_smem_addr(&xbar), bytes = (uint32_t)(L8_MAX_M * p.k);
+        asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(xb),
+                     "r"(bytes)
+                     : "memory");
+        asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes "
+                     "[%0], [%1], %2, [%3];\n" ::"r"(xa),
+                     "l"(p.xg), "r"(bytes), "r"(xb)
+                     : "memory");
     }
+    if (threadIdx.x < L8_MAX_M) sx[threadIdx.x] = p.tokc[threadIdx.x];
+    __syncthreads();
 
     float lmx[2] = {-INFINITY, -INFINITY};
     if (warp >= 8) { /* a producer */
@@ -507,7 +296,7 @@ __global__ void __launch_bounds__(L8G_WS_THREADS, 1) l8_ws(l8_params p, const __
         for (int i = 0; i < 64; i++) d[i] = 0;
         constexpr uint64_t sw128 = (uint64_t)1 << 62;
         const int ti = threadIdx.x & 127;
-        if (PREQ) l8g_bar_wait(l8g_smem_addr(&xbar), 0); /* x in place */
+        l8g_bar_wait(l8g_smem_addr(&xbar), 0); /* x in place */
 #pragma unroll 1
         for (int q = 0, j = 0; 2 * q + c < my_tiles; q++) {
 #pragma unroll 1
@@ -552,22 +341,6 @@ void l8_xquant_launch(cuda_state *s, const l8_params &p, bool bf16)
     else
         cuda_launch_pdl(s, l8_xquant<__half>, dim3(L8G_XQ_BLOCKS), dim3(L8_THREADS), 0,
                         "lm_head int8 x quantisation", p);
-}
-
-template <typename T, bool PREQ>
-static bool l8g_ws_launch(cuda_state *s, const l8_params &p, const CUtensorMap &tm)
-{
-    const size_t smem = l8g_ws_smem(p.k);
-    if (smem > 227 * 1024 || p.k > 8192 ||
-        !cuda_note(s,
-                   cudaFuncSetAttribute(l8_ws<T, PREQ>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                        (int)smem),
-                   "lm_head int8 wgmma (shared memory)"))
-        return false;
-    if (PREQ) l8_xquant_launch(s, p, !std::is_same<T, __half>::value);
-    cuda_launch_pdl(s, l8_ws<T, PREQ>, dim3((unsigned)s->sm_count), dim3(L8G_WS_THREADS), smem,
-                    "lm_head int8 wgmma scan", p, tm);
-    return true;
 }
 
 /* The cubin the driver picked for this GPU was built for sm_90a (wgmma). */
@@ -628,40 +401,24 @@ static bool l8g_tmap(cuda_state *s, const l8_params &p, int64_t rows, CUtensorMa
     return true;
 }
 
-template <typename T, int MODE>
-static bool l8g_launch(cuda_state *s, const l8_params &p, const CUtensorMap &tm)
+template <typename T> static bool l8g_launch(cuda_state *s, const l8_params &p, const CUtensorMap &tm)
 {
-    const size_t smem = l8g_smem<MODE>(p.k);
-    if (smem > 227 * 1024 ||
-        !cuda_note(s,
-                   cudaFuncSetAttribute(l8_wg<T, MODE>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+    const size_t smem = l8g_ws_smem(p.k);
+    if (!cuda_note(s,
+                   cudaFuncSetAttribute(l8_ws<T>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                                         (int)smem),
                    "lm_head int8 wgmma (shared memory)"))
         return false;
-    cuda_launch_pdl(s, l8_wg<T, MODE>, dim3((unsigned)s->sm_count), dim3(L8G_THREADS), smem,
+    l8_xquant_launch(s, p, !std::is_same<T, __half>::value);
+    cuda_launch_pdl(s, l8_ws<T>, dim3((unsigned)s->sm_count), dim3(L8G_WS_THREADS), smem,
                     "lm_head int8 wgmma scan", p, tm);
     return true;
 }
 
 bool l8_wg_launch(cuda_state *s, const l8_params &p, bool bf16, int64_t rows)
 {
-    if (p.k % (2 * L8G_KC) != 0 || l8g_smem<2>(p.k) > 227 * 1024 || !s->l8_wg) return false;
-    static int mode = -1; /* TEMPORARY: GLOSSA_L8WG_MODE picks the variant */
-    if (mode < 0) mode = getenv("GLOSSA_L8WG_MODE") ? atoi(getenv("GLOSSA_L8WG_MODE")) : 8;
+    if (!s->l8_wg || p.k % L8G_KC != 0 || p.k > 8192 || l8g_ws_smem(p.k) > 227 * 1024) return false;
     CUtensorMap tm;
-    memset(&tm, 0, sizeof tm);
-    if (mode >= 1 && !l8g_tmap(s, p, rows, &tm)) return false;
-#define L8G_GO(M) return bf16 ? l8g_launch<__nv_bfloat16, M>(s, p, tm) : l8g_launch<__half, M>(s, p, tm)
-    if (mode == 0) L8G_GO(0);
-    if (mode == 1) L8G_GO(1);
-    if (mode == 7)
-        return bf16 ? l8g_ws_launch<__nv_bfloat16, false>(s, p, tm) : l8g_ws_launch<__half, false>(s, p, tm);
-    if (mode == 8)
-        return bf16 ? l8g_ws_launch<__nv_bfloat16, true>(s, p, tm) : l8g_ws_launch<__half, true>(s, p, tm);
-    if (mode == 3) L8G_GO(3);
-    if (mode == 4) L8G_GO(4);
-    if (mode == 5) L8G_GO(5);
-    if (mode == 6) L8G_GO(6);
-    L8G_GO(2);
-#undef L8G_GO
+    if (!l8g_tmap(s, p, rows, &tm)) return false;
+    return bf16 ? l8g_launch<__nv_bfloat16>(s, p, tm) : l8g_launch<__half>(s, p, tm);
 }

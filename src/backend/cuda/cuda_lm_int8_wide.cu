@@ -18,9 +18,6 @@
  * each column's bounds, ~3,100 warp instructions a tile against ~420 in the main loop; ncu.)
  * The logit a = s_w s_x sum + b goes out as a half; its bound is pass 2's (cuda_lm_int8.cu).
  * A token with a non-finite x gets s_x = NaN: every column a candidate. Needs k % 256 == 0. */
-#include <stdlib.h>
-#include <type_traits>
-
 #include "backend/cuda/cuda_lm_int8.cuh"
 
 #define L8W_U 4     /* 64-wide chunks per load group */
@@ -140,8 +137,7 @@ static __device__ __forceinline__ void l8w_epilogue(const l8_params &p, const in
         }
 }
 
-/* PREQ: x quantised beforehand by l8_xquant (p.xg, p.tokc), copied here instead of staged */
-template <typename T, int NT, bool PREQ>
+template <typename T, int NT>
 __global__ void __launch_bounds__(L8_THREADS, 1) l8_wide(l8_params p)
 {
     extern __shared__ __align__(16) unsigned char l8w_sm[];
@@ -165,22 +161,11 @@ __global__ void __launch_bounds__(L8_THREADS, 1) l8_wide(l8_params p)
     if (threadIdx.x < M8) bmax[threadIdx.x] = L8_NEG_INF_ENC;
     cuda_pdl_trigger();
     cuda_pdl_wait();
-    if (PREQ) {
-        const int kv = p.k / 16;
-        for (int e = threadIdx.x; e < M8 * kv; e += L8_THREADS) {
-            const int tok = e / kv, kb = (e % kv) * 16;
-            *reinterpret_cast<uint4 *>(xq + tok * xstr + kb) =
-                *reinterpret_cast<const uint4 *>(p.xg + l8_xq_off(tok, kb, p.k, -1));
-        }
-        if (threadIdx.x < M8) sx[threadIdx.x] = p.tokc[threadIdx.x];
-        __syncthreads();
-    } else {
-        l8_stage_x<T>(p, M8, xq, xstr, sx, sx + M8, sx + 2 * M8);
-        __syncthreads();
-        if (blockIdx.x == 0) /* the tokens' constants for pass 2 */
-            for (int i = threadIdx.x; i < 3 * p.m; i += L8_THREADS)
-                p.tokc[(i / p.m) * L8_MAX_M + i % p.m] = sx[(i / p.m) * M8 + i % p.m];
-    }
+    l8_stage_x<T>(p, M8, xq, xstr, sx, sx + M8, sx + 2 * M8);
+    __syncthreads();
+    if (blockIdx.x == 0) /* the tokens' constants for pass 2 */
+        for (int i = threadIdx.x; i < 3 * p.m; i += L8_THREADS)
+            p.tokc[(i / p.m) * L8_MAX_M + i % p.m] = sx[(i / p.m) * M8 + i % p.m];
 
     int acc[NT][4];
     float lmx[NT][2]; /* the lane's largest int8 logit of a finite row, per token */
@@ -231,26 +216,18 @@ __global__ void __launch_bounds__(L8_THREADS, 1) l8_wide(l8_params p)
         atomicMax(&p.lmax[threadIdx.x], bmax[threadIdx.x]);
 }
 
-template <typename T, int NT, bool PREQ> static bool l8w_launch2(cuda_state *s, const l8_params &p)
+template <typename T, int NT> static bool l8w_launch(cuda_state *s, const l8_params &p)
 {
     const size_t smem = l8w_smem(NT * 8, p.k);
     if (smem > 227 * 1024 ||
         !cuda_note(s,
-                   cudaFuncSetAttribute(l8_wide<T, NT, PREQ>,
+                   cudaFuncSetAttribute(l8_wide<T, NT>,
                                         cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem),
                    "lm_head int8 (shared memory)"))
         return false;
-    if (PREQ) l8_xquant_launch(s, p, !std::is_same<T, __half>::value);
-    cuda_launch_pdl(s, l8_wide<T, NT, PREQ>, dim3((unsigned)s->sm_count), dim3(L8_THREADS), smem,
+    cuda_launch_pdl(s, l8_wide<T, NT>, dim3((unsigned)s->sm_count), dim3(L8_THREADS), smem,
                     "lm_head int8 wide scan", p);
     return true;
-}
-
-template <typename T, int NT> static bool l8w_launch(cuda_state *s, const l8_params &p)
-{
-    static int xq = -1; /* TEMPORARY: GLOSSA_L8_XQ=1 quantises x once (l8_xquant) */
-    if (xq < 0) xq = getenv("GLOSSA_L8_XQ") && getenv("GLOSSA_L8_XQ")[0] == '1';
-    return xq ? l8w_launch2<T, NT, true>(s, p) : l8w_launch2<T, NT, false>(s, p);
 }
 
 template <typename T> static bool l8w_dispatch(cuda_state *s, const l8_params &p)
