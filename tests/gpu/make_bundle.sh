@@ -4,21 +4,27 @@
 # GPU machine lacks (libutf8proc, libmicrohttpd and its gnutls chain).
 # With ALT_BUILD_DIR (another CUDA build, e.g. of a branch): its glossa and tests/gpu binaries too,
 # under alt/ (device_session.sh step 10 compares the two; xz -9e stores the near-identical
-# binaries once, ~6 MB for both).
-# Usage: tests/gpu/make_bundle.sh BUILD_DIR [ALT_BUILD_DIR]
+# binaries once, ~6 MB for both; a build for another target, e.g. sm_90a, shares less: ALT_TESTS
+# names the alt tests to pack, default all, to stay under the carry limit).
+# TESTS does the same for BUILD_DIR's tests.
+# Usage: [TESTS=...] [ALT_TESTS="test_cuda_linear ..."] tests/gpu/make_bundle.sh BUILD_DIR [ALT_BUILD_DIR]
 set -euo pipefail
 b=${1:?usage: make_bundle.sh BUILD_DIR [ALT_BUILD_DIR]}
 alt=${2:-}
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
+# pack BUILD DEST [NAMES]: BUILD's glossa and its tests/gpu binaries (those in NAMES if given)
+pack() {
+    mkdir -p "$2"
+    cp "$1/glossa" "$2/"
+    for t in "$1"/tests/test_cuda_*; do
+        case " ${3:-$(basename "$t")} " in *" $(basename "$t") "*) [ -x "$t" ] && cp "$t" "$2/";; esac
+    done
+    return 0
+}
 mkdir -p "$stage/lib" .carry
-cp "$b/glossa" "$stage/"
-for t in "$b"/tests/test_cuda_*; do [ -x "$t" ] && cp "$t" "$stage/"; done
-if [ -n "$alt" ]; then
-    mkdir -p "$stage/alt"
-    cp "$alt/glossa" "$stage/alt/"
-    for t in "$alt"/tests/test_cuda_*; do [ -x "$t" ] && cp "$t" "$stage/alt/"; done
-fi
+pack "$b" "$stage" "${TESTS:-}"
+[ -z "$alt" ] || pack "$alt" "$stage/alt" "${ALT_TESTS:-}"
 libdir=/usr/lib/x86_64-linux-gnu
 for l in libutf8proc.so.2 libmicrohttpd.so.12 libgnutls.so.30 libp11-kit.so.0 libidn2.so.0 \
          libunistring.so.2 libtasn1.so.6 libnettle.so.8 libhogweed.so.6 libgmp.so.10 libffi.so.8; do
