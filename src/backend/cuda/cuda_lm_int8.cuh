@@ -1,5 +1,5 @@
 /* The int8 lm_head path's shared layout (cuda_lm_int8.cu: the shadow, pass 1 for 1-8 rows, pass
- * 2, the op; cuda_lm_int8_wide.cu: pass 1 for 9-64 rows). */
+ * 2, the op; cuda_lm_int8_wide.cu and cuda_lm_int8_wg.cu: pass 1 for 9-64 rows). */
 #ifndef GLOSSA_BACKEND_CUDA_LM_INT8_CUH
 #define GLOSSA_BACKEND_CUDA_LM_INT8_CUH
 
@@ -145,17 +145,18 @@ static __device__ void l8_stage_x(const l8_params &p, int m8, int8_t *xq, int xs
     }
 }
 
-/* Pass 1 for 9-64 rows, or any bf16 call (cuda_lm_int8_wide.cu): false when the shared memory
- * cannot be had. */
+/* Pass 1 for 9-64 rows, or any bf16 call (cuda_lm_int8_wide.cu; l8_wg_launch first): false
+ * when the shared memory cannot be had. */
 bool l8_wide_launch(cuda_state *s, const l8_params &p, bool bf16);
 
-/* The same on wgmma (cuda_lm_int8_wg.cu), for any m <= 64: false when it cannot run (k, shared
- * memory, no sm_90a code: s->l8_wg; rows: the shadow's). l8_wg_probe: whether this GPU runs its sm_90a code (and
+/* The same on wgmma (cuda_lm_int8_wg.cu), for 33-64 rows: false when it cannot run (fewer rows,
+ * k, shared memory, no sm_90a code: s->l8_wg; rows: the shadow's). l8_wg_probe: whether this GPU runs its sm_90a code (and
  * GLOSSA_CUDA_LM_INT8_WG is not 0); once, outside any capture. */
 bool l8_wg_launch(cuda_state *s, const l8_params &p, bool bf16, int64_t rows);
 bool l8_wg_probe(cuda_state *s);
 
-/* x quantised once into p.xg / p.tokc for pass 1 (cuda_lm_int8_wg.cu), launched with PDL */
+/* x quantised once into p.xg / p.tokc for either pass 1 above (cuda_lm_int8_wg.cu), launched
+ * with PDL */
 void l8_xquant_launch(cuda_state *s, const l8_params &p, bool bf16);
 
 #endif

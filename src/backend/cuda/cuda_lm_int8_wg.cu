@@ -43,6 +43,10 @@
 #define L8G_WS_S 4      /* slots per pipeline */
 #define L8G_WS_THREADS (2 * L8G_THREADS + 64)
 #define L8G_XQ_BLOCKS 8
+/* Fewer rows: l8_wide (with x from l8_xquant too) is faster. H100 ids-only us at 16 / 32 / 48 /
+ * 64 rows, l8_wide 103.7 / 120.1 / 135.7 / 155.3, this kernel 111.2 / 123.5 / 133.5 / 145.0:
+ * its m64 MMA and epilogue cost the same at any m, l8_wide's grow with each 16-row tile. */
+#define L8G_MIN_M 33
 
 #if defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define L8G_HAVE 1
@@ -212,7 +216,6 @@ static __device__ __forceinline__ void l8g_tma(const CUtensorMap *tm, uint32_t d
 
 /* x quantised once for the grid (not once per block): token rows of int8 into p.xg in the
  * swizzled layout, s_x / ||x|| / ||e_x|| into p.tokc; a warp a token. */
-#define L8G_XQ_BLOCKS 8
 template <typename T> __global__ void __launch_bounds__(L8_THREADS) l8_xquant(l8_params p)
 {
     cuda_pdl_trigger();
@@ -417,7 +420,9 @@ template <typename T> static bool l8g_launch(cuda_state *s, const l8_params &p, 
 
 bool l8_wg_launch(cuda_state *s, const l8_params &p, bool bf16, int64_t rows)
 {
-    if (!s->l8_wg || p.k % L8G_KC != 0 || p.k > 8192 || l8g_ws_smem(p.k) > 227 * 1024) return false;
+    if (!s->l8_wg || p.m < L8G_MIN_M || p.k % L8G_KC != 0 || p.k > 8192 ||
+        l8g_ws_smem(p.k) > 227 * 1024)
+        return false;
     CUtensorMap tm;
     if (!l8g_tmap(s, p, rows, &tm)) return false;
     return bf16 ? l8g_launch<__nv_bfloat16>(s, p, tm) : l8g_launch<__half>(s, p, tm);
