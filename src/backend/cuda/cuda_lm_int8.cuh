@@ -63,7 +63,8 @@ static __device__ __forceinline__ __half l8_av(float av, bool ok)
 static __device__ __forceinline__ int l8_xq_off(int tok, int kb, int k, int xstr)
 {
     if (xstr > 0) return tok * xstr + kb;
-    return (kb >> 7) * (L8_MAX_M * 128) + tok * 128 + ((((kb >> 4) & 7) ^ (tok & 7)) << 4) + (kb & 15);
+    return (kb >> 7) * (L8_MAX_M * 128) + tok * 128 + ((((kb >> 4) & 7) ^ (tok & 7)) << 4) +
+           (kb & 15);
 }
 
 /* Token rows [0, m8) of x into int8 rows of xq (zeros past m; layout: l8_xq_off), with their
@@ -150,8 +151,8 @@ static __device__ void l8_stage_x(const l8_params &p, int m8, int8_t *xq, int xs
 bool l8_wide_launch(cuda_state *s, const l8_params &p, bool bf16);
 
 /* The same on wgmma (cuda_lm_int8_wg.cu), for 33-64 rows: false when it cannot run (fewer rows,
- * k, shared memory, no sm_90a code: s->l8_wg; rows: the shadow's). l8_wg_probe: whether this GPU runs its sm_90a code (and
- * GLOSSA_CUDA_LM_INT8_WG is not 0); once, outside any capture. */
+ * k, shared memory, no sm_90a code: s->l8_wg; rows: the shadow's). l8_wg_probe: whether this
+ * GPU runs its sm_90a code (and GLOSSA_CUDA_LM_INT8_WG is not 0); once, outside any capture. */
 bool l8_wg_launch(cuda_state *s, const l8_params &p, bool bf16, int64_t rows);
 bool l8_wg_probe(cuda_state *s);
 

@@ -43,8 +43,8 @@
 #define L8G_WS_S 4      /* slots per pipeline */
 #define L8G_WS_THREADS (2 * L8G_THREADS + 64)
 #define L8G_XQ_BLOCKS 8
-/* Fewer rows: l8_wide (with x from l8_xquant too) is faster. H100 ids-only us at 16 / 32 / 48 /
- * 64 rows, l8_wide 103.7 / 120.1 / 135.7 / 155.3, this kernel 111.2 / 123.5 / 133.5 / 145.0:
+/* Fewer rows: l8_wide is faster. H100 ids-only us at 16 / 32 / 48 / 64 rows, l8_wide on x from
+ * l8_xquant 103.7 / 120.1 / 135.7 / 155.3, this kernel 111.2 / 123.5 / 133.5 / 145.0:
  * its m64 MMA and epilogue cost the same at any m, l8_wide's grow with each 16-row tile. */
 #define L8G_MIN_M 33
 
@@ -155,7 +155,8 @@ static __device__ __forceinline__ void l8g_epilogue(const l8_params &p, const in
             lmx[h] = fmaxf(lmx[h], ok0 ? a0 : -INFINITY);
             if (col + 1 < p.n_valid) {
                 lmx[h] = fmaxf(lmx[h], ok1 ? a1 : -INFINITY);
-                *reinterpret_cast<__half2 *>(row + 8 * i) = __halves2half2(l8_av(a0, ok0), l8_av(a1, ok1));
+                *reinterpret_cast<__half2 *>(row + 8 * i) =
+                    __halves2half2(l8_av(a0, ok0), l8_av(a1, ok1));
             } else {
                 row[8 * i] = l8_av(a0, ok0);
             }
@@ -226,7 +227,8 @@ template <typename T> __global__ void __launch_bounds__(L8_THREADS) l8_xquant(l8
 }
 
 template <typename T>
-__global__ void __launch_bounds__(L8G_WS_THREADS, 1) l8_ws(l8_params p, const __grid_constant__ CUtensorMap tm)
+__global__ void __launch_bounds__(L8G_WS_THREADS, 1)
+    l8_ws(l8_params p, const __grid_constant__ CUtensorMap tm)
 {
 #if L8G_HAVE
     constexpr int S = L8G_WS_S;
@@ -242,7 +244,8 @@ __global__ void __launch_bounds__(L8G_WS_THREADS, 1) l8_ws(l8_params p, const __
     const int c = warp < 8 ? warp >> 2 : warp - 8; /* the pipeline this warp is part of */
     const int g = lane >> 2, t = lane & 3;
     const int tiles = (p.n_valid + L8G_N - 1) / L8G_N, kch = p.k / L8G_KC;
-    const int my_tiles = (int)blockIdx.x < tiles ? (tiles - 1 - (int)blockIdx.x) / (int)gridDim.x + 1 : 0;
+    const int my_tiles =
+        (int)blockIdx.x < tiles ? (tiles - 1 - (int)blockIdx.x) / (int)gridDim.x + 1 : 0;
     const int total0 = (my_tiles + 1) / 2 * kch, total1 = my_tiles / 2 * kch; /* stages */
     const int total = c == 0 ? total0 : total1;
     const uint32_t xa = l8g_smem_addr(xq);
@@ -309,11 +312,14 @@ __global__ void __launch_bounds__(L8G_WS_THREADS, 1) l8_ws(l8_params p, const __
                 asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
 #pragma unroll
                 for (int s = 0; s < L8G_KC / 32; s++)
-                    l8g_mma(d, l8g_desc(xa + (uint32_t)(kc * L8_MAX_M * 128 + 32 * s), 16, 1024) | sw128,
+                    l8g_mma(d,
+                            l8g_desc(xa + (uint32_t)(kc * L8_MAX_M * 128 + 32 * s), 16, 1024) |
+                                sw128,
                             l8g_desc(b0 + (uint32_t)(32 * s), 16, 1024) | sw128, kc > 0 || s > 0);
                 asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
                 asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
-                if (kc > 0 && lane == 0) l8g_bar_arrive(eb + 8 * ((j - 1) % S)); /* stage j - 1 read */
+                if (kc > 0 && lane == 0) /* stage j - 1 read */
+                    l8g_bar_arrive(eb + 8 * ((j - 1) % S));
             }
             asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
             l8g_fence_acc(d);
@@ -393,7 +399,8 @@ static bool l8g_tmap(cuda_state *s, const l8_params &p, int64_t rows, CUtensorMa
         const cuuint32_t box[2] = {L8G_KC, L8G_N}, estr[2] = {1, 1};
         if (encode(&m, CU_TENSOR_MAP_DATA_TYPE_UINT8, 2, (void *)p.q, dims, strides, box, estr,
                    CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
-                   CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) != CUDA_SUCCESS)
+                   CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                   CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) != CUDA_SUCCESS)
             return false;
         memcpy(s->l8_tmap, &m, sizeof m);
         s->l8_tmap_src = p.q;
@@ -404,7 +411,8 @@ static bool l8g_tmap(cuda_state *s, const l8_params &p, int64_t rows, CUtensorMa
     return true;
 }
 
-template <typename T> static bool l8g_launch(cuda_state *s, const l8_params &p, const CUtensorMap &tm)
+template <typename T>
+static bool l8g_launch(cuda_state *s, const l8_params &p, const CUtensorMap &tm)
 {
     const size_t smem = l8g_ws_smem(p.k);
     if (!cuda_note(s,
