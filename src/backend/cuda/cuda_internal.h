@@ -89,6 +89,10 @@ typedef struct cuda_state {
     struct cuda_l8 *l8;           /* the shadow of one lm_head weight (NULL: none yet) */
     bool l8_off;                  /* GLOSSA_CUDA_LM_INT8=0, or no memory for the shadow */
     int32_t l8_min_n;             /* columns from which it is used (GLOSSA_CUDA_LM_INT8_MIN_N) */
+    bool l8_wg;                   /* its pass 1 on wgmma (sm_90a; GLOSSA_CUDA_LM_INT8_WG=0: off) */
+    unsigned char l8_tmap[128];   /* its shadow's tensor map (a CUtensorMap), for l8_tmap_src */
+    const void *l8_tmap_src;
+    int64_t l8_tmap_rows, l8_tmap_k;
     /* cuda_beam.cu */
     void *beam_dev;               /* beam_topk: uploaded descriptors and the passes' buffers */
     size_t beam_dev_bytes;

@@ -443,6 +443,13 @@ static bool l8_shadow(cuda_state *s, cuda_l8 *l, const gl_weight *w, const void 
 #define L8_CNT_BYTES 2048 /* lmax (L8_MAX_M) and the counter; tokc at L8_TOKC_OFF; padded */
 #define L8_TOKC_OFF 512
 
+#define L8_XG_BYTES ((size_t)L8_MAX_M * 8192) /* xg: 64 tokens of k <= 8192 int8 */
+
+static size_t l8_av_bytes(int32_t m8, int64_t ldh)
+{
+    return ((size_t)m8 * ldh * sizeof(__half) + 1023) & ~(size_t)1023;
+}
+
 static size_t l8_part_bytes(int32_t nb2)
 {
     return ((size_t)L8_MAX_M * nb2 * (sizeof(float) + sizeof(int32_t)) + 255) & ~(size_t)255;
@@ -459,7 +466,7 @@ static bool l8_scratch(cuda_state *s, cuda_l8 *l, int32_t m8, int64_t ldh, int32
         ldh = ldh > l->scr_ldh ? ldh : l->scr_ldh;
         nb2 = nb2 > l->scr_nb2 ? nb2 : l->scr_nb2;
     }
-    const size_t bytes = L8_CNT_BYTES + l8_part_bytes(nb2) + (size_t)m8 * ldh * sizeof(__half);
+    const size_t bytes = L8_CNT_BYTES + l8_part_bytes(nb2) + l8_av_bytes(m8, ldh) + L8_XG_BYTES;
     if (cuda_grow(&l->scr, &l->scr_bytes, bytes, "lm_head int8 scratch") != GLOSSA_STATUS_OK) {
         cudaGetLastError();
         s->l8_off = true; /* no memory: the other paths from now on, not a failed malloc a step */
@@ -524,6 +531,8 @@ bool cuda_lm_int8_argmax(cuda_state *s, int32_t m, const void *x, int32_t x_stri
     p.pi = (int32_t *)(p.pv + (size_t)L8_MAX_M * l->scr_nb2);
     p.av = (__half *)(scr + L8_CNT_BYTES + l8_part_bytes(l->scr_nb2));
     p.tokc = (float *)(scr + L8_TOKC_OFF);
+    p.xg = (int8_t *)(scr + L8_CNT_BYTES + l8_part_bytes(l->scr_nb2) +
+                      l8_av_bytes(l->scr_m8, l->scr_ldh));
     p.wide = !small;
     p.ldh = l->scr_ldh;
     p.ids = ids;
@@ -531,7 +540,7 @@ bool cuda_lm_int8_argmax(cuda_state *s, int32_t m, const void *x, int32_t x_stri
     if (small)
         cuda_launch_pdl(s, l8_scan, dim3((unsigned)((n_valid + L8_ROWS - 1) / L8_ROWS)),
                         dim3(L8_THREADS), 0, "lm_head int8 scan", p);
-    else if (!l8_wide_launch(s, p, bf16))
+    else if (!l8_wg_launch(s, p, bf16, w->rows) && !l8_wide_launch(s, p, bf16))
         return false;
     if (bf16)
         cuda_launch_pdl(s, l8_pick<__nv_bfloat16>, dim3((unsigned)nb2, (unsigned)m),
@@ -560,6 +569,7 @@ void cuda_lm_int8_init(cuda_state *s)
     env = getenv("GLOSSA_CUDA_LM_INT8_MIN_N");
     s->l8_min_n = env ? atoi(env) : L8_MIN_N;
     if (s->l8_min_n < 1) s->l8_min_n = 1;
+    s->l8_wg = !s->l8_off && l8_wg_probe(s);
 }
 
 void cuda_lm_int8_release(cuda_state *s)

@@ -1,4 +1,5 @@
-/* Pass 1 of the int8 lm_head path (cuda_lm_int8.cu) for 9-64 rows: the same values as l8_scan
+/* Pass 1 of the int8 lm_head path (cuda_lm_int8.cu) for 9-32 rows, bf16 from 1 row, and 33-64
+ * rows where l8_ws (cuda_lm_int8_wg.cu, wgmma) cannot run: the same values as l8_scan
  * (the int8 logit per token and column as a half; each token's largest one into lmax), in
  * the layout of the fused lm_head kernel (cuda_lm_argmax.cu), since here x is too large to read
  * again for every 32 rows: persistent, one block per SM; warp w of block b takes 16-row tiles
@@ -10,17 +11,23 @@
  * and fetching the warp's next tiles into L2 (1-8 ahead) was slower (197-226 us at 64 rows). Two
  * blocks a SM (2-chunk groups to fit 128 registers) were slower at every size (112-183 us).
  *
- * x in int8 too: each token row is quantised once per block (scale max|x| / 127, kept in shared
- * memory with ||x||_2 and ||x - s_x q_x||_2), and the product is integer:
+ * x in int8 too: each token row quantised (scale max|x| / 127, kept in shared memory with
+ * ||x||_2 and ||x - s_x q_x||_2) by every block at up to 16 rows, and above by l8_xquant once
+ * for the grid (cuda_lm_int8_wg.cu) and copied into each block's shared memory (per block it
+ * cost 7 / 12 / 16 us of the 32 / 48 / 64-row pass; at 16 rows the extra launch cost a step
+ * more than the 2 us it saves: H100, docs/PERF.md), and the product is integer:
  * mma.sync.m16n8k32.s8 with int32 sums, exact (|sum| <= k 127^2), no conversions. (The first
  * form, the rows turned into halves against fp16 x on m16n8k16, ran as fast: 175 us at 64 rows on
  * the H100, against ~85 us of int8 bytes: both issue-bound by a per-value epilogue that computed
  * each column's bounds, ~3,100 warp instructions a tile against ~420 in the main loop; ncu.)
  * The logit a = s_w s_x sum + b goes out as a half; its bound is pass 2's (cuda_lm_int8.cu).
  * A token with a non-finite x gets s_x = NaN: every column a candidate. Needs k % 256 == 0. */
+#include <type_traits>
+
 #include "backend/cuda/cuda_lm_int8.cuh"
 
 #define L8W_U 4     /* 64-wide chunks per load group */
+#define L8W_XQ_NT 2 /* above 8 * L8W_XQ_NT rows, x from l8_xquant (see above) */
 #define L8W_XPAD 64 /* bytes after each staged int8 x row: rows 64 bytes apart mod 128 (uint4) */
 
 static size_t l8w_smem(int m8, int k)
@@ -137,68 +144,10 @@ static __device__ __forceinline__ void l8w_epilogue(const l8_params &p, const in
         }
 }
 
-/* Token rows [0, m8) of x into int8 rows of xq (zeros past m), with their scale and norms: warp w
- * the tokens w, w + 8, ... (fp64 for the quantisation error's norm). */
-template <typename T>
-static __device__ void l8w_stage_x(const l8_params &p, int m8, int8_t *xq, int xstr, float *sx,
-                                   float *xn, float *xe)
-{
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    for (int tok = warp; tok < m8; tok += L8_WARPS) {
-        const uint4 *xr = reinterpret_cast<const uint4 *>((const T *)p.x + (int64_t)tok * p.xs);
-        float mx = 0.0f;
-        bool bad = false;
-        for (int v = lane; tok < p.m && v < p.k / 8; v += 32) {
-            const uint4 u = __ldg(xr + v);
-            const T *h = reinterpret_cast<const T *>(&u);
-#pragma unroll
-            for (int e = 0; e < 8; e++) {
-                const float f = gl_cu_f32(h[e]);
-                bad |= !isfinite(f);
-                mx = fmaxf(mx, fabsf(f));
-            }
-        }
-#pragma unroll
-        for (int o = 16; o > 0; o >>= 1) {
-            mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
-            bad |= __shfl_xor_sync(0xffffffffu, (int)bad, o) != 0;
-        }
-        const float s = mx > 0.0f && !bad ? mx / 127.0f : 1.0f;
-        double ss = 0.0, se = 0.0;
-        for (int v = lane; v < p.k / 8; v += 32) {
-            uint2 packed = make_uint2(0, 0);
-            if (tok < p.m && !bad) {
-                const uint4 u = __ldg(xr + v);
-                const T *h = reinterpret_cast<const T *>(&u);
-                int8_t *pb = reinterpret_cast<int8_t *>(&packed);
-#pragma unroll
-                for (int e = 0; e < 8; e++) {
-                    const float f = gl_cu_f32(h[e]);
-                    const float qf = fminf(fmaxf(rintf(f / s), -127.0f), 127.0f);
-                    const double err = (double)f - (double)qf * (double)s;
-                    ss += (double)f * f;
-                    se += err * err;
-                    pb[e] = (int8_t)qf;
-                }
-            }
-            *reinterpret_cast<uint2 *>(xq + tok * xstr + v * 8) = packed;
-        }
-#pragma unroll
-        for (int o = 16; o > 0; o >>= 1) {
-            ss += __shfl_xor_sync(0xffffffffu, ss, o);
-            se += __shfl_xor_sync(0xffffffffu, se, o);
-        }
-        if (lane == 0) {
-            sx[tok] = bad ? NAN : s;
-            xn[tok] = (float)(sqrt(ss) * (1.0 + 1e-4));
-            xe[tok] = (float)(sqrt(se) * (1.0 + 1e-4));
-        }
-    }
-}
-
 template <typename T, int NT>
 __global__ void __launch_bounds__(L8_THREADS, 1) l8_wide(l8_params p)
 {
+    constexpr bool PREQ = NT > L8W_XQ_NT;
     extern __shared__ __align__(16) unsigned char l8w_sm[];
     constexpr int M8 = NT * 8;
     __shared__ unsigned bmax[M8];
@@ -220,11 +169,22 @@ __global__ void __launch_bounds__(L8_THREADS, 1) l8_wide(l8_params p)
     if (threadIdx.x < M8) bmax[threadIdx.x] = L8_NEG_INF_ENC;
     cuda_pdl_trigger();
     cuda_pdl_wait();
-    l8w_stage_x<T>(p, M8, xq, xstr, sx, sx + M8, sx + 2 * M8);
-    __syncthreads();
-    if (blockIdx.x == 0) /* the tokens' constants for pass 2 */
-        for (int i = threadIdx.x; i < 3 * p.m; i += L8_THREADS)
-            p.tokc[(i / p.m) * L8_MAX_M + i % p.m] = sx[(i / p.m) * M8 + i % p.m];
+    if (PREQ) { /* x from l8_xquant (swizzled in p.xg) into padded rows; the scales from tokc */
+        const int kv = p.k / 16;
+        for (int e = threadIdx.x; e < M8 * kv; e += L8_THREADS) {
+            const int tok = e / kv, kb = (e % kv) * 16;
+            *reinterpret_cast<uint4 *>(xq + tok * xstr + kb) =
+                *reinterpret_cast<const uint4 *>(p.xg + l8_xq_off(tok, kb, p.k, -1));
+        }
+        if (threadIdx.x < M8) sx[threadIdx.x] = p.tokc[threadIdx.x];
+        __syncthreads();
+    } else { /* each block quantises x itself */
+        l8_stage_x<T>(p, M8, xq, xstr, sx, sx + M8, sx + 2 * M8);
+        __syncthreads();
+        if (blockIdx.x == 0) /* the tokens' constants for pass 2 */
+            for (int i = threadIdx.x; i < 3 * p.m; i += L8_THREADS)
+                p.tokc[(i / p.m) * L8_MAX_M + i % p.m] = sx[(i / p.m) * M8 + i % p.m];
+    }
 
     int acc[NT][4];
     float lmx[NT][2]; /* the lane's largest int8 logit of a finite row, per token */
@@ -284,6 +244,7 @@ template <typename T, int NT> static bool l8w_launch(cuda_state *s, const l8_par
                                         cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem),
                    "lm_head int8 (shared memory)"))
         return false;
+    if (NT > L8W_XQ_NT) l8_xquant_launch(s, p, !std::is_same<T, __half>::value);
     cuda_launch_pdl(s, l8_wide<T, NT>, dim3((unsigned)s->sm_count), dim3(L8_THREADS), smem,
                     "lm_head int8 wide scan", p);
     return true;
