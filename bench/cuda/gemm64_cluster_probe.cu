@@ -24,6 +24,10 @@
  * cl_push_kernel BN 64, CS 2/4/4/4/2/8: 392-400 (push or bulk), **362 with bulk copies and the
  * dependents launched at the start**; x fetched per 64 of k with the MMAs following: slower.
  *
+ * Last, the mixed chain: a small PDL kernel (mix_kernel, a layer norm of the GEMM's output rows)
+ * after every GEMM, cuBLASLt vs the best cluster form: 775-808 vs 730 us. (In glossa's step one
+ * cluster launch costs ~65 us anyway: docs/PERF.md, attempt/gemm64-cluster.)
+ *
  * Prints, per configuration (BN and CS per GEMM, flags), us a step and, where the result is
  * whole, the final activations' max |diff| against the cuBLASLt chain relative to max |ref|.
  * Build: nvcc -O3 -gencode=arch=compute_90a,code=sm_90a -Ibench/cuda -o gemm64_cluster_probe \
@@ -525,6 +529,50 @@ static cudaError_t cl_launch(const cl_phase &q, int bn, cudaStream_t st)
     return k ? cudaLaunchKernelEx(&cfg, k, q) : cudaErrorInvalidValue;
 }
 
+/* The mixed chain's stand-in for the decode step's other kernels: row blockIdx.x of y (n wide)
+ * normalised in place (a layer norm without weights), 128 threads; with pdl it triggers first and
+ * waits before reading, as glossa's chain kernels do. */
+__global__ void mix_kernel(__half *y, int n, int pdl)
+{
+    if (pdl) {
+        asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+        asm volatile("griddepcontrol.wait;\n" ::: "memory");
+    }
+    __shared__ float red[2][4];
+    __half *row = y + (int64_t)blockIdx.x * n;
+    float s = 0.0f, q = 0.0f;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) {
+        const float v = __half2float(row[i]);
+        s += v;
+        q += v * v;
+    }
+    for (int o = 16; o > 0; o >>= 1) {
+        s += __shfl_xor_sync(0xffffffffu, s, o);
+        q += __shfl_xor_sync(0xffffffffu, q, o);
+    }
+    if ((threadIdx.x & 31) == 0) red[0][threadIdx.x >> 5] = s, red[1][threadIdx.x >> 5] = q;
+    __syncthreads();
+    s = red[0][0] + red[0][1] + red[0][2] + red[0][3];
+    q = red[1][0] + red[1][1] + red[1][2] + red[1][3];
+    const float mean = s / n, rstd = rsqrtf(fmaxf(q / n - mean * mean, 0.0f) + 1e-5f);
+    for (int i = threadIdx.x; i < n; i += blockDim.x)
+        row[i] = __float2half_rn((__half2float(row[i]) - mean) * rstd);
+}
+
+static void mix_launch(__half *y, int n, bool pdl, cudaStream_t st)
+{
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3(M);
+    cfg.blockDim = dim3(128);
+    cfg.stream = st;
+    cudaLaunchAttribute at;
+    at.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    at.val.programmaticStreamSerializationAllowed = 1;
+    cfg.attrs = &at;
+    cfg.numAttrs = pdl ? 1 : 0;
+    CK(cudaLaunchKernelEx(&cfg, mix_kernel, y, n, (int)pdl));
+}
+
 /* us per run of reps back-to-back graph launches (after one untimed) */
 static float time_graph(cudaGraphExec_t ge, cudaStream_t st, int reps)
 {
@@ -748,6 +796,43 @@ int main(void)
         printf("\n");
         CK(cudaGraphExecDestroy(gce));
         CK(cudaGraphDestroy(gc));
+    }
+    /* The mixed chain: after every GEMM a small kernel over its output (mix_kernel), as the decode
+     * step has its layer norms and attentions between the GEMMs; cuBLASLt vs the best cluster form
+     * (I, bulk, early dependents), the small kernel with PDL or launched plainly. */
+    for (int v = 0; v < 4; v++) {
+        const bool own = v >= 2, pdl = v % 2 == 0;
+        cl_phase cp[PHASES];
+        const int ibn[PER_LAYER] = {64, 64, 64, 64, 64, 64}, ics[PER_LAYER] = {2, 4, 4, 4, 2, 8};
+        for (int i = 0; i < PHASES; i++) {
+            cp[i] = ph[i];
+            cp[i].cs = ics[i % PER_LAYER];
+            cp[i].flags = CL_BULK | CL_EARLY;
+        }
+        cudaGraph_t gm;
+        cudaGraphExec_t gme;
+        CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
+        for (int i = 0; i < PHASES; i++) {
+            const int j = i % PER_LAYER;
+            if (own)
+                CK(cl_launch(cp[i], ibn[j], st));
+            else {
+                LK(cublasLtMatmul(lt, lg[j].op, &one, ph[i].w, lg[j].a, ph[i].x, lg[j].b, &zero,
+                                  ph[i].y, lg[j].c, ph[i].y, lg[j].c, &hr[j].algo, ws, ws_bytes,
+                                  st));
+                if (j == 4) gelu_kernel<<<M * 4096 / 256, 256, 0, st>>>(h, M * 4096);
+            }
+            mix_launch(ph[i].y, ph[i].n, pdl, st);
+        }
+        CK(cudaStreamEndCapture(st, &gm));
+        CK(cudaGraphInstantiate(&gme, gm, 0));
+        const float tm = time_graph(gme, st, reps);
+        printf("mixed chain (a small kernel after each GEMM, %s): %s: %.1f us a step (%.2f us a "
+               "GEMM + its kernel)\n",
+               pdl ? "PDL" : "plain launches", own ? "cluster GEMMs (I, bulk, early)" : "cuBLASLt",
+               tm, tm / PHASES);
+        CK(cudaGraphExecDestroy(gme));
+        CK(cudaGraphDestroy(gm));
     }
     return 0;
 }
