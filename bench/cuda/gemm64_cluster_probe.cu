@@ -41,15 +41,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "bench_check.h"
-#include "lt_gemm.h"
+#include "chain64.h"
 
 namespace cg = cooperative_groups;
 
-#define M          64 /* tokens */
-#define LAYERS     12
-#define PER_LAYER  6
-#define PHASES     (LAYERS * PER_LAYER)
+#define M          C64_M /* tokens */
+#define PER_LAYER  C64_PER_LAYER
+#define PHASES     C64_GEMMS
 #define CL_THREADS 128
 
 typedef struct cl_phase {
@@ -69,11 +67,6 @@ typedef struct cl_phase {
 #define CL_BULK   64  /* the push form with bulk copies */
 #define CL_PIPE   128 /* push form: x in one cp.async group per 64 of k, MMAs as each lands */
 #define CL_EARLY  256 /* push form: griddepcontrol.launch_dependents at the start */
-
-static __device__ __forceinline__ float gelu(float v)
-{
-    return 0.5f * v * (1.0f + erff(v * 0.70710678f));
-}
 
 /* wgmma shared-memory descriptor: K-major, 128-byte swizzle, 8-row groups 1024 bytes apart */
 static __device__ __forceinline__ uint64_t cl_desc(uint32_t addr)
@@ -457,24 +450,6 @@ __global__ void __launch_bounds__(CL_THREADS) cl_push_kernel(cl_phase q)
 #endif
 }
 
-__global__ void fill_kernel(__half *w, int64_t n, float a, uint32_t seed)
-{
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
-         i += (int64_t)gridDim.x * blockDim.x) {
-        uint32_t h = (uint32_t)i * 2654435761u ^ seed;
-        h ^= h >> 15;
-        h *= 2246822519u;
-        h ^= h >> 13;
-        w[i] = __float2half_rn(a * ((float)(h & 0xffffff) / 8388608.0f - 1.0f));
-    }
-}
-
-__global__ void gelu_kernel(__half *h, int n)
-{
-    const int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n) h[i] = __float2half_rn(gelu(__half2float(h[i])));
-}
-
 typedef void (*cl_fn)(cl_phase);
 
 template <int BN, bool BULK> static cl_fn cl_pick_push(int cs)
@@ -573,25 +548,6 @@ static void mix_launch(__half *y, int n, bool pdl, cudaStream_t st)
     CK(cudaLaunchKernelEx(&cfg, mix_kernel, y, n, (int)pdl));
 }
 
-/* us per run of reps back-to-back graph launches (after one untimed) */
-static float time_graph(cudaGraphExec_t ge, cudaStream_t st, int reps)
-{
-    cudaEvent_t e0, e1;
-    CK(cudaEventCreate(&e0));
-    CK(cudaEventCreate(&e1));
-    CK(cudaGraphLaunch(ge, st));
-    CK(cudaEventRecord(e0, st));
-    for (int r = 0; r < reps; r++)
-        CK(cudaGraphLaunch(ge, st));
-    CK(cudaEventRecord(e1, st));
-    CK(cudaEventSynchronize(e1));
-    float ms = 0.0f;
-    CK(cudaEventElapsedTime(&ms, e0, e1));
-    CK(cudaEventDestroy(e0));
-    CK(cudaEventDestroy(e1));
-    return 1000.0f * ms / reps;
-}
-
 /* max |a - b| / max |a| over n halves (inf if b has a NaN) */
 static float rel_diff(const __half *a, const __half *b, int n)
 {
@@ -608,94 +564,22 @@ static float rel_diff(const __half *a, const __half *b, int n)
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
-    const int dims[PER_LAYER][2] = {{3072, 1024}, {1024, 1024}, {1024, 1024},
-                                    {1024, 1024}, {4096, 1024}, {1024, 4096}};
-    __half *w[LAYERS][PER_LAYER];
-    size_t wbytes = 0;
-    for (int l = 0; l < LAYERS; l++)
-        for (int j = 0; j < PER_LAYER; j++) {
-            const int64_t n = (int64_t)dims[j][0] * dims[j][1];
-            CK(cudaMalloc(&w[l][j], n * 2));
-            fill_kernel<<<512, 256>>>(w[l][j], n, sqrtf(3.0f / dims[j][1]), 977u * (l * 8 + j + 1));
-            wbytes += n * 2;
-        }
-    __half *x0, *x0_init, *qkv, *x1, *q2, *x2, *h;
-    CK(cudaMalloc(&x0, M * 1024 * 2));
-    CK(cudaMalloc(&x0_init, M * 1024 * 2));
-    CK(cudaMalloc(&qkv, M * 3072 * 2));
-    CK(cudaMalloc(&x1, M * 1024 * 2));
-    CK(cudaMalloc(&q2, M * 1024 * 2));
-    CK(cudaMalloc(&x2, M * 1024 * 2));
-    CK(cudaMalloc(&h, M * 4096 * 2));
-    fill_kernel<<<64, 256>>>(x0_init, M * 1024, 1.0f, 12345u);
-    /* x0 -> QKV -> qkv; qkv[:, :1024] -> O -> x1 -> cQ -> q2 -> cO -> x2 -> FC1 -> h (GELU) ->
-     * FC2 -> x0 */
+    chain64 c;
+    chain64_make(&c);
+    __half *x0 = c.x0, *x0_init = c.x0_init;
     cl_phase ph[PHASES];
-    for (int l = 0; l < LAYERS; l++) {
-        const __half *in[PER_LAYER] = {x0, qkv, x1, q2, x2, h};
-        __half *out[PER_LAYER] = {qkv, x1, q2, x2, h, x0};
-        const int xs[PER_LAYER] = {1024, 3072, 1024, 1024, 1024, 4096};
-        for (int j = 0; j < PER_LAYER; j++) {
-            cl_phase *q = &ph[l * PER_LAYER + j];
-            q->w = w[l][j];
-            q->x = in[j];
-            q->y = out[j];
-            q->n = dims[j][0];
-            q->k = dims[j][1];
-            q->xs = xs[j];
-            q->ys = dims[j][0];
-            q->act = j == 4;
-            q->cs = 1;
-        }
+    for (int i = 0; i < PHASES; i++) {
+        const c64_gemm *g = &c.g[i];
+        ph[i] = (cl_phase){g->w, g->x, g->y, g->n, g->k, g->xs, g->ys, g->act, 1, 0};
     }
     cudaStream_t st;
     CK(cudaStreamCreate(&st));
 
-    /* the cuBLASLt chain, captured (the reference and the time to beat) */
-    cublasLtHandle_t lt;
-    LK(cublasLtCreate(&lt));
-    const uint64_t ws_bytes = 32u << 20;
-    void *ws;
-    CK(cudaMalloc(&ws, ws_bytes));
-    __half *zb;
-    CK(cudaMalloc(&zb, 4096 * 2));
-    CK(cudaMemset(zb, 0, 4096 * 2));
-    lt_gemm lg[PER_LAYER];
-    cublasLtMatmulHeuristicResult_t hr[PER_LAYER];
-    for (int j = 0; j < PER_LAYER; j++) {
-        lt_gemm_make(&lg[j], M, dims[j][0], dims[j][1], dims[j][0], zb, ws_bytes);
-        cublasLtMatrixLayoutDestroy(lg[j].b);
-        LK(cublasLtMatrixLayoutCreate(&lg[j].b, CUDA_R_16F, dims[j][1], M, ph[j].xs));
-        int got = 0;
-        LK(cublasLtMatmulAlgoGetHeuristic(lt, lg[j].op, lg[j].a, lg[j].b, lg[j].c, lg[j].c,
-                                          lg[j].pref, 1, &hr[j], &got));
-        if (!got) {
-            fprintf(stderr, "no cuBLASLt algo\n");
-            return 1;
-        }
-    }
-    const float one = 1.0f, zero = 0.0f;
-    cudaGraph_t graph;
-    cudaGraphExec_t gexec;
-    CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
-    for (int i = 0; i < PHASES; i++) {
-        const int j = i % PER_LAYER;
-        LK(cublasLtMatmul(lt, lg[j].op, &one, ph[i].w, lg[j].a, ph[i].x, lg[j].b, &zero, ph[i].y,
-                          lg[j].c, ph[i].y, lg[j].c, &hr[j].algo, ws, ws_bytes, st));
-        if (j == 4) gelu_kernel<<<M * 4096 / 256, 256, 0, st>>>(h, M * 4096);
-    }
-    CK(cudaStreamEndCapture(st, &graph));
-    CK(cudaGraphInstantiate(&gexec, graph, 0));
     const int reps = 20;
-    __half *ref = (__half *)malloc(M * 1024 * 2), *got = (__half *)malloc(M * 1024 * 2);
-    CK(cudaMemcpy(x0, x0_init, M * 1024 * 2, cudaMemcpyDeviceToDevice));
-    CK(cudaGraphLaunch(gexec, st));
-    CK(cudaStreamSynchronize(st));
-    CK(cudaMemcpy(ref, x0, M * 1024 * 2, cudaMemcpyDeviceToHost));
-    const float t_lt = time_graph(gexec, st, reps);
-    printf("cuBLASLt chain (72 GEMMs + 12 GELU kernels, graph): %.1f us a step (%.2f us a GEMM), "
-           "%.0f MB of weights (%.1f us at 3 TB/s)\n",
-           t_lt, t_lt / PHASES, wbytes / 1e6, wbytes / 3e6);
+    chain64_lt t;
+    chain64_lt_make(&t, &c, st, reps);
+    const __half *ref = t.ref;
+    __half *got = (__half *)malloc(M * 1024 * 2);
 
     for (int bn = 64; bn <= 128; bn *= 2)
         for (int cs = 2; cs <= 16; cs *= 2) {
@@ -789,7 +673,7 @@ int main(void)
         CK(cudaGraphLaunch(gce, st));
         CK(cudaStreamSynchronize(st));
         CK(cudaMemcpy(got, x0, M * 1024 * 2, cudaMemcpyDeviceToHost));
-        const float tc = time_graph(gce, st, reps);
+        const float tc = chain64_time(chain64_run_graph, gce, st, reps);
         printf("%s: %.1f us a step (%.2f us a GEMM)", f->what, tc, tc / PHASES);
         if (!(f->flags & (CL_NO_X | CL_NO_MMA | CL_NO_RED)))
             printf(", max|diff| / max|ref| %.3g", rel_diff(ref, got, M * 1024));
@@ -816,17 +700,13 @@ int main(void)
             const int j = i % PER_LAYER;
             if (own)
                 CK(cl_launch(cp[i], ibn[j], st));
-            else {
-                LK(cublasLtMatmul(lt, lg[j].op, &one, ph[i].w, lg[j].a, ph[i].x, lg[j].b, &zero,
-                                  ph[i].y, lg[j].c, ph[i].y, lg[j].c, &hr[j].algo, ws, ws_bytes,
-                                  st));
-                if (j == 4) gelu_kernel<<<M * 4096 / 256, 256, 0, st>>>(h, M * 4096);
-            }
+            else
+                chain64_lt_enqueue(&t, &c, i, st);
             mix_launch(ph[i].y, ph[i].n, pdl, st);
         }
         CK(cudaStreamEndCapture(st, &gm));
         CK(cudaGraphInstantiate(&gme, gm, 0));
-        const float tm = time_graph(gme, st, reps);
+        const float tm = chain64_time(chain64_run_graph, gme, st, reps);
         printf("mixed chain (a small kernel after each GEMM, %s): %s: %.1f us a step (%.2f us a "
                "GEMM + its kernel)\n",
                pdl ? "PDL" : "plain launches", own ? "cluster GEMMs (I, bulk, early)" : "cuBLASLt",

@@ -36,18 +36,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "bench_check.h"
-#include "lt_gemm.h"
+#include "chain64.h"
 
-#define M 64      /* tokens */
+#define M C64_M   /* tokens */
 #define G 128     /* blocks = the most units a phase has */
 #define F 64      /* output features per unit */
 #define KC_MAX 512
 #define ROWH (KC_MAX + 8) /* halves per staged row: rows 16 bytes apart mod 128 */
 #define THREADS 256
-#define LAYERS 12
-#define PER_LAYER 6
-#define PHASES (LAYERS * PER_LAYER)
+#define LAYERS C64_LAYERS
+#define PER_LAYER C64_PER_LAYER
+#define PHASES C64_GEMMS
 #define SMEM_BYTES ((size_t)3 * F * ROWH * 2)
 #define ACC_N 4096 /* rows of an fp32 sum buffer (the widest n) */
 
@@ -104,11 +103,6 @@ static __device__ __forceinline__ void mma16816(float c[4], const uint32_t a[4],
                  "{%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
                  : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
-}
-
-static __device__ __forceinline__ float gelu(float v)
-{
-    return 0.5f * v * (1.0f + erff(v * 0.70710678f));
 }
 
 /* The unit of block b in phase q: feature tile and K range (false: none) */
@@ -362,24 +356,6 @@ __global__ void __launch_bounds__(THREADS, 1) probe_kernel(probe_params p)
     asm volatile("cp.async.wait_group 0;\n" ::);
 }
 
-__global__ void fill_kernel(__half *w, int64_t n, float a, uint32_t seed)
-{
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n;
-         i += (int64_t)gridDim.x * blockDim.x) {
-        uint32_t h = (uint32_t)i * 2654435761u ^ seed;
-        h ^= h >> 15;
-        h *= 2246822519u;
-        h ^= h >> 13;
-        w[i] = __float2half_rn(a * ((float)(h & 0xffffff) / 8388608.0f - 1.0f));
-    }
-}
-
-__global__ void gelu_kernel(__half *h, int n)
-{
-    const int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i < n) h[i] = __float2half_rn(gelu(__half2float(h[i])));
-}
-
 /* One run of the persistent kernel: the barrier count zeroed, then a cooperative launch */
 static void probe_launch(const probe_params *pp, cudaStream_t st)
 {
@@ -389,102 +365,24 @@ static void probe_launch(const probe_params *pp, cudaStream_t st)
                                    st));
 }
 
-/* us per run of reps back-to-back runs (after one untimed): run(arg, st) enqueues one */
-static float time_runs(void (*run)(const void *, cudaStream_t), const void *arg, cudaStream_t st,
-                       int reps)
-{
-    cudaEvent_t e0, e1;
-    CK(cudaEventCreate(&e0));
-    CK(cudaEventCreate(&e1));
-    run(arg, st);
-    CK(cudaEventRecord(e0, st));
-    for (int r = 0; r < reps; r++) run(arg, st);
-    CK(cudaEventRecord(e1, st));
-    CK(cudaEventSynchronize(e1));
-    float ms = 0.0f;
-    CK(cudaEventElapsedTime(&ms, e0, e1));
-    CK(cudaEventDestroy(e0));
-    CK(cudaEventDestroy(e1));
-    return 1000.0f * ms / reps;
-}
-
-static void run_graph(const void *ge, cudaStream_t st)
-{
-    CK(cudaGraphLaunch((cudaGraphExec_t)ge, st));
-}
-
 static void run_probe(const void *pp, cudaStream_t st)
 {
     probe_launch((const probe_params *)pp, st);
 }
 
-/* A layer's six cuBLASLt GEMMs at m rows (x with its phase's stride) and their algorithms */
-static void lt_layer(cublasLtHandle_t lt, lt_gemm lg[PER_LAYER],
-                     cublasLtMatmulHeuristicResult_t hr[PER_LAYER], int m,
-                     const int dims[PER_LAYER][2], const phase *ph, const __half *zb,
-                     uint64_t ws_bytes)
-{
-    for (int j = 0; j < PER_LAYER; j++) {
-        lt_gemm_make(&lg[j], m, dims[j][0], dims[j][1], dims[j][0], zb, ws_bytes);
-        /* x has stride xs: describe B with its leading dimension */
-        cublasLtMatrixLayoutDestroy(lg[j].b);
-        LK(cublasLtMatrixLayoutCreate(&lg[j].b, CUDA_R_16F, dims[j][1], m, ph[j].xs));
-        int got = 0;
-        LK(cublasLtMatmulAlgoGetHeuristic(lt, lg[j].op, lg[j].a, lg[j].b, lg[j].c, lg[j].c,
-                                          lg[j].pref, 1, &hr[j], &got));
-        if (!got) {
-            fprintf(stderr, "no cuBLASLt algo\n");
-            exit(1);
-        }
-    }
-}
-
 int main(int argc, char **argv)
 {
-    const int dims[PER_LAYER][2] = {{3072, 1024}, {1024, 1024}, {1024, 1024},
-                                    {1024, 1024}, {4096, 1024}, {1024, 4096}};
     const int split[PER_LAYER] = {2, 8, 8, 8, 2, 8}; /* units: 96, 128, 128, 128, 128, 128 */
-    __half *w[LAYERS][PER_LAYER];
-    size_t wbytes = 0;
-    for (int l = 0; l < LAYERS; l++)
-        for (int j = 0; j < PER_LAYER; j++) {
-            const int64_t n = (int64_t)dims[j][0] * dims[j][1];
-            CK(cudaMalloc(&w[l][j], n * 2));
-            fill_kernel<<<512, 256>>>(w[l][j], n, sqrtf(3.0f / dims[j][1]), 977u * (l * 8 + j + 1));
-            wbytes += n * 2;
-        }
-    __half *x0, *x0_init, *qkv, *x1, *q2, *x2, *h;
-    CK(cudaMalloc(&x0, M * 1024 * 2));
-    CK(cudaMalloc(&x0_init, M * 1024 * 2));
-    CK(cudaMalloc(&qkv, M * 3072 * 2));
-    CK(cudaMalloc(&x1, M * 1024 * 2));
-    CK(cudaMalloc(&q2, M * 1024 * 2));
-    CK(cudaMalloc(&x2, M * 1024 * 2));
-    CK(cudaMalloc(&h, M * 4096 * 2));
-    fill_kernel<<<64, 256>>>(x0_init, M * 1024, 1.0f, 12345u);
-
-    /* the chain: x0 -> QKV -> qkv; qkv[:, :1024] -> O -> x1 -> cQ -> q2 -> cO -> x2 -> FC1 -> h
-     * (GELU) -> FC2 -> x0 */
+    chain64 c;
+    chain64_make(&c);
+    __half *x0 = c.x0, *x0_init = c.x0_init;
     phase ph[PHASES];
-    for (int l = 0; l < LAYERS; l++) {
-        const __half *in[PER_LAYER] = {x0, qkv, x1, q2, x2, h};
-        __half *out[PER_LAYER] = {qkv, x1, q2, x2, h, x0};
-        const int xs[PER_LAYER] = {1024, 3072, 1024, 1024, 1024, 4096};
-        for (int j = 0; j < PER_LAYER; j++) {
-            phase *q = &ph[l * PER_LAYER + j];
-            q->w = w[l][j];
-            q->x = in[j];
-            q->y = out[j];
-            q->n = dims[j][0];
-            q->k = dims[j][1];
-            q->xs = xs[j];
-            q->ys = dims[j][0];
-            q->S = split[j];
-            q->act = j == 4;
-            if (q->n / F * q->S > G || q->k / q->S > KC_MAX) {
-                fprintf(stderr, "bad split\n");
-                return 1;
-            }
+    for (int i = 0; i < PHASES; i++) {
+        const c64_gemm *g = &c.g[i];
+        ph[i] = (phase){g->w, g->x, g->y, g->n, g->k, g->xs, g->ys, split[i % PER_LAYER], g->act};
+        if (g->n / F * ph[i].S > G || g->k / ph[i].S > KC_MAX) {
+            fprintf(stderr, "bad split\n");
+            return 1;
         }
     }
     phase *dph;
@@ -511,42 +409,15 @@ int main(int argc, char **argv)
         return 0;
     }
 
-    /* cuBLASLt chain, captured */
-    cublasLtHandle_t lt;
-    LK(cublasLtCreate(&lt));
-    const uint64_t ws_bytes = 32u << 20;
-    void *ws;
-    CK(cudaMalloc(&ws, ws_bytes));
-    __half *zb;
-    CK(cudaMalloc(&zb, 4096 * 2));
-    CK(cudaMemset(zb, 0, 4096 * 2));
-    lt_gemm lg[PER_LAYER];
-    cublasLtMatmulHeuristicResult_t hr[PER_LAYER];
-    lt_layer(lt, lg, hr, M, dims, ph, zb, ws_bytes);
-    const float one = 1.0f, zero = 0.0f;
-    cudaGraph_t graph;
-    cudaGraphExec_t gexec;
-    CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
-    for (int i = 0; i < PHASES; i++) {
-        const int j = i % PER_LAYER;
-        LK(cublasLtMatmul(lt, lg[j].op, &one, ph[i].w, lg[j].a, ph[i].x, lg[j].b, &zero, ph[i].y,
-                          lg[j].c, ph[i].y, lg[j].c, &hr[j].algo, ws, ws_bytes, st));
-        if (j == 4) gelu_kernel<<<M * 4096 / 256, 256, 0, st>>>(h, M * 4096);
-    }
-    CK(cudaStreamEndCapture(st, &graph));
-    CK(cudaGraphInstantiate(&gexec, graph, 0));
-
     const int reps = 20;
-    __half *ref = (__half *)malloc(M * 1024 * 2), *got = (__half *)malloc(M * 1024 * 2);
-
-    CK(cudaMemcpy(x0, x0_init, M * 1024 * 2, cudaMemcpyDeviceToDevice));
-    CK(cudaGraphLaunch(gexec, st));
-    CK(cudaStreamSynchronize(st));
-    CK(cudaMemcpy(ref, x0, M * 1024 * 2, cudaMemcpyDeviceToHost));
-    const float t_lt = time_runs(run_graph, gexec, st, reps);
-    printf("cuBLASLt chain (72 GEMMs + 12 GELU kernels, graph): %.1f us a step (%.2f us a GEMM), "
-           "%.0f MB of weights\n",
-           t_lt, t_lt / PHASES, wbytes / 1e6);
+    chain64_lt t;
+    chain64_lt_make(&t, &c, st, reps);
+    cublasLtHandle_t lt = t.lt;
+    const __half *ref = t.ref, *zb = t.zb;
+    __half *got = (__half *)malloc(M * 1024 * 2);
+    void *ws = t.ws;
+    const uint64_t ws_bytes = t.ws_bytes;
+    const float one = 1.0f, zero = 0.0f;
 
     /* Two chains of 32 rows (rows 0-31 and 32-63, their own activations) as two branches of
      * one graph, against one such chain alone: would two half-batches overlap? */
@@ -554,7 +425,7 @@ int main(int argc, char **argv)
         const int M2 = M / 2;
         lt_gemm lh[PER_LAYER];
         cublasLtMatmulHeuristicResult_t hh[PER_LAYER];
-        lt_layer(lt, lh, hh, M2, dims, ph, zb, ws_bytes);
+        chain64_lt_layer(lt, lh, hh, M2, zb, ws_bytes);
         /* branch b's activations: a copy of every buffer (x0 .. h) */
         const int widths[PER_LAYER] = {3072, 1024, 1024, 1024, 4096, 1024}; /* out widths */
         __half *bo[2][PER_LAYER];
@@ -596,7 +467,7 @@ int main(int argc, char **argv)
             CK(cudaGraphInstantiate(&ge2, g2, 0));
             printf("cuBLASLt, %s: %.1f us a step\n",
                    two ? "two 32-row chains as concurrent graph branches" : "one 32-row chain",
-                   time_runs(run_graph, ge2, st, reps));
+                   chain64_time(chain64_run_graph, ge2, st, reps));
         }
     }
 
@@ -622,7 +493,7 @@ int main(int argc, char **argv)
                     got[tk * 1024 + f] =
                         __float2half_rn(mode == 4 ? accf[tk * 1024 + f] : accf[f * M + tk]);
         }
-        const float tm = time_runs(run_probe, &pp, st, reps); /* a memset in each run */
+        const float tm = chain64_time(run_probe, &pp, st, reps); /* a memset in each run */
         printf("%s: %.1f us a step (%.2f us a phase)", names[mode], tm, tm / PHASES);
         if (mode != 2 && mode != 5) {
             float mx = 0.0f, md = 0.0f;
@@ -638,7 +509,7 @@ int main(int argc, char **argv)
     }
     for (int skip = 1; skip < 8; skip++) {
         probe_params pp = {dph, acc, cnt, bar, xst, skip, 4};
-        const float tm = time_runs(run_probe, &pp, st, reps);
+        const float tm = chain64_time(run_probe, &pp, st, reps);
         printf("mode 4 without%s%s%s: %.1f us a step (%.2f us a phase)\n",
                (skip & 1) ? " x staging" : "", (skip & 2) ? " mma" : "", (skip & 4) ? " output" : "",
                tm, tm / PHASES);
