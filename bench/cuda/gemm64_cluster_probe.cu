@@ -25,8 +25,9 @@
  * dependents launched at the start**; x fetched per 64 of k with the MMAs following: slower.
  *
  * Last, the mixed chain: a small PDL kernel (mix_kernel, a layer norm of the GEMM's output rows)
- * after every GEMM, cuBLASLt vs the best cluster form: 775-808 vs 730 us. (In glossa's step one
- * cluster launch costs ~65 us anyway: docs/PERF.md, attempt/gemm64-cluster.)
+ * after every GEMM, cuBLASLt vs the best cluster form: 775-808 vs 730 us, also with a host wait
+ * after each replay; one cluster GEMM among 71 cuBLASLt ones costs nothing here. (In glossa's step
+ * one cluster launch costs ~65 us: docs/PERF.md, attempt/gemm64-cluster.)
  *
  * Prints, per configuration (BN and CS per GEMM, flags), us a step and, where the result is
  * whole, the final activations' max |diff| against the cuBLASLt chain relative to max |ref|.
@@ -40,6 +41,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "chain64.h"
 
@@ -561,6 +563,34 @@ static float rel_diff(const __half *a, const __half *b, int n)
     return md / mx;
 }
 
+/* reps replays of ge, each waited for by the host: mean device time (events around it) and
+ * wall time (host clock, launch to wait) per replay, us */
+static void replay_waited(cudaGraphExec_t ge, cudaStream_t st, int reps, float *dev, float *wall)
+{
+    cudaEvent_t e0, e1;
+    CK(cudaEventCreate(&e0));
+    CK(cudaEventCreate(&e1));
+    double d = 0.0, w = 0.0;
+    for (int r = 0; r <= reps; r++) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        CK(cudaEventRecord(e0, st));
+        CK(cudaGraphLaunch(ge, st));
+        CK(cudaEventRecord(e1, st));
+        CK(cudaStreamSynchronize(st));
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        float ms = 0.0f;
+        CK(cudaEventElapsedTime(&ms, e0, e1));
+        if (r == 0) continue; /* untimed */
+        d += 1000.0 * ms;
+        w += (t1.tv_sec - t0.tv_sec) * 1e6 + (t1.tv_nsec - t0.tv_nsec) / 1e3;
+    }
+    CK(cudaEventDestroy(e0));
+    CK(cudaEventDestroy(e1));
+    *dev = (float)(d / reps);
+    *wall = (float)(w / reps);
+}
+
 int main(void)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -683,9 +713,17 @@ int main(void)
     }
     /* The mixed chain: after every GEMM a small kernel over its output (mix_kernel), as the decode
      * step has its layer norms and attentions between the GEMMs; cuBLASLt vs the best cluster form
-     * (I, bulk, early dependents), the small kernel with PDL or launched plainly. */
-    for (int v = 0; v < 4; v++) {
-        const bool own = v >= 2, pdl = v % 2 == 0;
+     * (I, bulk, early dependents) for every GEMM or only the first, the small kernel with PDL or
+     * launched plainly; replays back to back and with a host wait after each (as glossa's steps,
+     * which read their token ids back). */
+    typedef struct mix_cfg {
+        int own; /* cluster GEMMs: 0 none, 1 the first only, 2 all */
+        bool pdl;
+    } mix_cfg;
+    const mix_cfg mcfg[] = {{0, true}, {0, false}, {2, true}, {2, false}, {1, true}};
+    const char *owns[] = {"cuBLASLt", "the first GEMM a cluster GEMM, the rest cuBLASLt",
+                          "cluster GEMMs (I, bulk, early)"};
+    for (size_t v = 0; v < sizeof mcfg / sizeof mcfg[0]; v++) {
         cl_phase cp[PHASES];
         const int ibn[PER_LAYER] = {64, 64, 64, 64, 64, 64}, ics[PER_LAYER] = {2, 4, 4, 4, 2, 8};
         for (int i = 0; i < PHASES; i++) {
@@ -697,20 +735,20 @@ int main(void)
         cudaGraphExec_t gme;
         CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
         for (int i = 0; i < PHASES; i++) {
-            const int j = i % PER_LAYER;
-            if (own)
-                CK(cl_launch(cp[i], ibn[j], st));
+            if (mcfg[v].own == 2 || (mcfg[v].own == 1 && i == 0))
+                CK(cl_launch(cp[i], ibn[i % PER_LAYER], st));
             else
                 chain64_lt_enqueue(&t, &c, i, st);
-            mix_launch(ph[i].y, ph[i].n, pdl, st);
+            mix_launch(ph[i].y, ph[i].n, mcfg[v].pdl, st);
         }
         CK(cudaStreamEndCapture(st, &gm));
         CK(cudaGraphInstantiate(&gme, gm, 0));
         const float tm = chain64_time(chain64_run_graph, gme, st, reps);
-        printf("mixed chain (a small kernel after each GEMM, %s): %s: %.1f us a step (%.2f us a "
-               "GEMM + its kernel)\n",
-               pdl ? "PDL" : "plain launches", own ? "cluster GEMMs (I, bulk, early)" : "cuBLASLt",
-               tm, tm / PHASES);
+        float dev = 0.0f, wall = 0.0f;
+        replay_waited(gme, st, reps, &dev, &wall);
+        printf("mixed chain (a small kernel after each GEMM, %s): %s: %.1f us a step back to back; "
+               "with a host wait after each, %.1f us of device time, %.1f us of wall time\n",
+               mcfg[v].pdl ? "PDL" : "plain launches", owns[mcfg[v].own], tm, dev, wall);
         CK(cudaGraphExecDestroy(gme));
         CK(cudaGraphDestroy(gm));
     }
