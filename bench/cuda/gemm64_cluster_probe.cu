@@ -26,7 +26,8 @@
  *
  * Last, the mixed chain: a small PDL kernel (mix_kernel, a layer norm of the GEMM's output rows)
  * after every GEMM, cuBLASLt vs the best cluster form: 775-808 vs 730 us, also with a host wait
- * after each replay; one cluster GEMM among 71 cuBLASLt ones costs nothing here. (In glossa's step
+ * after each replay and with memcpy / memset nodes in the graph; one cluster GEMM among 71
+ * cuBLASLt ones costs nothing here. (In glossa's step
  * one cluster launch costs ~65 us: docs/PERF.md, attempt/gemm64-cluster.)
  *
  * Prints, per configuration (BN and CS per GEMM, flags), us a step and, where the result is
@@ -719,8 +720,15 @@ int main(void)
     typedef struct mix_cfg {
         int own; /* cluster GEMMs: 0 none, 1 the first only, 2 all */
         bool pdl;
+        bool copies; /* an upload (memcpy node) first, a memset node and a download last */
     } mix_cfg;
-    const mix_cfg mcfg[] = {{0, true}, {0, false}, {2, true}, {2, false}, {1, true}};
+    const mix_cfg mcfg[] = {{0, true, false},  {0, false, false}, {2, true, false},
+                            {2, false, false}, {1, true, false},  {1, false, false},
+                            {0, true, true},   {1, true, true},   {2, true, true},
+                            {0, false, true},  {1, false, true}};
+    int32_t *hbuf, *dbuf;
+    CK(cudaMallocHost(&hbuf, 4096));
+    CK(cudaMalloc(&dbuf, 4096));
     const char *owns[] = {"cuBLASLt", "the first GEMM a cluster GEMM, the rest cuBLASLt",
                           "cluster GEMMs (I, bulk, early)"};
     for (size_t v = 0; v < sizeof mcfg / sizeof mcfg[0]; v++) {
@@ -734,6 +742,7 @@ int main(void)
         cudaGraph_t gm;
         cudaGraphExec_t gme;
         CK(cudaStreamBeginCapture(st, cudaStreamCaptureModeGlobal));
+        if (mcfg[v].copies) CK(cudaMemcpyAsync(dbuf, hbuf, 2048, cudaMemcpyHostToDevice, st));
         for (int i = 0; i < PHASES; i++) {
             if (mcfg[v].own == 2 || (mcfg[v].own == 1 && i == 0))
                 CK(cl_launch(cp[i], ibn[i % PER_LAYER], st));
@@ -741,14 +750,19 @@ int main(void)
                 chain64_lt_enqueue(&t, &c, i, st);
             mix_launch(ph[i].y, ph[i].n, mcfg[v].pdl, st);
         }
+        if (mcfg[v].copies) {
+            CK(cudaMemsetAsync(dbuf + 512, 0, 1024, st));
+            CK(cudaMemcpyAsync(hbuf + 512, dbuf, 256, cudaMemcpyDeviceToHost, st));
+        }
         CK(cudaStreamEndCapture(st, &gm));
         CK(cudaGraphInstantiate(&gme, gm, 0));
         const float tm = chain64_time(chain64_run_graph, gme, st, reps);
         float dev = 0.0f, wall = 0.0f;
         replay_waited(gme, st, reps, &dev, &wall);
-        printf("mixed chain (a small kernel after each GEMM, %s): %s: %.1f us a step back to back; "
-               "with a host wait after each, %.1f us of device time, %.1f us of wall time\n",
-               mcfg[v].pdl ? "PDL" : "plain launches", owns[mcfg[v].own], tm, dev, wall);
+        printf("mixed chain (a small kernel after each GEMM, %s%s): %s: %.1f us a step back to "
+               "back; with a host wait after each, %.1f us of device time, %.1f us of wall time\n",
+               mcfg[v].pdl ? "PDL" : "plain launches",
+               mcfg[v].copies ? ", memcpy / memset nodes" : "", owns[mcfg[v].own], tm, dev, wall);
         CK(cudaGraphExecDestroy(gme));
         CK(cudaGraphDestroy(gm));
     }
