@@ -13,12 +13,23 @@ b=${1:?usage: make_bundle.sh BUILD_DIR [ALT_BUILD_DIR]}
 alt=${2:-}
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
+# fresh BUILD BIN: BIN was linked after BUILD's libglossa.a was last built (`make glossa` builds only
+# the library, the CLI is target glossa_cli: a bundle of a stale glossa measured old code once)
+fresh() {
+    if [ "$1/libglossa.a" -nt "$2" ]; then
+        echo "make_bundle.sh: $2 is older than $1/libglossa.a: run make in $1" >&2
+        exit 1
+    fi
+}
 # pack BUILD DEST [NAMES]: BUILD's glossa and its tests/gpu binaries (those in NAMES if given)
 pack() {
     mkdir -p "$2"
+    fresh "$1" "$1/glossa"
     cp "$1/glossa" "$2/"
     for t in "$1"/tests/test_cuda_*; do
-        case " ${3:-$(basename "$t")} " in *" $(basename "$t") "*) [ -x "$t" ] && cp "$t" "$2/";; esac
+        case " ${3:-$(basename "$t")} " in
+            *" $(basename "$t") "*) [ -x "$t" ] && fresh "$1" "$t" && cp "$t" "$2/";;
+        esac
     done
     return 0
 }
