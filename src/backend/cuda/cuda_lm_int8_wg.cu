@@ -132,9 +132,8 @@ static __device__ __forceinline__ float3 l8g_col1(const l8_params &p, int tile)
 
 /* A tile's epilogue: d[4 i + e] of lane (warp w, g, t) is token 16 w + g + 8 (e / 2), column
  * 8 i + 2 t + e % 2. */
-template <typename CS>
 static __device__ __forceinline__ void l8g_epilogue(const l8_params &p, const int (&d)[64],
-                                                    const CS &c, int tile, const float *sx,
+                                                    const l8g_cols_sm &c, int tile, const float *sx,
                                                     float lmx[2], int w, int g, int t)
 {
 #pragma unroll
@@ -428,8 +427,7 @@ static bool l8g_launch(cuda_state *s, const l8_params &p, const CUtensorMap &tm)
 
 bool l8_wg_launch(cuda_state *s, const l8_params &p, bool bf16, int64_t rows)
 {
-    if (!s->l8_wg || p.m < L8G_MIN_M || p.k % L8G_KC != 0 || p.k > 8192 ||
-        l8g_ws_smem(p.k) > 227 * 1024)
+    if (!s->l8_wg || p.m < L8G_MIN_M || p.k % L8G_KC != 0 || l8g_ws_smem(p.k) > 227 * 1024)
         return false;
     CUtensorMap tm;
     if (!l8g_tmap(s, p, rows, &tm)) return false;
