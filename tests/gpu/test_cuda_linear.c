@@ -91,6 +91,22 @@ static void test_linear(const pair *p, bool quick)
     run_linear(p, 0, 64, 64, 0, GL_DTYPE_F32, true, GL_ACT_GELU, RES_SEPARATE); /* m = 0: no-op */
 }
 
+/* 33-64 rows (cuda_linear_cluster.cu, k x n: 1024 x 1024 CS 4 ck 256 as in mbart-large-50's
+ * decoder, 512 x 512 CS 8 ck 64, 1024 x 256 CS 2 ck 512, 2048 x 512 CS 8 ck 256; 1024 x 4096
+ * and 4096 x 1024 too large for it: cuBLASLt), rows past m zero-filled, every epilogue, x rows
+ * padded to 8 elements or not */
+static void test_linear_cluster(const pair *p)
+{
+    static const int ms[] = {33, 41, 48, 57, 64};
+    static const int kn[][2] = {{1024, 1024}, {512, 512}, {1024, 256}, {2048, 512}, {1024, 4096},
+                                {4096, 1024}};
+    int combo = 0;
+    for (int mi = 0; mi < 5; mi++)
+        for (int si = 0; si < 6; si++, combo++)
+            run_linear(p, ms[mi], kn[si][0], kn[si][1], combo % 3 == 1 ? 8 : 0, p->act,
+                       combo % 4 != 2, (gl_act)(combo % (GL_ACT_SILU + 1)), combo % 3);
+}
+
 /* The same call twice (the second through the cached plan): identical bits. */
 static void test_linear_repeat(const pair *p, int m, int k)
 {
@@ -547,7 +563,9 @@ static void run_all(backend *cpu, gl_dtype act)
     CHECK_OK(backend_cuda_create(0, act, &p.g));
     if (!p.g) return;
     test_linear(&p, false);
+    test_linear_cluster(&p);
     test_linear_repeat(&p, 33, 1000);
+    test_linear_repeat(&p, 64, 1024); /* the cluster GEMM: its sums in a fixed order */
     test_linear_repeat(&p, 9, 1024);
     test_linear_repeat(&p, 1, 4096);
     test_linear_argmax(&p);
@@ -565,6 +583,11 @@ static void run_all(backend *cpu, gl_dtype act)
     if (!variant_begin(&p, tag, sizeof tag, "skinny-32", "GLOSSA_CUDA_SKINNY_M", "32")) return;
     for (int m = 17; m <= 32; m += 5)
         run_linear(&p, m, 1024, 1000, 8, GL_DTYPE_F16, true, (gl_act)(m % 5), m % 3);
+    backend_destroy(p.g);
+
+    /* 33-64 rows through cuBLASLt (the cluster GEMM off) */
+    if (!variant_begin(&p, tag, sizeof tag, "no-cluster", "GLOSSA_CUDA_CLUSTER", "0")) return;
+    test_linear_cluster(&p);
     backend_destroy(p.g);
 
     /* the fused lm_head + argmax kernel from one row on (its 8-token tile) */

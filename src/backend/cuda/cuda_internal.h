@@ -63,6 +63,7 @@ typedef struct cuda_state {
     bool skinny_off;              /* GLOSSA_CUDA_SKINNY=0: cuBLASLt for every m */
     int32_t skinny_max_m;         /* rows up to which the skinny kernel runs (GLOSSA_CUDA_SKINNY_M) */
     bool kv_fuse_off;             /* linear_kv declines (linear + kv_write): GLOSSA_CUDA_KV_FUSE=0 */
+    bool lc_ok;                   /* cuda_linear_cluster.cu runs here (GLOSSA_CUDA_CLUSTER=0: off) */
     /* the weight each skinny launch's blocks fetch into L2 before their wait: the one that followed
      * it last time (decode passes repeat one sequence of linears), learned per weight pointer;
      * a freed pointer leaves it (cuda_pf_forget). GLOSSA_CUDA_L2_PREFETCH=0: off. */
@@ -182,6 +183,12 @@ void cuda_op_linear(backend *b, int32_t m, const void *x, int32_t x_stride, cons
 bool cuda_linear_skinny(cuda_state *s, int32_t m, const void *x, int32_t x_stride,
                         const gl_weight *w, const void *bias, gl_act act, const void *residual,
                         void *y);
+/* cuda_linear_cluster.cu: the linear op for 33-64 rows (a split-K wgmma GEMM per thread-block
+ * cluster, sm_90a); false (nothing launched) outside its preconditions. _init sets s->lc_ok. */
+bool cuda_linear_cluster(cuda_state *s, int32_t m, const void *x, int32_t x_stride,
+                         const gl_weight *w, const void *bias, gl_act act, const void *residual,
+                         void *y);
+void cuda_linear_cluster_init(cuda_state *s);
 /* Drop p from the skinny kernel's learned L2 prefetch map (cuda_state.pf): called when device
  * memory is freed. */
 void cuda_pf_forget(cuda_state *s, const void *p);

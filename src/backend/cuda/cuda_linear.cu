@@ -1,5 +1,6 @@
 /* linear: y(m, n) = act(x(m, k) W(n, k)^T + bias(n)) (+ residual(m, n)); m <= SK_MAX_M rows go to the
- * skinny kernel (cuda_linear_skinny.cu) when its preconditions hold, the rest through cuBLASLt.
+ * skinny kernel (cuda_linear_skinny.cu) and up to 64 to the cluster GEMM (cuda_linear_cluster.cu)
+ * when their preconditions hold, the rest through cuBLASLt.
  *
  * Row-major to cuBLASLt's column-major. A row-major (r, c) matrix with row stride ld is, read in
  * column-major terms, a (c x r) matrix with leading dimension ld: the same bytes, transposed. So
@@ -415,6 +416,7 @@ void cuda_op_linear(backend *b, int32_t m, const void *x, int32_t x_stride, cons
     int32_t n = w->rows, k = w->cols;
     const void *bp = bias ? bias->data : NULL;
     if (cuda_linear_skinny(s, m, x, x_stride, w, bp, act, residual, y)) return;
+    if (cuda_linear_cluster(s, m, x, x_stride, w, bp, act, residual, y)) return;
     int64_t total = (int64_t)m * n;
     bool ok;
     if (residual && act == GL_ACT_NONE) {
@@ -486,6 +488,7 @@ glossa_status cuda_linear_init(cuda_state *s)
     s->lt_no_ws_max_m = env ? atoi(env) : CUDA_LT_NO_WS_M;
     env = getenv("GLOSSA_CUDA_L2_PREFETCH");
     s->pf_off = env && env[0] == '0';
+    cuda_linear_cluster_init(s);
     return GLOSSA_STATUS_OK;
 }
 
