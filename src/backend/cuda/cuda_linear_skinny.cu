@@ -80,6 +80,33 @@ static __device__ __forceinline__ void sk_entry(int idx, int f0, int *tok, int *
     *f = f0 + (*ln >> 2) + (e >> 1) * 8;
 }
 
+/* The epilogue: a thread's outputs, the warps' partial sums added, bias, activation (ACT false:
+ * none, which keeps the per-element activation switch out of the common case's code), residual;
+ * to y and, for linear_kv, to the cache. */
+template <typename T, int NT, int W, bool ACT>
+static __device__ __forceinline__ void sk_store(const skinny_params &p, const float (*red)[NT * 4][32],
+                                                int f0, const float *ep_bias, const float *ep_res,
+                                                const int64_t *ep_kv)
+{
+    constexpr int EPT = SK_EPT(NT, W);
+#pragma unroll
+    for (int j = 0; j < EPT; j++) {
+        int tok, f, ie, ln;
+        sk_entry<NT>(threadIdx.x + j * W * 32, f0, &tok, &f, &ie, &ln);
+        if (ie >= NT * 4) break;
+        float v = 0.0f;
+#pragma unroll
+        for (int wp = 0; wp < W; wp++) v += red[wp][ie][ln];
+        if (tok < p.m && f < p.n) {
+            v += ep_bias[j];
+            if (ACT) v = lin_act(v, p.act);
+            const T o = gl_cu_from_f32<T>(v + ep_res[j]);
+            ((T *)p.y)[(int64_t)tok * p.n + f] = o;
+            if (ep_kv[j] >= 0) ((T *)(f - p.kv_col < p.kv_row ? p.kc : p.vc))[ep_kv[j]] = o;
+        }
+    }
+}
+
 template <typename T, int NT, int W, int U>
 __global__ void __launch_bounds__(W * 32, 16 / W) skinny_kernel(skinny_params p)
 {
@@ -173,20 +200,8 @@ __global__ void __launch_bounds__(W * 32, 16 / W) skinny_kernel(skinny_params p)
 #pragma unroll
         for (int e = 0; e < 4; e++) red[warp][i * 4 + e][lane] = acc[i][e];
     __syncthreads();
-#pragma unroll
-    for (int j = 0; j < EPT; j++) {
-        int tok, f, ie, ln;
-        sk_entry<NT>(threadIdx.x + j * W * 32, f0, &tok, &f, &ie, &ln);
-        if (ie >= NT * 4) break;
-        float v = 0.0f;
-#pragma unroll
-        for (int wp = 0; wp < W; wp++) v += red[wp][ie][ln];
-        if (tok < p.m && f < p.n) {
-            const T o = gl_cu_from_f32<T>(lin_act(v + ep_bias[j], p.act) + ep_res[j]);
-            ((T *)p.y)[(int64_t)tok * p.n + f] = o;
-            if (ep_kv[j] >= 0) ((T *)(f - p.kv_col < p.kv_row ? p.kc : p.vc))[ep_kv[j]] = o;
-        }
-    }
+    if (p.act == GL_ACT_NONE) sk_store<T, NT, W, false>(p, red, f0, ep_bias, ep_res, ep_kv);
+    else sk_store<T, NT, W, true>(p, red, f0, ep_bias, ep_res, ep_kv);
 }
 
 template <typename T, int NT, int W, int U> static void sk_launch_w(cuda_state *s, skinny_params p)
