@@ -22,13 +22,14 @@
  * [o 64 / CS, (o + 1) 64 / CS) of it by one bulk copy (shared::cta -> shared::cluster) into
  * receive slot r, completing bytes on o's mbarrier. A CTA adds up the CS slots of its own rows in
  * rank order once its mbarrier has every byte (the result does not depend on timing), then
- * applies bias, activation and residual and stores the act dtype. One cluster barrier, split: arrived
- * at after the mbarrier's init, waited on before the first copy (every peer's barrier set); none
- * at the end (a CTA leaves after its bytes came and its own copies were read).
+ * applies bias, activation and residual and stores the act dtype. One cluster barrier, split:
+ * arrived at after the mbarrier's init, waited on before the first copy (every peer's barrier
+ * set); none at the end (a CTA leaves after its bytes came and its own copies were read).
  * Launch: cluster dimension CS with programmatic dependent launch; cuda_pdl_trigger() first.
  * Preconditions (else cuBLASLt): fp16 / bf16 activations and weight, 1 <= m <= 64, n % 64 == 0,
- * n x k <= LC_MAX_WEIGHT, k % 128 == 0 with a split (lc_split), x_stride % 8 == 0, x, W, y, bias and
- * residual 16-byte aligned, the GPU runs this sm_90a code (cuda_linear_cluster_init), GLOSSA_CUDA_CLUSTER != 0. */
+ * n x k <= LC_MAX_WEIGHT, k % 128 == 0 with a split (lc_split), x_stride % 8 == 0, x, W, y,
+ * bias and residual 16-byte aligned, the GPU runs this sm_90a code (cuda_linear_cluster_init),
+ * GLOSSA_CUDA_CLUSTER != 0. */
 #include <stdlib.h>
 
 #include <type_traits>
@@ -149,8 +150,12 @@ static __device__ __forceinline__ void lc_store(const lc_params &p, const float 
         }
         const int64_t at = (int64_t)tok * p.n + f0 + c;
         T b4[4], r4[4], out[4];
-        if (p.bias) *reinterpret_cast<uint2 *>(b4) = *reinterpret_cast<const uint2 *>((const T *)p.bias + f0 + c);
-        if (p.res) *reinterpret_cast<uint2 *>(r4) = *reinterpret_cast<const uint2 *>((const T *)p.res + at);
+        if (p.bias)
+            *reinterpret_cast<uint2 *>(b4) =
+                *reinterpret_cast<const uint2 *>((const T *)p.bias + f0 + c);
+        if (p.res)
+            *reinterpret_cast<uint2 *>(r4) =
+                *reinterpret_cast<const uint2 *>((const T *)p.res + at);
 #pragma unroll
         for (int u = 0; u < 4; u++) {
             float a = s[u];
@@ -280,7 +285,8 @@ template <typename T, int CS> static void lc_launch(cuda_state *s, const lc_para
 {
     const size_t smem = lc_smem(p.k / CS);
     if (!cuda_note(s,
-                   cudaFuncSetAttribute(lc_kernel<T, CS>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                   cudaFuncSetAttribute(lc_kernel<T, CS>,
+                                        cudaFuncAttributeMaxDynamicSharedMemorySize,
                                         (int)lc_smem(LC_MAX_CK)),
                    "linear (cluster GEMM shared memory)"))
         return;

@@ -84,8 +84,9 @@ static __device__ __forceinline__ void sk_entry(int idx, int f0, int *tok, int *
  * none, which keeps the per-element activation switch out of the common case's code), residual;
  * to y and, for linear_kv, to the cache. */
 template <typename T, int NT, int W, bool ACT>
-static __device__ __forceinline__ void sk_store(const skinny_params &p, const float (*red)[NT * 4][32],
-                                                int f0, const float *ep_bias, const float *ep_res,
+static __device__ __forceinline__ void sk_store(const skinny_params &p,
+                                                const float (*red)[NT * 4][32], int f0,
+                                                const float *ep_bias, const float *ep_res,
                                                 const int64_t *ep_kv)
 {
     constexpr int EPT = SK_EPT(NT, W);
