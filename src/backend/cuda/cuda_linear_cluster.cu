@@ -284,12 +284,6 @@ static int lc_split(int n, int k)
 template <typename T, int CS> static void lc_launch(cuda_state *s, const lc_params &p)
 {
     const size_t smem = lc_smem(p.k / CS);
-    if (!cuda_note(s,
-                   cudaFuncSetAttribute(lc_kernel<T, CS>,
-                                        cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                        (int)lc_smem(LC_MAX_CK)),
-                   "linear (cluster GEMM shared memory)"))
-        return;
     cudaLaunchConfig_t cfg = {};
     cfg.gridDim = dim3((unsigned)(p.n / LC_N * CS));
     cfg.blockDim = dim3(LC_THREADS);
@@ -333,6 +327,18 @@ bool cuda_linear_cluster(cuda_state *s, int32_t m, const void *x, int32_t x_stri
     return true;
 }
 
+/* Every instance's shared-memory limit, once (not a host call per launch) */
+template <typename T> static bool lc_set_smem()
+{
+    const int smem = (int)lc_smem(LC_MAX_CK);
+    return cudaFuncSetAttribute(lc_kernel<T, 2>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                smem) == cudaSuccess &&
+           cudaFuncSetAttribute(lc_kernel<T, 4>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                smem) == cudaSuccess &&
+           cudaFuncSetAttribute(lc_kernel<T, 8>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                smem) == cudaSuccess;
+}
+
 void cuda_linear_cluster_init(cuda_state *s)
 {
     const char *env = getenv("GLOSSA_CUDA_CLUSTER");
@@ -350,8 +356,7 @@ void cuda_linear_cluster_init(cuda_state *s)
     at.val.clusterDim.y = at.val.clusterDim.z = 1;
     cfg.attrs = &at;
     cfg.numAttrs = 1;
-    if (cudaFuncSetAttribute(lc_kernel<__half, 8>, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                             (int)cfg.dynamicSmemBytes) != cudaSuccess ||
+    if (!lc_set_smem<__half>() || !lc_set_smem<__nv_bfloat16>() ||
         cudaOccupancyMaxActiveClusters(&n, lc_kernel<__half, 8>, &cfg) != cudaSuccess) {
         cudaGetLastError();
         return;
