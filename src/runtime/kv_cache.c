@@ -106,7 +106,8 @@ static glossa_status copies_push(kv_copies *c, int32_t src, int32_t dst)
 {
     if (c->n == c->cap) {
         int32_t cap = c->cap ? c->cap * 2 : 16;
-        int32_t *s = realloc(c->src, (size_t)cap * sizeof *s);
+        /* src holds 2 cap: kv_copies_apply puts dst behind it for one upload */
+        int32_t *s = realloc(c->src, 2 * (size_t)cap * sizeof *s);
         if (!s) return glossa_error(GLOSSA_STATUS_OUT_OF_MEMORY, "copy list");
         c->src = s;
         int32_t *d = realloc(c->dst, (size_t)cap * sizeof *d);
@@ -213,8 +214,9 @@ glossa_status kv_copies_apply(kv_pool *p, kv_copies *cow)
     }
     size_t bytes = (size_t)cow->n * sizeof(int32_t);
     int32_t *dsrc = p->copy_idx, *ddst = p->copy_idx + cow->n;
-    glossa_status st = be->ops->upload(be, dsrc, cow->src, bytes);
-    if (st == GLOSSA_STATUS_OK) st = be->ops->upload(be, ddst, cow->dst, bytes);
+    /* one upload: each costs the host several microseconds of a beam step's turn (docs/PERF.md) */
+    memcpy(cow->src + cow->n, cow->dst, bytes);
+    glossa_status st = be->ops->upload(be, dsrc, cow->src, 2 * bytes);
     if (st == GLOSSA_STATUS_OK) {
         /* every layer in one op (CUDA: one launch instead of one a layer) */
         int32_t hd = p->width; /* the copy is per block row; heads do not matter */

@@ -27,7 +27,8 @@ typedef struct kv_pool {
     uint32_t epoch;      /* process-unique, new at every resize: the buffers moved */
 } kv_pool;
 
-/* Block copies a step must perform before writing (copy-on-write), src[i] -> dst[i]. */
+/* Block copies a step must perform before writing (copy-on-write), src[i] -> dst[i] (src holds
+ * room for dst behind it: kv_copies_apply uploads both in one). */
 typedef struct kv_copies {
     int32_t *src, *dst;
     int32_t n, cap;
