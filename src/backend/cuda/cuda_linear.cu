@@ -59,9 +59,11 @@ typedef struct gemm_cache {
 
 /* y[i] = act(t[i]) (+ res[i]) over m * n elements; t, res may alias y (each element is read before
  * it is written, by the same thread). vec: 8-element (16-byte) accesses, all pointers aligned and
- * the count a multiple of 8. */
-template <typename T>
-__global__ void lin_post_kernel(T *y, const T *t, const T *res, int64_t total, int act, bool vec)
+ * the count a multiple of 8. ACT a template argument: with a runtime one nvcc kept lin_act's switch
+ * per element, and the exact GELU pass over an encoder's fc1 output (4,096 x 4,096) ran at half the
+ * copy rate (docs/PERF.md). */
+template <typename T, int ACT>
+__global__ void lin_post_kernel(T *y, const T *t, const T *res, int64_t total, bool vec)
 {
     cuda_pdl_trigger();
     cuda_pdl_wait();
@@ -75,7 +77,7 @@ __global__ void lin_post_kernel(T *y, const T *t, const T *res, int64_t total, i
             T *oe = (T *)&out;
 #pragma unroll
             for (int e = 0; e < 8; e++) {
-                float v = lin_act(gl_cu_f32(te[e]), act);
+                float v = lin_act(gl_cu_f32(te[e]), ACT);
                 if (res) v += gl_cu_f32(re[e]);
                 oe[e] = gl_cu_from_f32<T>(v);
             }
@@ -84,7 +86,7 @@ __global__ void lin_post_kernel(T *y, const T *t, const T *res, int64_t total, i
         return;
     }
     for (int64_t i = i0; i < total; i += stride) {
-        float v = lin_act(gl_cu_f32(t[i]), act);
+        float v = lin_act(gl_cu_f32(t[i]), ACT);
         if (res) v += gl_cu_f32(res[i]);
         y[i] = gl_cu_from_f32<T>(v);
     }
@@ -133,6 +135,27 @@ static void lin_fallback(cuda_state *s, int32_t m, int32_t n, int32_t k, const v
     cuda_note(s, cudaGetLastError(), "linear (plain kernel)");
 }
 
+template <typename T, int ACT>
+static void lin_post_run(cuda_state *s, dim3 grid, void *y, const void *t, const void *res,
+                         int64_t total, bool vec)
+{
+    cuda_launch_pdl(s, lin_post_kernel<T, ACT>, grid, dim3(256), 0, "linear (activation)", (T *)y,
+                    (const T *)t, (const T *)res, total, vec);
+}
+
+template <typename T>
+static void lin_post_launch(cuda_state *s, dim3 grid, void *y, const void *t, const void *res,
+                            int64_t total, gl_act act, bool vec)
+{
+    switch (act) {
+    case GL_ACT_GELU: lin_post_run<T, GL_ACT_GELU>(s, grid, y, t, res, total, vec); break;
+    case GL_ACT_GELU_TANH: lin_post_run<T, GL_ACT_GELU_TANH>(s, grid, y, t, res, total, vec); break;
+    case GL_ACT_RELU: lin_post_run<T, GL_ACT_RELU>(s, grid, y, t, res, total, vec); break;
+    case GL_ACT_SILU: lin_post_run<T, GL_ACT_SILU>(s, grid, y, t, res, total, vec); break;
+    default: lin_post_run<T, GL_ACT_NONE>(s, grid, y, t, res, total, vec); break;
+    }
+}
+
 static void lin_post(cuda_state *s, void *y, const void *t, const void *res, int64_t total,
                      gl_act act)
 {
@@ -145,13 +168,9 @@ static void lin_post(cuda_state *s, void *y, const void *t, const void *res, int
     /* PDL (as every kernel of the decode chain): its launch overlaps the GEMM's tail; batch 64
      * 1.048 vs 1.057-1.061 ms/step launched plainly (docs/PERF.md) */
     if (s->act_dtype == GL_DTYPE_F16)
-        cuda_launch_pdl(s, lin_post_kernel<__half>, dim3((unsigned)blocks), dim3(256), 0,
-                        "linear (activation)", (__half *)y, (const __half *)t, (const __half *)res,
-                        total, (int)act, vec);
+        lin_post_launch<__half>(s, dim3((unsigned)blocks), y, t, res, total, act, vec);
     else
-        cuda_launch_pdl(s, lin_post_kernel<__nv_bfloat16>, dim3((unsigned)blocks), dim3(256), 0,
-                        "linear (activation)", (__nv_bfloat16 *)y, (const __nv_bfloat16 *)t,
-                        (const __nv_bfloat16 *)res, total, (int)act, vec);
+        lin_post_launch<__nv_bfloat16>(s, dim3((unsigned)blocks), y, t, res, total, act, vec);
 }
 
 /* ---- the plan cache ---- */
