@@ -26,7 +26,7 @@
  * order-preserving unsigned atomicMax), and its ||x||_2 (and s_x, ||e_x||_2) into tokc. Only that:
  * a first form that computed and wrote each column's own bounds spent ~85% of its instructions
  * there (ncu, docs/PERF.md).
- * Pass 2 (l8_pick, a block per 8,192 columns and token): B = the largest bound of any column for
+ * Pass 2 (l8_pick, a block per 16,384 columns and token): B = the largest bound of any column for
  * the token (from the maxima; + 4e-7 (|a| + max|b|) and max|b| 2^-22 for a's own fp32 roundings),
  * L = AM - B - 4e-7 |AM| (a lower bound of the AM column's logit, so of the largest); a column
  * with av + |av| (2^-10 + 4.1e-7) + 2^-24 + B (an upper bound of its logit through the half; av
@@ -278,7 +278,7 @@ static __device__ __forceinline__ float l8_two_ulps(__nv_bfloat16, float L)
 }
 
 /* One block per (chunk of L8_PICK_COLS columns, token): 16-byte loads of hi (8 columns a lane,
- * 4 pieces a thread, all in flight), the candidates' lanes by ballot, each candidate rescored by
+ * 8 pieces a thread, all in flight), the candidates' lanes by ballot, each candidate rescored by
  * the whole warp; per-block bests, then the last block of the grid reduces each token's. */
 template <typename T> __global__ void __launch_bounds__(L8_THREADS) l8_pick(l8_params p)
 {

@@ -16,7 +16,10 @@
 #define L8_SMALL_M 8 /* l8_scan: one n8 tile of tokens */
 #define L8_MAX_M 64  /* l8_wide (cuda_lm_int8_wide.cu): up to 8 n8 tiles */
 #define L8_MIN_N 32768 /* smaller vocabularies: the shadow is not worth its memory */
-#define L8_PICK_COLS 8192 /* columns per pass-2 block (a multiple of 8 L8_THREADS) */
+/* columns per pass-2 block (a multiple of 8 L8_THREADS): 8 pieces of 16 bytes a thread; at 8,192
+ * (4 pieces) a 64-row call's 1,984 blocks took two waves: 16,384 -1 to -4 us a step at batch 16,
+ * 32 and 64, 32,768 no better (H100, docs/PERF.md) */
+#define L8_PICK_COLS 16384
 #define L8_NEG_INF_ENC 0x007fffffu /* arg_key(-inf) */
 
 typedef struct l8_params {
