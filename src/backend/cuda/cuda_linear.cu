@@ -60,8 +60,9 @@ typedef struct gemm_cache {
 /* y[i] = act(t[i]) (+ res[i]) over m * n elements; t, res may alias y (each element is read before
  * it is written, by the same thread). vec: 8-element (16-byte) accesses, all pointers aligned and
  * the count a multiple of 8. ACT a template argument: with a runtime one nvcc kept lin_act's switch
- * per element (~5% of the exact GELU pass over an encoder's fc1 output, which stays bound by erfcf's
- * instructions at ~30% of the copy rate; docs/PERF.md). */
+ * per element (~5% of the exact GELU pass over an encoder's fc1 output). The GELU itself is
+ * cuda_act.cuh's lin_gelu: with CUDA's erfcf the pass was instruction-bound at ~30% of the copy
+ * rate (44 us for 4,096 x 4,096 under ncu), with it ~51% (26 us; docs/PERF.md). */
 template <typename T, int ACT>
 __global__ void lin_post_kernel(T *y, const T *t, const T *res, int64_t total, bool vec)
 {
