@@ -334,7 +334,8 @@ static void test_linear_argmax(const pair *p)
  * (linear + the argmax kernels) exactly. The shadow's first use must take device memory (n * k
  * bytes: the path ran). Cases: random rows; a cluster of rows near the top (many columns to
  * rescore); two identical top rows (the lower column wins); a NaN in x (every logit NaN: column
- * 0); a NaN weight (that column's logits NaN: it wins); every logit far below zero (kind 5);
+ * 0); a NaN weight (that column's logits NaN: it wins); every logit far below zero (kind 5); a
+ * cluster of 1,500 rows (kind 6: more candidates than pass 2 lists in one chunk);
  * pad columns past n_valid with a +80 bias (never read); and a recorded graph replayed twice. */
 static void run_lm_int8(const pair *p, int m, int k, int n, int n_valid, int x_extra, int kind)
 {
@@ -344,8 +345,9 @@ static void run_lm_int8(const pair *p, int m, int k, int n, int n_valid, int x_e
     const int xs = cs.xs;
     float *x = cs.x, *wv = cs.wv, *bv = cs.bv;
     int t0 = n_valid / 3, t1 = n_valid - 1, c0 = n_valid / 2;
-    if (kind == 1) /* a cluster of 200 rows around one, all with the largest bias */
-        for (int r = c0; r < c0 + 200 && r < n_valid; r++) {
+    if (kind == 1 || kind == 6) /* a cluster of 200 (1,500: more than pass 2's candidate list
+                                 * of a chunk) rows around one, all with the largest bias */
+        for (int r = c0; r < c0 + (kind == 6 ? 1500 : 200) && r < n_valid; r++) {
             for (int j = 0; j < k; j++)
                 wv[(size_t)r * k + j] = wv[(size_t)c0 * k + j] + 0.05f * rng_f();
             bv[r] = 60.0f; /* above any other column of any row: the cluster wins */
@@ -429,6 +431,10 @@ static void test_lm_int8(const pair *p)
     run_lm_int8(p, 64, 1024, 40000, 39997, 8, 0);
     run_lm_int8(p, 64, 1024, 40000, 39997, 0, 3);
     run_lm_int8(p, 33, 1024, 40000, 39997, 0, 4); /* added without a GPU run (stop 19) */
+    run_lm_int8(p, 40, 1024, 40000, 39997, 0, 1); /* pass 2 from the tile maxima (33-64) */
+    run_lm_int8(p, 64, 1024, 40000, 39997, 0, 6);
+    run_lm_int8(p, 4, 1024, 40000, 39997, 0, 6);
+    run_lm_int8(p, 64, 1024, 40000, 39997, 0, 5);
     run_lm_int8(p, 12, 192, 33000, 33000, 0, 0); /* k % 256: the fused kernel instead */
     run_lm_int8(p, 2, 1024, 40000, 39997, 0, 5);
     run_lm_int8(p, 20, 1024, 40000, 39997, 8, 5);

@@ -34,7 +34,9 @@
  * more than two act-dtype ulps rounds strictly below the winner and cannot win. Every other
  * column (every column when x is not finite or no row is) is computed from its row, rounded to
  * the act dtype as the linear op rounds, and taken in the argmax order; per-block bests, the last
- * block (a self-resetting counter) reduces them to ids and resets AM.
+ * block (a self-resetting counter) reduces them to ids and resets AM. The bound grows with av, so
+ * when pass 1 ran on wgmma (33-64 rows) and also wrote each token's largest av per 128 columns
+ * (tmax), pass 2 reads those first and av only where a tile's maximum reaches the threshold.
  *
  * fp16 or bf16 activations and weights (the weight's dtype the act dtype). bf16 runs pass 1 through
  * l8_wide at every row count (x quantised to int8: l8_scan's exact int8 -> half trick has no
@@ -277,17 +279,76 @@ static __device__ __forceinline__ float l8_two_ulps(__nv_bfloat16, float L)
     return fabsf(L) < 0x1p126f ? fabsf(L) * 0x1p-6f + 0x1p-120f : INFINITY;
 }
 
-/* One block per (chunk of L8_PICK_COLS columns, token): 16-byte loads of hi (8 columns a lane,
- * 8 pieces a thread, all in flight), the candidates' lanes by ballot, each candidate rescored by
- * the whole warp; per-block bests, then the last block of the grid reduces each token's. */
+/* Column av's upper bound: its half's rounding (2^-10 relative, 2^-24 below the normal range),
+ * its own fp32 roundings, and B; never decreasing in a, so a tile's largest av bounds all its
+ * columns */
+static __device__ __forceinline__ float l8_hi(float a, float B)
+{
+    return a + fabsf(a) * (0x1p-10f + 4.1e-7f) + 0x1p-24f + B;
+}
+
+/* Columns base + 8 lane .. + 7 (their av in hv): those whose bound reaches thr (all: every one)
+ * appended to the block's candidate list (cand, n), or, past its L8_CANDS, rescored exactly
+ * here by the whole warp (the best kept in (bv, bi)). Every lane of the warp calls it. */
+template <typename T>
+static __device__ __forceinline__ void l8_pick_piece(const l8_params &p, int tok, uint4 hv,
+                                                     int base, int c1, float B, float thr,
+                                                     bool all, int32_t *cand, int *n, float &bv,
+                                                     int32_t &bi)
+{
+    const int lane = threadIdx.x & 31;
+    const __half *h = reinterpret_cast<const __half *>(&hv);
+    unsigned m8 = 0;
+#pragma unroll
+    for (int e = 0; e < 8; e++)
+        if (base + lane * 8 + e < c1 && (all || !(l8_hi(__half2float(h[e]), B) < thr)))
+            m8 |= 1u << e;
+    if (m8) {
+        int at = atomicAdd(n, __popc(m8));
+        for (unsigned r = m8; r && at < L8_CANDS; r &= r - 1, at++) {
+            cand[at] = base + lane * 8 + __ffs(r) - 1;
+            m8 &= m8 - 1; /* listed: not rescored here */
+        }
+    }
+    unsigned any = __ballot_sync(0xffffffffu, m8 != 0);
+    while (any) {
+        const int j = __ffs(any) - 1;
+        any &= any - 1;
+        unsigned mj = __shfl_sync(0xffffffffu, m8, j);
+        while (mj) {
+            const int col = base + j * 8 + __ffs(mj) - 1;
+            mj &= mj - 1;
+            const float v = l8_exact<T>(p, tok, col);
+            if (arg_better(v, col, bv, bi)) {
+                bv = v;
+                bi = col;
+            }
+        }
+    }
+}
+
+/* One block per (chunk of L8_PICK_COLS columns, token). The chunk's candidates (columns whose
+ * bound reaches thr) go to a list in shared memory that the block's 8 warps then rescore in turn
+ * (they cluster: found in place, a few warps rescored one after another, each a dependent load of
+ * a weight row). Without tile maxima: 16-byte loads of av (8 columns a lane, 8 pieces a thread,
+ * all in flight). With them (p.tmax, pass 1 on wgmma): the chunk's 128 tile maxima first, then
+ * av only of the 256-column groups holding a tile whose maximum's bound reaches thr (typically a
+ * few of the chunk's 64), a warp's all in flight. Per-block bests; each token's last block (a
+ * self-resetting counter per token) reduces its blocks' to the id and resets AM. */
 template <typename T> __global__ void __launch_bounds__(L8_THREADS) l8_pick(l8_params p)
 {
+    constexpr int NT = L8_PICK_COLS / L8_TILE, GC = 32 * 8; /* tiles; columns a group */
+    constexpr int NI = L8_PICK_COLS / 8 / L8_THREADS;      /* pieces (groups) a thread (warp) */
     __shared__ float sv[L8_WARPS];
     __shared__ int32_t si[L8_WARPS];
+    __shared__ unsigned tfl[NT / 32];
+    __shared__ int32_t cand[L8_CANDS];
+    __shared__ int ncand;
     __shared__ bool last;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, tok = blockIdx.y;
     const int c0 = blockIdx.x * L8_PICK_COLS, c1 = min(p.n_valid, c0 + L8_PICK_COLS);
     cuda_pdl_trigger();
+    if (threadIdx.x == 0) ncand = 0;
     cuda_pdl_wait();
     /* B: the largest bound of any column for this token (see the top); L: a lower bound of the
      * column with the largest int8 logit AM, so of the largest logit */
@@ -307,41 +368,52 @@ template <typename T> __global__ void __launch_bounds__(L8_THREADS) l8_pick(l8_p
     const float thr = all ? -INFINITY : L - u;
     const uint4 *hrow = reinterpret_cast<const uint4 *>(p.av + (int64_t)tok * p.ldh);
     const int pend = (c1 + 7) / 8; /* pieces of 8 columns, [c0 / 8, pend) */
-    uint4 hv[L8_PICK_COLS / 8 / L8_THREADS];
-#pragma unroll
-    for (int it = 0; it < L8_PICK_COLS / 8 / L8_THREADS; it++) {
-        const int pc = c0 / 8 + it * L8_THREADS + threadIdx.x;
-        hv[it] = pc < pend ? __ldcg(hrow + pc) : make_uint4(0, 0, 0, 0);
-    }
     float bv = 0.0f;
     int32_t bi = -1;
-#pragma unroll
-    for (int it = 0; it < L8_PICK_COLS / 8 / L8_THREADS; it++) {
-        const int base = c0 + (it * L8_THREADS + warp * 32) * 8; /* lane j: base + 8 j .. + 7 */
-        const __half *h = reinterpret_cast<const __half *>(&hv[it]);
-        unsigned m8 = 0;
-#pragma unroll
-        for (int e = 0; e < 8; e++) {
-            /* the column's upper bound: its half's rounding (2^-10 relative, 2^-24 below the
-             * normal range), its own fp32 roundings, and B */
-            const float a = __half2float(h[e]);
-            const float hi = a + fabsf(a) * (0x1p-10f + 4.1e-7f) + 0x1p-24f + B;
-            if (base + lane * 8 + e < c1 && (all || !(hi < thr))) m8 |= 1u << e;
+    uint4 hv[NI];
+    if (p.tmax) {
+        if (threadIdx.x < NT) {
+            const int t0 = c0 / L8_TILE + (int)threadIdx.x;
+            const bool in = t0 * L8_TILE < c1;
+            const float a = in ? __half2float(__ldcg(p.tmax + (int64_t)tok * p.ldt + t0)) : 0.0f;
+            const unsigned f = __ballot_sync(0xffffffffu, in && (all || !(l8_hi(a, B) < thr)));
+            if (lane == 0) tfl[warp] = f;
         }
-        unsigned any = __ballot_sync(0xffffffffu, m8 != 0);
-        while (any) {
-            const int j = __ffs(any) - 1;
-            any &= any - 1;
-            unsigned mj = __shfl_sync(0xffffffffu, m8, j);
-            while (mj) {
-                const int col = base + j * 8 + __ffs(mj) - 1;
-                mj &= mj - 1;
-                const float v = l8_exact<T>(p, tok, col);
-                if (arg_better(v, col, bv, bi)) {
-                    bv = v;
-                    bi = col;
-                }
-            }
+        __syncthreads(); /* tfl, ncand */
+        static_assert(NI * L8_WARPS * GC == L8_PICK_COLS, "a warp's groups");
+        unsigned gf = 0; /* the warp's flagged groups: gi = warp + 8 it */
+#pragma unroll
+        for (int it = 0; it < NI; it++) {
+            const int t = 2 * (warp + L8_WARPS * it), pc = c0 / 8 + (t / 2) * 32 + lane;
+            const bool f = ((tfl[t / 32] >> (t % 32)) & 3u) != 0;
+            gf |= (unsigned)f << it;
+            hv[it] = f && pc < pend ? __ldcg(hrow + pc) : make_uint4(0, 0, 0, 0);
+        }
+#pragma unroll
+        for (int it = 0; it < NI; it++)
+            if ((gf >> it) & 1u)
+                l8_pick_piece<T>(p, tok, hv[it], c0 + (warp + L8_WARPS * it) * GC, c1, B, thr,
+                                 all, cand, &ncand, bv, bi);
+    } else {
+#pragma unroll
+        for (int it = 0; it < NI; it++) {
+            const int pc = c0 / 8 + it * L8_THREADS + threadIdx.x;
+            hv[it] = pc < pend ? __ldcg(hrow + pc) : make_uint4(0, 0, 0, 0);
+        }
+        __syncthreads(); /* ncand */
+#pragma unroll
+        for (int it = 0; it < NI; it++) /* lane j: base + 8 j .. */
+            l8_pick_piece<T>(p, tok, hv[it], c0 + (it * L8_THREADS + warp * 32) * 8, c1, B, thr,
+                             all, cand, &ncand, bv, bi);
+    }
+    __syncthreads(); /* the list */
+    const int nc = min(ncand, L8_CANDS);
+    for (int c = warp; c < nc; c += L8_WARPS) {
+        const int col = cand[c];
+        const float v = l8_exact<T>(p, tok, col);
+        if (arg_better(v, col, bv, bi)) {
+            bv = v;
+            bi = col;
         }
     }
     if (lane == 0) {
@@ -358,19 +430,17 @@ template <typename T> __global__ void __launch_bounds__(L8_THREADS) l8_pick(l8_p
         p.pv[tok * p.nb2 + blockIdx.x] = bv;
         p.pi[tok * p.nb2 + blockIdx.x] = bi;
         __threadfence();
-        last = atomicAdd(p.count, 1u) == gridDim.x * gridDim.y - 1;
+        last = atomicAdd(&p.count[tok], 1u) == gridDim.x - 1;
     }
     __syncthreads();
-    if (!last) return;
+    if (!last || warp > 0) return;
     __threadfence();
-    for (int t = warp; t < p.m; t += L8_WARPS) {
-        const int32_t i = arg_partials_best(p.pv + t * p.nb2, p.pi + t * p.nb2, p.nb2, 1);
-        if (lane == 0) {
-            p.ids[t] = i;
-            p.lmax[t] = L8_NEG_INF_ENC;
-        }
+    const int32_t i = arg_partials_best(p.pv + tok * p.nb2, p.pi + tok * p.nb2, p.nb2, 1);
+    if (lane == 0) {
+        p.ids[tok] = i;
+        p.lmax[tok] = L8_NEG_INF_ENC;
+        p.count[tok] = 0;
     }
-    if (threadIdx.x == 0) *p.count = 0;
 }
 
 /* ---- host side ---- */
@@ -381,7 +451,8 @@ struct cuda_l8 {
     int64_t rows, k;
     void *mem; /* q (rows x k), then rows floats each: scale, bound, en, qn; then mx (4) */
     size_t mem_bytes;
-    void *scr; /* lmax (L8_MAX_M), the counter, tokc; pv and pi (L8_MAX_M x nb2); av (m8 x ldh) */
+    void *scr; /* lmax (L8_MAX_M), tokc, counters; pv, pi (L8_MAX_M x nb2); av (m8 x ldh); xg;
+                  tmax */
     size_t scr_bytes;
     int32_t scr_nb2, scr_m8;
     int64_t scr_ldh;
@@ -440,10 +511,21 @@ static bool l8_shadow(cuda_state *s, cuda_l8 *l, const gl_weight *w, const void 
     return true;
 }
 
-#define L8_CNT_BYTES 2048 /* lmax (L8_MAX_M) and the counter; tokc at L8_TOKC_OFF; padded */
+#define L8_CNT_BYTES 2048 /* lmax (L8_MAX_M); tokc at L8_TOKC_OFF; the counters at L8_COUNT_OFF */
 #define L8_TOKC_OFF 512
+#define L8_COUNT_OFF 1536 /* (L8_MAX_M) pass 2's per token */
 
 #define L8_XG_BYTES ((size_t)L8_MAX_M * 8192) /* xg: 64 tokens of k <= 8192 int8 */
+
+static int64_t l8_ldt(int64_t ldh)
+{
+    return (ldh + L8_TILE - 1) / L8_TILE;
+}
+
+static size_t l8_tmax_bytes(int64_t ldh) /* tmax: 64 tokens of l8_ldt halves */
+{
+    return ((size_t)L8_MAX_M * (size_t)l8_ldt(ldh) * sizeof(__half) + 1023) & ~(size_t)1023;
+}
 
 static size_t l8_av_bytes(int32_t m8, int64_t ldh)
 {
@@ -456,7 +538,7 @@ static size_t l8_part_bytes(int32_t nb2)
 }
 
 /* Scratch for m8 tokens of ldh columns and nb2 pass-2 blocks (grown as needed, never while
- * recording); lmax and the counter set when it is (re)allocated. */
+ * recording); lmax and the counters set when it is (re)allocated. */
 static bool l8_scratch(cuda_state *s, cuda_l8 *l, int32_t m8, int64_t ldh, int32_t nb2)
 {
     if (l->scr && l->scr_ldh >= ldh && l->scr_nb2 >= nb2 && l->scr_m8 >= m8) return true;
@@ -466,7 +548,8 @@ static bool l8_scratch(cuda_state *s, cuda_l8 *l, int32_t m8, int64_t ldh, int32
         ldh = ldh > l->scr_ldh ? ldh : l->scr_ldh;
         nb2 = nb2 > l->scr_nb2 ? nb2 : l->scr_nb2;
     }
-    const size_t bytes = L8_CNT_BYTES + l8_part_bytes(nb2) + l8_av_bytes(m8, ldh) + L8_XG_BYTES;
+    const size_t bytes = L8_CNT_BYTES + l8_part_bytes(nb2) + l8_av_bytes(m8, ldh) + L8_XG_BYTES +
+                         l8_tmax_bytes(ldh);
     if (cuda_grow(&l->scr, &l->scr_bytes, bytes, "lm_head int8 scratch") != GLOSSA_STATUS_OK) {
         cudaGetLastError();
         s->l8_off = true; /* no memory: the other paths from now on, not a failed malloc a step */
@@ -476,8 +559,9 @@ static bool l8_scratch(cuda_state *s, cuda_l8 *l, int32_t m8, int64_t ldh, int32
         l->src = NULL;
         return false;
     }
-    unsigned init[L8_MAX_M + 1];
-    for (int i = 0; i <= L8_MAX_M; i++) init[i] = i < L8_MAX_M ? L8_NEG_INF_ENC : 0u;
+    unsigned init[L8_CNT_BYTES / sizeof(unsigned)]; /* lmax -inf, tokc and the counters 0 */
+    for (int i = 0; i < (int)(L8_CNT_BYTES / sizeof(unsigned)); i++)
+        init[i] = i < L8_MAX_M ? L8_NEG_INF_ENC : 0u;
     if (!cuda_note(s, cudaMemcpyAsync(l->scr, init, sizeof init, cudaMemcpyHostToDevice, s->stream),
                    "lm_head int8 scratch") ||
         !cuda_note(s, cudaStreamSynchronize(s->stream), "lm_head int8 scratch"))
@@ -526,21 +610,25 @@ bool cuda_lm_int8_argmax(cuda_state *s, int32_t m, const void *x, int32_t x_stri
     p.qn = scale + 3 * rows;
     p.mx = scale + 4 * rows;
     p.lmax = (unsigned *)scr;
-    p.count = p.lmax + L8_MAX_M;
+    p.count = (unsigned *)(scr + L8_COUNT_OFF);
     p.pv = (float *)(scr + L8_CNT_BYTES);
     p.pi = (int32_t *)(p.pv + (size_t)L8_MAX_M * l->scr_nb2);
     p.av = (__half *)(scr + L8_CNT_BYTES + l8_part_bytes(l->scr_nb2));
     p.tokc = (float *)(scr + L8_TOKC_OFF);
     p.xg = (int8_t *)(scr + L8_CNT_BYTES + l8_part_bytes(l->scr_nb2) +
                       l8_av_bytes(l->scr_m8, l->scr_ldh));
+    p.tmax = (__half *)(p.xg + L8_XG_BYTES);
+    p.ldt = l8_ldt(l->scr_ldh);
     p.wide = !small;
     p.ldh = l->scr_ldh;
     p.ids = ids;
     p.nb2 = nb2;
+    const bool wg = !small && l8_wg_launch(s, p, bf16, w->rows); /* (it writes p.tmax) */
+    if (!wg) p.tmax = NULL;
     if (small)
         cuda_launch_pdl(s, l8_scan, dim3((unsigned)((n_valid + L8_ROWS - 1) / L8_ROWS)),
                         dim3(L8_THREADS), 0, "lm_head int8 scan", p);
-    else if (!l8_wg_launch(s, p, bf16, w->rows) && !l8_wide_launch(s, p, bf16))
+    else if (!wg && !l8_wide_launch(s, p, bf16))
         return false;
     if (bf16)
         cuda_launch_pdl(s, l8_pick<__nv_bfloat16>, dim3((unsigned)nb2, (unsigned)m),

@@ -20,6 +20,8 @@
  * (4 pieces) a 64-row call's 1,984 blocks took two waves: 16,384 -1 to -4 us a step at batch 16,
  * 32 and 64, 32,768 no better (H100, docs/PERF.md) */
 #define L8_PICK_COLS 16384
+#define L8_CANDS 1024 /* pass 2's candidate list, columns a block (more: rescored in place) */
+#define L8_TILE 128 /* columns per tmax entry (pass 1 on wgmma: its tile) */
 #define L8_NEG_INF_ENC 0x007fffffu /* arg_key(-inf) */
 
 typedef struct l8_params {
@@ -34,12 +36,15 @@ typedef struct l8_params {
     float *tokc;     /* (3, L8_MAX_M): each token's s_x, ||x||_2 (1 + 1e-4), ||x - s_x q_x||_2 */
     float *pv;       /* (L8_MAX_M, nb2) pass 2's per-block bests */
     int32_t *pi;
-    unsigned *count; /* pass-2 blocks done; 0 between launches */
+    unsigned *count; /* (L8_MAX_M) pass-2 blocks of each token done; 0 between launches */
     int32_t *ids;
     int32_t nb2;
     int8_t *xg;      /* (L8_MAX_M, k) int8 x in l8_xq_off's swizzled layout (l8_xquant) */
     int32_t wide;    /* pass 1 was l8_wide (int8 x: its bound; every bf16 call), else l8_scan
                         (fp16 x) */
+    __half *tmax;    /* (m, ldt): each token's largest av over each 128 columns (L8_TILE), a NaN
+                        as +inf; written by l8_ws only (NULL: pass 2 reads all of av) */
+    int64_t ldt;
 } l8_params;
 
 /* Two int8 of a word (bytes picked by sel: 0x5140 the low pair, 0x7362 the high pair) as an

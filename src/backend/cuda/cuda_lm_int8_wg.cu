@@ -37,7 +37,7 @@
 #include "backend/cuda/cuda_lm_int8.cuh"
 
 #define L8G_THREADS 128 /* a warpgroup */
-#define L8G_N 128       /* columns per tile */
+#define L8G_N L8_TILE   /* columns per tile (p.tmax: one entry a tile) */
 #define L8G_KC 128      /* k bytes per chunk */
 #define L8G_CHUNK (L8G_N * L8G_KC)
 #define L8G_WS_S 4      /* slots per pipeline */
@@ -130,12 +130,21 @@ static __device__ __forceinline__ float3 l8g_col1(const l8_params &p, int tile)
                        p.bias ? gl_cu_f32(((const T *)p.bias)[col]) : 0.0f);
 }
 
+/* The largest of two stored int8 logits for the tile maxima, a NaN as +inf (always rescored) */
+static __device__ __forceinline__ float l8g_hmax(float m, __half v)
+{
+    const float f = __half2float(v);
+    return fmaxf(m, f != f ? INFINITY : f);
+}
+
 /* A tile's epilogue: d[4 i + e] of lane (warp w, g, t) is token 16 w + g + 8 (e / 2), column
- * 8 i + 2 t + e % 2. */
+ * 8 i + 2 t + e % 2. Also each token's largest stored value over the tile's 128 columns into
+ * p.tmax (the 4 lanes t of a token meet by shuffles; every lane of the warp takes part). */
 static __device__ __forceinline__ void l8g_epilogue(const l8_params &p, const int (&d)[64],
                                                     const l8g_cols_sm &c, int tile, const float *sx,
                                                     float lmx[2], int w, int g, int t)
 {
+    float tm[2] = {-INFINITY, -INFINITY};
 #pragma unroll
     for (int h = 0; h < 2; h++) {
         const int tok = 16 * w + g + 8 * h;
@@ -152,14 +161,25 @@ static __device__ __forceinline__ void l8g_epilogue(const l8_params &p, const in
             const float a0 = sc.x * (st * (float)d[4 * i + 2 * h]) + b.x;
             const float a1 = sc.y * (st * (float)d[4 * i + 2 * h + 1]) + b.y;
             lmx[h] = fmaxf(lmx[h], ok0 ? a0 : -INFINITY);
+            const __half h0 = l8_av(a0, ok0);
+            tm[h] = l8g_hmax(tm[h], h0);
             if (col + 1 < p.n_valid) {
                 lmx[h] = fmaxf(lmx[h], ok1 ? a1 : -INFINITY);
-                *reinterpret_cast<__half2 *>(row + 8 * i) =
-                    __halves2half2(l8_av(a0, ok0), l8_av(a1, ok1));
+                const __half h1 = l8_av(a1, ok1);
+                tm[h] = l8g_hmax(tm[h], h1);
+                *reinterpret_cast<__half2 *>(row + 8 * i) = __halves2half2(h0, h1);
             } else {
-                row[8 * i] = l8_av(a0, ok0);
+                row[8 * i] = h0;
             }
         }
+    }
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        tm[h] = fmaxf(tm[h], __shfl_xor_sync(0xffffffffu, tm[h], 1));
+        tm[h] = fmaxf(tm[h], __shfl_xor_sync(0xffffffffu, tm[h], 2));
+        const int tok = 16 * w + g + 8 * h;
+        if (t == 0 && tok < p.m && p.tmax)
+            p.tmax[(int64_t)tok * p.ldt + tile] = __float2half(tm[h]);
     }
 }
 
