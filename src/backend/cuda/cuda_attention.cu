@@ -304,21 +304,17 @@ __global__ void __launch_bounds__(ATT_THREADS, VEC ? ATT_MIN_BLOCKS : 1) rows_ke
         }
         rows_prefetch<PAGED>(p, table, h, jb, min(je, nold));
     }
-    cuda_pdl_wait();
-    /* attention_paged_kv: the causal tail's K/V rows of this head into the cache (part 0) */
+    /* attention_paged_kv: the causal tail's K/V rows of this head go into the cache (part 0) after
+     * the queries (which read them from the new rows, not the cache): the copy's loads then hit
+     * L1, and the queries' loads are not queued behind a slot load and a copy; the first slot of
+     * each thread is read before the wait (uploaded before the pass) */
     const bool fused = PAGED && p.nw.k;
     const int tail_from = fused ? nk - nq : INT_MAX;
-    if (fused && part == 0) {
-        for (int e = threadIdx.x; e < nq * hd; e += ATT_THREADS) {
-            const int i = e / hd, c = e % hd;
-            const int64_t slot = p.nw.slots[q0 + i];
-            if (slot < 0) continue;
-            const int64_t src = (int64_t)(q0 + i) * p.nw.stride + (int64_t)h * hd + c;
-            const int64_t dst = (slot * p.n_heads + h) * hd + c;
-            static_cast<T *>(const_cast<void *>(p.k))[dst] = static_cast<const T *>(p.nw.k)[src];
-            static_cast<T *>(const_cast<void *>(p.v))[dst] = static_cast<const T *>(p.nw.v)[src];
-        }
-    }
+    const int cw = VEC ? hd / 8 : hd; /* copy pieces a row: 16 bytes (VEC) or one element */
+    int64_t slot0 = -1;
+    if (fused && part == 0 && (int)threadIdx.x < nq * cw)
+        slot0 = p.nw.slots[q0 + (int)threadIdx.x / cw];
+    cuda_pdl_wait();
     const T *qb = static_cast<const T *>(p.q) + (int64_t)q0 * p.q_stride + (int64_t)h * hd;
     T *ob = static_cast<T *>(p.out) + (int64_t)q0 * p.out_stride + (int64_t)h * hd;
     const int i_first = split ? 0 : part, i_step = split ? 1 : p.parts;
@@ -336,6 +332,26 @@ __global__ void __launch_bounds__(ATT_THREADS, VEC ? ATT_MIN_BLOCKS : 1) rows_ke
         } else {
             rows_query<T, LPK, VEC, PAGED>(p, &sm, qrow, table, kvbase, h, 0, jlim, tail_from, q0,
                                            ob + (int64_t)i * p.out_stride, nullptr);
+        }
+    }
+    if (fused && part == 0) {
+        for (int e = threadIdx.x; e < nq * cw; e += ATT_THREADS) {
+            const int i = e / cw, c = e % cw;
+            const int64_t slot = e == (int)threadIdx.x ? slot0 : p.nw.slots[q0 + i];
+            if (slot < 0) continue;
+            const int64_t src = (int64_t)(q0 + i) * p.nw.stride + (int64_t)h * hd;
+            const int64_t dst = (slot * p.n_heads + h) * hd;
+            T *kc = static_cast<T *>(const_cast<void *>(p.k)) + dst;
+            T *vc = static_cast<T *>(const_cast<void *>(p.v)) + dst;
+            const T *kn = static_cast<const T *>(p.nw.k) + src;
+            const T *vn = static_cast<const T *>(p.nw.v) + src;
+            if (VEC) {
+                reinterpret_cast<uint4 *>(kc)[c] = reinterpret_cast<const uint4 *>(kn)[c];
+                reinterpret_cast<uint4 *>(vc)[c] = reinterpret_cast<const uint4 *>(vn)[c];
+            } else {
+                kc[c] = kn[c];
+                vc[c] = vn[c];
+            }
         }
     }
 }
