@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "backend/erfcc.h"
+
 /* exp(hi + lo) for |lo| << |hi| (lo of magnitude ~1 at most): the reduction subtracts n ln2 from
  * hi exactly (Cody-Waite) before lo is added, so an argument carried as two floats keeps its
  * precision. */
@@ -54,16 +56,10 @@ static inline float cpu_expf(float x)
 static inline float cpu_normal_tail(float a)
 {
     float t = 1.0f / (1.0f + 0.5f * 0.70710678118654752440f * a);
-    float p = 0.17087277f;
-    p = p * t - 0.82215223f;
-    p = p * t + 1.48851587f;
-    p = p * t - 1.13520398f;
-    p = p * t + 0.27886807f;
-    p = p * t - 0.18628806f;
-    p = p * t + 0.09678418f;
-    p = p * t + 0.37409196f;
-    p = p * t + 1.00002368f;
-    p = p * t - 1.26551223f;
+    float p = GL_ERFCC_TOP;
+#define CPU_ERFCC_STEP(c) p = p * t + (c);
+    GL_ERFCC_STEPS(CPU_ERFCC_STEP)
+#undef CPU_ERFCC_STEP
     uint32_t ab;
     memcpy(&ab, &a, sizeof ab);
     ab &= 0xfffff000u;

@@ -1,13 +1,10 @@
 /* The activations of the linear op in fp32, the same forms as the CPU twin (shared by the cuBLASLt
  * path's elementwise kernel and the skinny-GEMM kernel).
  *
- * lin_gelu: x Phi(x) with Phi's tail from the same erfc as the CPU twin (cpu_math.h,
- * cpu_normal_tail: Numerical Recipes' erfcc, fractional error < 1.2e-7), branch-free, with the
- * hardware's reciprocal and exp2 (MUFU) instead of CUDA's erfcf (~70 instructions an element: the
- * encoder's GELU pass over a 4,096 x 4,096 fc1 output was instruction-bound at 28% of the DRAM
- * peak, docs/PERF.md). Error: the approximate reciprocal (<= 1 ulp) moves t by ~1e-7, the exponent
- * -a^2 / 2 + p is formed by one fma (its rounding, ~6e-8 of up to ~90, and the product with
- * log2(e) give ~1e-5 relative at the far tail, where x Phi(x) is ~1e-20 of x). The same float
+ * lin_gelu: x Phi(x) with Phi's tail from the CPU twin's erfc polynomial (backend/erfcc.h),
+ * branch-free, with the hardware's reciprocal and exp2 (MUFU) instead of CUDA's erfcf (~70
+ * instructions an element: the encoder's GELU pass over a 4,096 x 4,096 fc1 output was
+ * instruction-bound at 28% of the DRAM peak, docs/PERF.md). Error, measured with the same float
  * operations on the CPU (correctly rounded reciprocal and exp2; MUFU's add ~2 ulp) against
  * double erfc over [-12, 12] in steps of 1e-4: at most 1.9e-6 relative for |x| <= 6 (at -5.7,
  * where the value is ~-3e-8) and 3.8e-7 absolute. tests/gpu/test_cuda_linear checks the op
@@ -16,22 +13,17 @@
 #define GLOSSA_BACKEND_CUDA_ACT_CUH
 
 #include "backend/cuda/cuda_internal.h"
+#include "backend/erfcc.h"
 
 static __device__ __forceinline__ float lin_gelu(float x)
 {
     const float a = fabsf(x);
     /* t = 1 / (1 + a / (2 sqrt 2)) */
     const float t = __fdividef(1.0f, fmaf(0.35355339059327376220f, a, 1.0f));
-    float p = 0.17087277f;
-    p = fmaf(p, t, -0.82215223f);
-    p = fmaf(p, t, 1.48851587f);
-    p = fmaf(p, t, -1.13520398f);
-    p = fmaf(p, t, 0.27886807f);
-    p = fmaf(p, t, -0.18628806f);
-    p = fmaf(p, t, 0.09678418f);
-    p = fmaf(p, t, 0.37409196f);
-    p = fmaf(p, t, 1.00002368f);
-    p = fmaf(p, t, -1.26551223f);
+    float p = GL_ERFCC_TOP;
+#define LIN_ERFCC_STEP(c) p = fmaf(p, t, (c));
+    GL_ERFCC_STEPS(LIN_ERFCC_STEP)
+#undef LIN_ERFCC_STEP
     /* Phi(-a) = erfc(a / sqrt 2) / 2 = t exp(-a^2 / 2 + p) / 2 */
     const float q = 0.5f * t * exp2f(fmaf(-0.5f * a, a, p) * 1.44269504088896341f);
     return x * (x < 0.0f ? q : 1.0f - q);
